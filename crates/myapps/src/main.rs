@@ -1,0 +1,67 @@
+//! `myapps`: the myApps platform services binary.
+//!
+//! The desktop shell (tao/wry) and the local service come with later milestones (see the
+//! README's status table). Today the binary offers the description converters the other
+//! parts are built on, useful when debugging interop with a PBX or a browser:
+//!
+//! ```text
+//! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
+//! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
+//! ```
+
+use std::io::Read;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: myapps [--version | --help | sdp-to-channels | channels-to-sdp]
+  sdp-to-channels   read SDP on stdin, print the innovaphone Channels JSON object
+  channels-to-sdp   read a Channels JSON object on stdin, print SDP";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {
+            println!(
+                "myApps platform services {}\nThe desktop shell and the local media service are not part of this build yet.\n{USAGE}",
+                env!("CARGO_PKG_VERSION")
+            );
+            ExitCode::SUCCESS
+        }
+        Some("--version" | "-V") => {
+            println!("myapps {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(cmd @ ("sdp-to-channels" | "channels-to-sdp")) => match convert(cmd) {
+            Ok(out) => {
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("myapps {cmd}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(other) => {
+            eprintln!("myapps: unknown argument {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn convert(cmd: &str) -> Result<String, String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    if cmd == "sdp-to-channels" {
+        let desc = protocol::sdp::parse(&input).map_err(|e| e.to_string())?;
+        serde_json::to_string_pretty(&protocol::channels::to_channels_value(&desc))
+            .map_err(|e| e.to_string())
+    } else {
+        let desc = protocol::channels::from_channels_str(&input).map_err(|e| e.to_string())?;
+        Ok(protocol::sdp::to_sdp_string(&desc))
+    }
+}

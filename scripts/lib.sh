@@ -1,0 +1,54 @@
+# Shared helpers for scripts/run and scripts/test. Source it; it sets ROOT and a few functions.
+# Fresh Debian/Ubuntu with Rust installed is the baseline: everything else is installed here.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export ROOT
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# ensure_apt PKG...: installs the Debian packages that are missing. As root it runs apt-get;
+# otherwise it prints the exact command to run and stops.
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ]; then
+    log "installing ${missing[*]}"
+    # A fresh machine has no package lists yet; update once per run.
+    if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -qq; _APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing system packages. Run:" >&2
+    echo "  sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+# Build dependencies of the workspace (cmake builds the bundled libopus).
+BUILD_PKGS=(build-essential pkg-config cmake git)
+
+# ensure_pyenv: a private Python venv in target/pyenv with the quality tools (PESQ).
+# Prints nothing when it is already complete.
+ensure_pyenv() {
+  ensure_apt python3 python3-venv python3-dev
+  local venv="$ROOT/target/pyenv"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating Python venv in $venv"
+    python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c 'import pesq, numpy, soundfile, scipy' 2>/dev/null; then
+    log "installing PyPI packages: pesq numpy soundfile scipy"
+    "$venv/bin/pip" install -q --disable-pip-version-check numpy scipy soundfile
+    "$venv/bin/pip" install -q --disable-pip-version-check pesq
+  fi
+  export MYAPPS_PYTHON="$venv/bin/python"
+}
+
+# ensure_cargo_tool BIN CRATE: installs a cargo tool from crates.io when it is missing.
+ensure_cargo_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing $2 from crates.io"
+  cargo install --locked -q "$2"
+}
