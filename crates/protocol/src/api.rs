@@ -111,7 +111,11 @@ pub struct Update {
     #[serde(default)]
     pub apis: Value,
     /// `{api: provider}`.
-    #[serde(rename = "defaultApiProviders", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "defaultApiProviders",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_api_providers: Option<Value>,
     /// The client instance (ApiRelay only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +178,12 @@ impl ApiMessage {
             "ApiModel" => ApiMessage::ApiModel(from_value(v)?),
             "ApiUpdate" => ApiMessage::ApiUpdate(from_value(v)?),
             "ApiConsumerClosed" => ApiMessage::ApiConsumerClosed(from_value(v)?),
-            other => return Err(ParseError::new("mt", format!("unknown message type {other:?}"))),
+            other => {
+                return Err(ParseError::new(
+                    "mt",
+                    format!("unknown message type {other:?}"),
+                ));
+            }
         })
     }
 
@@ -216,7 +225,9 @@ mod tests {
     fn seed_examples_parse_with_api_id() {
         // platform-services wiki, URL Handler section.
         let t = r#"{"mt":"ApiRequest","apiId":"com.innovaphone.phone","consumer":"@local-ae2fc2ab74-3f1e-4ab9-b215-d42f213520317","msg":{"mt":"StartCall","num":"4711","adjust":true}}"#;
-        let ApiMessage::ApiRequest(r) = ApiMessage::parse(t).unwrap() else { panic!() };
+        let ApiMessage::ApiRequest(r) = ApiMessage::parse(t).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.api, "com.innovaphone.phone");
         assert_eq!(r.msg, json!({"mt":"StartCall","num":"4711","adjust":true}));
         let out = ApiMessage::ApiRequest(r).to_value();
@@ -244,14 +255,32 @@ mod tests {
             msg: json!({"mt":"Search"}),
         };
         let r = ApiResultMsg::answering(&req, Some("@local".into()), json!({"mt":"SearchInfo"}));
-        assert_eq!((r.consumer.as_deref(), r.client.as_deref(), r.src.as_deref()), (Some("c1"), Some("@client-1"), Some("4")));
+        assert_eq!(
+            (r.consumer.as_deref(), r.client.as_deref(), r.src.as_deref()),
+            (Some("c1"), Some("@client-1"), Some("4"))
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
-        assert_eq!(ApiMessage::parse(r#"{"mt":"ApiRequest"}"#).unwrap_err().field, "api");
-        assert_eq!(ApiMessage::parse(r#"{"mt":"ApiRequest","api":1}"#).unwrap_err().field, "api");
-        assert_eq!(ApiMessage::parse(r#"{"mt":"ApiConsumerClosed","api":"a"}"#).unwrap_err().field, "consumer");
+        assert_eq!(
+            ApiMessage::parse(r#"{"mt":"ApiRequest"}"#)
+                .unwrap_err()
+                .field,
+            "api"
+        );
+        assert_eq!(
+            ApiMessage::parse(r#"{"mt":"ApiRequest","api":1}"#)
+                .unwrap_err()
+                .field,
+            "api"
+        );
+        assert_eq!(
+            ApiMessage::parse(r#"{"mt":"ApiConsumerClosed","api":"a"}"#)
+                .unwrap_err()
+                .field,
+            "consumer"
+        );
         assert_eq!(ApiMessage::parse(r#"{"mt":"X"}"#).unwrap_err().field, "mt");
         assert_eq!(ApiMessage::parse(r#"[]"#).unwrap_err().field, "");
         assert!(ApiMessage::parse(r#"{"mt":"ApiRequest","api":"a","future":{"x":1}}"#).is_ok());

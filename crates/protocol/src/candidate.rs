@@ -53,10 +53,7 @@ impl CandidateLine {
                 .ok_or_else(|| ParseError::new(what, "missing (RFC 8839 §5.1)"))
         };
         let foundation = next("foundation")?;
-        if foundation.is_empty()
-            || foundation.len() > 32
-            || !foundation.chars().all(is_ice_char)
-        {
+        if foundation.is_empty() || foundation.len() > 32 || !foundation.chars().all(is_ice_char) {
             return Err(ParseError::new(
                 "foundation",
                 format!("{foundation:?} is not 1-32 ice-chars"),
@@ -78,7 +75,10 @@ impl CandidateLine {
         }
         let typ_s = next("cand-type")?;
         let typ = CandidateType::parse(typ_s).ok_or_else(|| {
-            ParseError::new("cand-type", format!("{typ_s:?} is not host/srflx/prflx/relay"))
+            ParseError::new(
+                "cand-type",
+                format!("{typ_s:?} is not host/srflx/prflx/relay"),
+            )
         })?;
         let mut line = CandidateLine {
             foundation: foundation.to_owned(),
@@ -94,9 +94,9 @@ impl CandidateLine {
             extensions: Vec::new(),
         };
         while let Some(name) = it.next() {
-            let val = it.next().ok_or_else(|| {
-                ParseError::new(name.to_owned(), "extension without a value")
-            })?;
+            let val = it
+                .next()
+                .ok_or_else(|| ParseError::new(name.to_owned(), "extension without a value"))?;
             match name {
                 "raddr" => line.raddr = Some(val.to_owned()),
                 "rport" => line.rport = Some(parse_num::<u16>("rport", val)?),

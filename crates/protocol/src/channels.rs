@@ -23,8 +23,8 @@
 //! receive packetisation, `recv` is accepted as its synonym.
 
 use crate::media::{
-    Candidate, CandidateType, Codec, Coder, ComponentPort, Direction, Fingerprint,
-    IceCredentials, Media, MediaKind, SdesKey, SessionDesc, SetupRole, default_proto,
+    Candidate, CandidateType, Codec, Coder, ComponentPort, Direction, Fingerprint, IceCredentials,
+    Media, MediaKind, SdesKey, SessionDesc, SetupRole, default_proto,
 };
 use crate::{ParseError, from_json, from_value};
 use serde::{Deserialize, Serialize};
@@ -226,7 +226,10 @@ pub fn from_channels_str(text: &str) -> Result<SessionDesc, ParseError> {
 /// Parses a Channels object from a JSON value.
 pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
     let Value::Object(obj) = v else {
-        return Err(ParseError::new("", "a Channels object must be a JSON object"));
+        return Err(ParseError::new(
+            "",
+            "a Channels object must be a JSON object",
+        ));
     };
     let top: TopWire = from_value(Value::Object(obj.clone()))?;
     let mut desc = SessionDesc {
@@ -241,7 +244,8 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
     let mut order: Vec<MediaKind> = Vec::new();
     let mut codecs: Vec<(MediaKind, Codec, Option<String>, Option<u16>)> = Vec::new();
     for (i, ch) in top.ch.into_iter().enumerate() {
-        let (kind, codec, addr, port) = ch_from_wire(ch).map_err(|e| e.within(&format!("ch[{i}]")))?;
+        let (kind, codec, addr, port) =
+            ch_from_wire(ch).map_err(|e| e.within(&format!("ch[{i}]")))?;
         if !order.contains(&kind) {
             order.push(kind);
         }
@@ -306,13 +310,19 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
         && desc.media(MediaKind::Audio).is_none()
     {
         let mut media = Media::new(MediaKind::Audio);
-        media.crypto.push(key_from_wire(k).map_err(|e| e.within("key"))?);
+        media
+            .crypto
+            .push(key_from_wire(k).map_err(|e| e.within("key"))?);
         media.proto = default_proto(MediaKind::Audio, false, true).to_owned();
         order.push(MediaKind::Audio);
         desc.media.push(media);
     }
-    desc.media
-        .sort_by_key(|m| order.iter().position(|k| *k == m.kind).unwrap_or(usize::MAX));
+    desc.media.sort_by_key(|m| {
+        order
+            .iter()
+            .position(|k| *k == m.kind)
+            .unwrap_or(usize::MAX)
+    });
     for (kind, codec, addr, port) in codecs {
         // Every kind in `codecs` got a section above.
         if let Some(media) = desc.media.iter_mut().find(|m| m.kind == kind) {
@@ -326,20 +336,24 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
     Ok(desc)
 }
 
-fn ch_from_wire(
-    ch: ChWire,
-) -> Result<(MediaKind, Codec, Option<String>, Option<u16>), ParseError> {
+fn ch_from_wire(ch: ChWire) -> Result<(MediaKind, Codec, Option<String>, Option<u16>), ParseError> {
     let coder = Coder::from_channels_name(&ch.coder);
     let pt = match ch.pt.or_else(|| coder.default_pt()) {
         Some(pt) if pt <= 127 => pt,
         Some(pt) => {
-            return Err(ParseError::new("pt", format!("{pt} is not an RTP payload type (0-127)")));
+            return Err(ParseError::new(
+                "pt",
+                format!("{pt} is not an RTP payload type (0-127)"),
+            ));
         }
         None if coder == Coder::T38Udp => 0,
         None => {
             return Err(ParseError::new(
                 "pt",
-                format!("missing, and coder {:?} has no default payload type", ch.coder),
+                format!(
+                    "missing, and coder {:?} has no default payload type",
+                    ch.coder
+                ),
             ));
         }
     };
@@ -348,7 +362,9 @@ fn ch_from_wire(
         Some(m) => MediaKind::ALL
             .into_iter()
             .find(|k| k.channels_prefix() == m)
-            .ok_or_else(|| ParseError::new("media", format!("{m:?} is not audio/video/t38/collab")))?,
+            .ok_or_else(|| {
+                ParseError::new("media", format!("{m:?} is not audio/video/t38/collab"))
+            })?,
     };
     let mut codec = Codec::new(coder, pt);
     if let Some(c) = ch.clock {
@@ -388,7 +404,10 @@ fn ice_from_wire(ice: IceWire, media: &mut Media) -> Result<(), ParseError> {
                 .ok_or_else(|| {
                     ParseError::new(
                         "fingerprint",
-                        format!("{} bytes is no known digest length (SHA-256 has 32)", value.len()),
+                        format!(
+                            "{} bytes is no known digest length (SHA-256 has 32)",
+                            value.len()
+                        ),
                     )
                 })?
                 .to_owned(),
@@ -406,20 +425,29 @@ fn ice_from_wire(ice: IceWire, media: &mut Media) -> Result<(), ParseError> {
 fn candidate_from_wire(c: CandidateWire) -> Result<Candidate, ParseError> {
     let typ = match &c.typ {
         None => CandidateType::Host,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(CandidateType::from_number)
-            .ok_or_else(|| ParseError::new("type", format!("{n} is not 0-3 (host/srflx/prflx/relay)")))?,
-        Some(Value::String(s)) => CandidateType::parse(s)
-            .ok_or_else(|| ParseError::new("type", format!("{s:?} is not host/srflx/prflx/relay")))?,
+        Some(Value::Number(n)) => {
+            n.as_u64()
+                .and_then(CandidateType::from_number)
+                .ok_or_else(|| {
+                    ParseError::new("type", format!("{n} is not 0-3 (host/srflx/prflx/relay)"))
+                })?
+        }
+        Some(Value::String(s)) => CandidateType::parse(s).ok_or_else(|| {
+            ParseError::new("type", format!("{s:?} is not host/srflx/prflx/relay"))
+        })?,
         Some(other) => {
-            return Err(ParseError::new("type", format!("expected a number, got {other}")));
+            return Err(ParseError::new(
+                "type",
+                format!("expected a number, got {other}"),
+            ));
         }
     };
     let port = |p: Option<u16>, prio: Option<u32>, comp: u16| {
         p.filter(|p| *p != 0).map(|port| ComponentPort {
             port,
-            priority: prio.filter(|p| *p != 0).unwrap_or_else(|| default_priority(typ, comp)),
+            priority: prio
+                .filter(|p| *p != 0)
+                .unwrap_or_else(|| default_priority(typ, comp)),
         })
     };
     if c.addr.is_empty() {
@@ -427,7 +455,10 @@ fn candidate_from_wire(c: CandidateWire) -> Result<Candidate, ParseError> {
     }
     Ok(Candidate {
         foundation: c.foundation.unwrap_or_else(|| "1".to_owned()),
-        transport: c.proto.map(|p| p.to_ascii_lowercase()).unwrap_or_else(|| "udp".to_owned()),
+        transport: c
+            .proto
+            .map(|p| p.to_ascii_lowercase())
+            .unwrap_or_else(|| "udp".to_owned()),
         rtp: port(c.rtp, c.rtp_prio, 1),
         rtcp: port(c.rtcp, c.rtcp_prio, 2),
         addr: c.addr,
@@ -458,7 +489,10 @@ fn key_from_wire(k: &KeyWire) -> Result<SdesKey, ParseError> {
     }
     Ok(SdesKey {
         tag: k.tag.unwrap_or(1),
-        suite: k.mode.clone().unwrap_or_else(|| DEFAULT_SDES_SUITE.to_owned()),
+        suite: k
+            .mode
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SDES_SUITE.to_owned()),
         key_salt,
         lifetime: k.lifetime.clone(),
         mki: k.mki.map(|v| (v, k.mki_len.unwrap_or(1))),
@@ -515,7 +549,11 @@ pub fn to_channels_value(desc: &SessionDesc) -> Value {
         if media.direction != Direction::SendRecv {
             m.insert(format!("{p}_dir"), json!(media.direction.as_str()));
         }
-        let implied = default_proto(media.kind, media.fingerprint.is_some(), !media.crypto.is_empty());
+        let implied = default_proto(
+            media.kind,
+            media.fingerprint.is_some(),
+            !media.crypto.is_empty(),
+        );
         if media.proto != implied {
             m.insert(format!("{p}_proto"), json!(media.proto));
         }
@@ -592,11 +630,16 @@ fn ch_to_wire(media: &Media, c: &Codec) -> ChWire {
         mc_port: c.multicast.as_ref().map(|(_, p)| *p),
         flags: c.flags.clone(),
         clock: (Some(c.clock_rate) != def_clock).then_some(c.clock_rate),
-        chans: if c.channels != def_chans { c.channels } else { None },
+        chans: if c.channels != def_chans {
+            c.channels
+        } else {
+            None
+        },
         enc: c.encoding_name.clone(),
         fmtp: c.fmtp.clone(),
         rtcp_fb: c.rtcp_fb.clone(),
-        media: (c.coder.media_kind() != media.kind).then(|| media.kind.channels_prefix().to_owned()),
+        media: (c.coder.media_kind() != media.kind)
+            .then(|| media.kind.channels_prefix().to_owned()),
     }
 }
 

@@ -38,7 +38,11 @@ impl ParseError {
         if let Some(rest) = reason.strip_prefix("missing field `")
             && let Some((name, _)) = rest.split_once('`')
         {
-            field = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
+            field = if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            };
             return ParseError::new(field, "missing");
         }
         // serde_json appends " at line L column C"; kept, it helps with big messages.

@@ -553,7 +553,9 @@ fn opus_is_narrowband(fmtp: Option<&str>) -> bool {
     fmtp.into_iter()
         .flat_map(|f| f.split(';'))
         .filter_map(|p| p.trim().split_once('='))
-        .any(|(k, v)| k.trim() == "maxplaybackrate" && v.trim().parse::<u32>().is_ok_and(|r| r <= 8000))
+        .any(|(k, v)| {
+            k.trim() == "maxplaybackrate" && v.trim().parse::<u32>().is_ok_and(|r| r <= 8000)
+        })
 }
 
 impl fmt::Display for Coder {

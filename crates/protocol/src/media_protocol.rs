@@ -47,7 +47,11 @@ pub struct AllocChannel {
     pub kind: ChannelKind,
     /// `stunSlow`: documented as a string, a bool natively; both accepted
     /// (`true`/`false`/`1`/`0`/`yes`/`no`/empty).
-    #[serde(default, deserialize_with = "bool_or_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bool_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stun_slow: Option<bool>,
     /// AppWebsocket `src`, copied into every reply (public-protocols.md §1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +86,9 @@ fn string_or_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
     match OneOrMany::deserialize(d) {
         Ok(OneOrMany::One(s)) => Ok(vec![s]),
         Ok(OneOrMany::Many(v)) => Ok(v),
-        Err(_) => Err(serde::de::Error::custom("expected a URL string or an array of URL strings")),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a URL string or an array of URL strings",
+        )),
     }
 }
 
@@ -96,7 +102,9 @@ fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Er
             _ => Err(serde::de::Error::custom(format!("{s:?} is not a boolean"))),
         },
         Some(Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
-        Some(other) => Err(serde::de::Error::custom(format!("expected a bool or string, got {other}"))),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected a bool or string, got {other}"
+        ))),
     }
 }
 
@@ -151,7 +159,9 @@ impl IceUrl {
                 match p.split_once('=') {
                     Some(("transport", "udp")) => tcp = false,
                     Some(("transport", "tcp")) => tcp = true,
-                    Some(("transport", t)) => return Err(err(format!("transport {t:?} is not udp/tcp"))),
+                    Some(("transport", t)) => {
+                        return Err(err(format!("transport {t:?} is not udp/tcp")));
+                    }
                     _ => {}
                 }
             }
@@ -161,7 +171,9 @@ impl IceUrl {
             _ => 3478,
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| err("unclosed '['".into()))?;
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| err("unclosed '['".into()))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
@@ -178,7 +190,11 @@ impl IceUrl {
             return Err(err("empty host".into()));
         }
         let port = match port {
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| err(format!("port {p:?} is not 1-65535")))?,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| err(format!("port {p:?} is not 1-65535")))?,
             None => default_port,
         };
         Ok(IceUrl {
@@ -219,7 +235,10 @@ impl MediaRequest {
                 }
                 Ok(MediaRequest::AllocChannel(a))
             }
-            other => Err(ParseError::new("mt", format!("unknown message type {other:?}"))),
+            other => Err(ParseError::new(
+                "mt",
+                format!("unknown message type {other:?}"),
+            )),
         }
     }
 
@@ -258,14 +277,23 @@ mod tests {
         let u = IceUrl::parse(&a.ice_servers[0].urls[0]).unwrap();
         assert_eq!((u.scheme, u.port, u.tcp), (IceScheme::Turn, 4077, false));
         // Round trip through our own output.
-        let again = MediaRequest::parse(&MediaRequest::AllocChannel(a.clone()).to_value().to_string()).unwrap();
+        let again =
+            MediaRequest::parse(&MediaRequest::AllocChannel(a.clone()).to_value().to_string())
+                .unwrap();
         assert_eq!(again, MediaRequest::AllocChannel(a));
     }
 
     #[test]
     fn urls_array_and_stun_slow_forms() {
-        for (v, want) in [("true", Some(true)), ("\"true\"", Some(true)), ("\"0\"", Some(false)), ("false", Some(false))] {
-            let t = format!(r#"{{"mt":"AllocChannel","iceServers":[{{"urls":["stun:[::1]:3479","turn:h?transport=tcp"]}}],"stunSlow":{v}}}"#);
+        for (v, want) in [
+            ("true", Some(true)),
+            ("\"true\"", Some(true)),
+            ("\"0\"", Some(false)),
+            ("false", Some(false)),
+        ] {
+            let t = format!(
+                r#"{{"mt":"AllocChannel","iceServers":[{{"urls":["stun:[::1]:3479","turn:h?transport=tcp"]}}],"stunSlow":{v}}}"#
+            );
             let MediaRequest::AllocChannel(a) = MediaRequest::parse(&t).unwrap();
             assert_eq!(a.stun_slow, want, "{v}");
             assert_eq!(a.ice_servers[0].urls.len(), 2);
@@ -280,15 +308,18 @@ mod tests {
     fn errors_name_the_field() {
         let e = MediaRequest::parse(r#"{"mt":"AllocChannel","kind":"fax"}"#).unwrap_err();
         assert_eq!(e.field, "kind");
-        let e = MediaRequest::parse(r#"{"mt":"AllocChannel","iceServers":[{"urls":5}]}"#).unwrap_err();
+        let e =
+            MediaRequest::parse(r#"{"mt":"AllocChannel","iceServers":[{"urls":5}]}"#).unwrap_err();
         assert_eq!(e.field, "iceServers[0].urls");
-        let e = MediaRequest::parse(r#"{"mt":"AllocChannel","iceServers":[{"urls":"http://x"}]}"#).unwrap_err();
+        let e = MediaRequest::parse(r#"{"mt":"AllocChannel","iceServers":[{"urls":"http://x"}]}"#)
+            .unwrap_err();
         assert_eq!(e.field, "iceServers[0].urls[0]");
         let e = MediaRequest::parse(r#"{"mt":"AllocChannel","stunSlow":"maybe"}"#).unwrap_err();
         assert_eq!(e.field, "stunSlow");
         let e = MediaRequest::parse(r#"{"mt":"Nope"}"#).unwrap_err();
         assert_eq!(e.field, "mt");
-        let e = MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":1,"channel":7}"#).unwrap_err();
+        let e =
+            MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":1,"channel":7}"#).unwrap_err();
         assert_eq!(e.field, "channel");
         assert!(MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":{"deep":[1]}}"#).is_ok());
     }

@@ -9,8 +9,8 @@
 use crate::ParseError;
 use crate::candidate::CandidateLine;
 use crate::media::{
-    Candidate, Codec, Coder, ComponentPort, Direction, Fingerprint,
-    IceCredentials, Media, MediaKind, SdesKey, SessionDesc, SetupRole,
+    Candidate, Codec, Coder, ComponentPort, Direction, Fingerprint, IceCredentials, Media,
+    MediaKind, SdesKey, SessionDesc, SetupRole,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -45,7 +45,9 @@ pub fn parse(text: &str) -> Result<SessionDesc, ParseError> {
             .map(|a| parse_fingerprint(a.value.as_deref().unwrap_or("")))
             .transpose()
             .map_err(|e| e.within("session a=fingerprint"))?,
-        setup: session_attr("setup").and_then(|a| a.value.as_deref()).and_then(SetupRole::parse),
+        setup: session_attr("setup")
+            .and_then(|a| a.value.as_deref())
+            .and_then(SetupRole::parse),
         direction: sd
             .attributes
             .iter()
@@ -88,8 +90,12 @@ fn parse_media(
     defaults: &SectionDefaults,
 ) -> Result<Media, ParseError> {
     let mut media = Media::new(kind);
-    media.port = u16::try_from(md.media_name.port.value)
-        .map_err(|_| ParseError::new("port", format!("{} is not a port", md.media_name.port.value)))?;
+    media.port = u16::try_from(md.media_name.port.value).map_err(|_| {
+        ParseError::new(
+            "port",
+            format!("{} is not a port", md.media_name.port.value),
+        )
+    })?;
     media.proto = md.media_name.protos.join("/");
     media.addr = md
         .connection_information
@@ -108,7 +114,10 @@ fn parse_media(
     media.ice_lite = attr("ice-lite").is_some();
     media.setup = match value("setup") {
         Some(s) => Some(SetupRole::parse(&s).ok_or_else(|| {
-            ParseError::new("a=setup", format!("{s:?} is not active/passive/actpass/holdconn"))
+            ParseError::new(
+                "a=setup",
+                format!("{s:?} is not active/passive/actpass/holdconn"),
+            )
         })?),
         None => defaults.setup,
     };
@@ -117,11 +126,24 @@ fn parse_media(
     media.ice = match (ufrag, pwd) {
         (Some(ufrag), Some(pwd)) => Some(IceCredentials { ufrag, pwd }),
         (None, None) => None,
-        (Some(_), None) => return Err(ParseError::new("a=ice-pwd", "missing while a=ice-ufrag is given")),
-        (None, Some(_)) => return Err(ParseError::new("a=ice-ufrag", "missing while a=ice-pwd is given")),
+        (Some(_), None) => {
+            return Err(ParseError::new(
+                "a=ice-pwd",
+                "missing while a=ice-ufrag is given",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ParseError::new(
+                "a=ice-ufrag",
+                "missing while a=ice-pwd is given",
+            ));
+        }
     };
     media.fingerprint = match attr("fingerprint") {
-        Some(a) => Some(parse_fingerprint(a.value.as_deref().unwrap_or("")).map_err(|e| e.within("a=fingerprint"))?),
+        Some(a) => Some(
+            parse_fingerprint(a.value.as_deref().unwrap_or(""))
+                .map_err(|e| e.within("a=fingerprint"))?,
+        ),
         None => defaults.fingerprint.clone(),
     };
     let ptime = match value("ptime") {
@@ -257,7 +279,10 @@ fn parse_codecs(
         // Non-numeric formats (SCTP `webrtc-datachannel`) carry no RTP codec.
         let Ok(pt) = f.parse::<u8>() else { continue };
         if pt > 127 {
-            return Err(ParseError::new(format!("format {f}"), "RTP payload types are 0-127"));
+            return Err(ParseError::new(
+                format!("format {f}"),
+                "RTP payload types are 0-127",
+            ));
         }
         // A payload type listed twice is one codec (RFC 8866 §5.14 lists each once).
         if out.iter().any(|c: &Codec| c.pt == pt) {
@@ -338,13 +363,21 @@ fn parse_crypto(v: &str) -> Result<SdesKey, ParseError> {
     let tag = tag_s
         .parse::<u32>()
         .map_err(|_| ParseError::new("tag", format!("{tag_s:?} is not a number")))?;
-    let suite = it.next().ok_or_else(|| ParseError::new("crypto-suite", "missing"))?.to_owned();
-    let params_s = it.next().ok_or_else(|| ParseError::new("key-params", "missing"))?;
+    let suite = it
+        .next()
+        .ok_or_else(|| ParseError::new("crypto-suite", "missing"))?
+        .to_owned();
+    let params_s = it
+        .next()
+        .ok_or_else(|| ParseError::new("key-params", "missing"))?;
     // Several key-params may be joined by ';'; the first is used.
     let first = params_s.split(';').next().unwrap_or(params_s);
-    let inline = first
-        .strip_prefix("inline:")
-        .ok_or_else(|| ParseError::new("key-params", "only the \"inline:\" key method exists (RFC 4568 §6.1)"))?;
+    let inline = first.strip_prefix("inline:").ok_or_else(|| {
+        ParseError::new(
+            "key-params",
+            "only the \"inline:\" key method exists (RFC 4568 §6.1)",
+        )
+    })?;
     let mut parts = inline.split('|');
     let key_b64 = parts.next().unwrap_or("");
     let key_salt = B64
@@ -363,8 +396,12 @@ fn parse_crypto(v: &str) -> Result<SdesKey, ParseError> {
     };
     for p in parts {
         if let Some((v, len)) = p.split_once(':') {
-            let bad = || ParseError::new("key-params", format!("MKI {p:?} is not <value>:<length>"));
-            key.mki = Some((v.parse().map_err(|_| bad())?, len.parse().map_err(|_| bad())?));
+            let bad =
+                || ParseError::new("key-params", format!("MKI {p:?} is not <value>:<length>"));
+            key.mki = Some((
+                v.parse().map_err(|_| bad())?,
+                len.parse().map_err(|_| bad())?,
+            ));
         } else {
             key.lifetime = Some(p.to_owned());
         }
@@ -448,7 +485,11 @@ pub fn to_sdp_string(desc: &SessionDesc) -> String {
         time_zones: vec![],
         encryption_key: None,
         attributes,
-        media_descriptions: desc.media.iter().map(|m| media_to_sdp(m, all_lite)).collect(),
+        media_descriptions: desc
+            .media
+            .iter()
+            .map(|m| media_to_sdp(m, all_lite))
+            .collect(),
     };
     sd.marshal()
 }
@@ -508,7 +549,9 @@ fn media_to_sdp(m: &Media, lite_at_session: bool) -> MediaDescription {
         a.push(attr("ptime", p.to_string()));
     }
     for c in &m.candidates {
-        for (component, port, related) in [(1u16, c.rtp, c.related_rtp), (2, c.rtcp, c.related_rtcp)] {
+        for (component, port, related) in
+            [(1u16, c.rtp, c.related_rtp), (2, c.rtcp, c.related_rtcp)]
+        {
             let Some(port) = port else { continue };
             let line = CandidateLine {
                 foundation: c.foundation.clone(),

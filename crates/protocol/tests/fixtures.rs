@@ -19,7 +19,11 @@ fn chromium_offer_parses_completely() {
     assert_eq!(a.ice.as_ref().unwrap().ufrag, "dAuR");
     assert_eq!(a.fingerprint.as_ref().unwrap().algorithm, "sha-256");
     assert_eq!(a.fingerprint.as_ref().unwrap().value.len(), 32);
-    let pts: Vec<(u8, String, u32)> = a.codecs.iter().map(|c| (c.pt, c.coder.to_string(), c.clock_rate)).collect();
+    let pts: Vec<(u8, String, u32)> = a
+        .codecs
+        .iter()
+        .map(|c| (c.pt, c.coder.to_string(), c.clock_rate))
+        .collect();
     assert_eq!(
         pts,
         [
@@ -34,18 +38,29 @@ fn chromium_offer_parses_completely() {
         ]
         .map(|(p, n, c)| (p, n.to_owned(), c))
     );
-    assert_eq!(a.codecs[0].fmtp.as_deref(), Some("minptime=10;useinbandfec=1"));
+    assert_eq!(
+        a.codecs[0].fmtp.as_deref(),
+        Some("minptime=10;useinbandfec=1")
+    );
     assert_eq!(a.codecs[0].rtcp_fb, ["transport-cc"]);
     assert_eq!(a.candidates.len(), 2);
     let udp = &a.candidates[0];
-    assert_eq!((udp.addr.as_str(), udp.rtp.unwrap().port, udp.typ), ("127.0.0.1", 53771, CandidateType::Host));
+    assert_eq!(
+        (udp.addr.as_str(), udp.rtp.unwrap().port, udp.typ),
+        ("127.0.0.1", 53771, CandidateType::Host)
+    );
     assert_eq!(a.candidates[1].tcptype.as_deref(), Some("active"));
     // Through Channels JSON and back: the same model, and SDP with the same codec and
     // candidate lines.
     let back = from_channels_str(&to_channels_value(&d).to_string()).unwrap();
     assert_eq!(back, d);
     let sdp = to_sdp_string(&back);
-    for line in CHROMIUM.lines().filter(|l| l.starts_with("a=rtpmap") || l.starts_with("a=fmtp") || l.starts_with("a=candidate") || l.starts_with("a=fingerprint")) {
+    for line in CHROMIUM.lines().filter(|l| {
+        l.starts_with("a=rtpmap")
+            || l.starts_with("a=fmtp")
+            || l.starts_with("a=candidate")
+            || l.starts_with("a=fingerprint")
+    }) {
         assert!(sdp.contains(line), "lost {line}");
     }
 }
@@ -58,14 +73,30 @@ fn spec_channels_example_parses() {
     assert_eq!(d.source.as_deref(), Some("REMOTE"));
     let a = d.media(MediaKind::Audio).unwrap();
     assert_eq!((a.addr.as_deref(), a.port), (Some("192.168.1.10"), 50000));
-    assert_eq!(a.codecs.iter().map(|c| (c.coder.clone(), c.pt)).collect::<Vec<_>>(), [(Coder::OpusWb, 109), (Coder::G722, 9), (Coder::G711A, 8)]);
+    assert_eq!(
+        a.codecs
+            .iter()
+            .map(|c| (c.coder.clone(), c.pt))
+            .collect::<Vec<_>>(),
+        [(Coder::OpusWb, 109), (Coder::G722, 9), (Coder::G711A, 8)]
+    );
     assert_eq!(a.codecs[0].xmit, Some(20));
     let c = &a.candidates[0];
-    assert_eq!((c.rtp.unwrap().port, c.rtcp.unwrap().port, c.rtcp.unwrap().priority), (50000, 50001, 2130706430));
+    assert_eq!(
+        (
+            c.rtp.unwrap().port,
+            c.rtcp.unwrap().port,
+            c.rtcp.unwrap().priority
+        ),
+        (50000, 50001, 2130706430)
+    );
     assert_eq!(a.fingerprint.as_ref().unwrap().algorithm, "sha-256");
     // Its SDP has both components and a ptime.
     let sdp = to_sdp_string(&d);
-    assert!(sdp.contains("a=candidate:1 2 udp 2130706430 192.168.1.10 50001 typ host"), "{sdp}");
+    assert!(
+        sdp.contains("a=candidate:1 2 udp 2130706430 192.168.1.10 50001 typ host"),
+        "{sdp}"
+    );
     assert!(sdp.contains("a=ptime:20"));
     assert!(sdp.contains("m=audio 50000 UDP/TLS/RTP/SAVPF 109 9 8"));
     // And the message form round-trips.
@@ -74,7 +105,12 @@ fn spec_channels_example_parses() {
 }
 
 fn m_to_string(d: &SessionDesc) -> String {
-    ChannelsMessage { cmd: ChannelsCmd::Select, channels: Some(d.clone()) }.to_value().to_string()
+    ChannelsMessage {
+        cmd: ChannelsCmd::Select,
+        channels: Some(d.clone()),
+    }
+    .to_value()
+    .to_string()
 }
 
 #[test]
@@ -86,10 +122,16 @@ fn sdes_offer_from_an_old_device() {
     let d = parse(sdp).unwrap();
     let a = d.media(MediaKind::Audio).unwrap();
     assert_eq!(a.addr.as_deref(), Some("10.0.0.5"));
-    assert_eq!(a.codecs.iter().map(|c| c.coder.clone()).collect::<Vec<_>>(), [Coder::G711A, Coder::G711U, Coder::Dtmf]);
+    assert_eq!(
+        a.codecs.iter().map(|c| c.coder.clone()).collect::<Vec<_>>(),
+        [Coder::G711A, Coder::G711U, Coder::Dtmf]
+    );
     assert!(a.ice.is_none() && !a.rtcp_mux);
     let k = &a.crypto[0];
-    assert_eq!((k.key_salt.len(), k.lifetime.as_deref(), k.mki), (30, Some("2^20"), Some((1, 4))));
+    assert_eq!(
+        (k.key_salt.len(), k.lifetime.as_deref(), k.mki),
+        (30, Some("2^20"), Some((1, 4)))
+    );
     let ch = to_channels_value(&d);
     assert_eq!(ch["key"]["mode"], "AES_CM_128_HMAC_SHA1_80");
     assert_eq!(ch["key"]["b"].as_str().unwrap().len(), 60);
@@ -102,9 +144,18 @@ fn channels_errors_name_the_field() {
         (r#"{"ch":[{"coder":"G711A","pt":300}]}"#, "ch[0].pt"),
         (r#"{"ch":[{"coder":"FOO"}]}"#, "ch[0].pt"),
         (r#"{"ch":[{"pt":8}]}"#, "ch[0].coder"),
-        (r#"{"audio_ice":{"candidate":[{"addr":"1.2.3.4","rtp":"x"}]}}"#, "audio_ice.candidate[0].rtp"),
-        (r#"{"audio_ice":{"candidate":[{"addr":"1.2.3.4","type":9}]}}"#, "audio_ice.candidate[0].type"),
-        (r#"{"audio_ice":{"fingerprint":"abc"}}"#, "audio_ice.fingerprint"),
+        (
+            r#"{"audio_ice":{"candidate":[{"addr":"1.2.3.4","rtp":"x"}]}}"#,
+            "audio_ice.candidate[0].rtp",
+        ),
+        (
+            r#"{"audio_ice":{"candidate":[{"addr":"1.2.3.4","type":9}]}}"#,
+            "audio_ice.candidate[0].type",
+        ),
+        (
+            r#"{"audio_ice":{"fingerprint":"abc"}}"#,
+            "audio_ice.fingerprint",
+        ),
         (r#"{"audio_ice":{"usr":"u"}}"#, "audio_ice.pwd"),
         (r#"{"audio_setup_role":"server"}"#, "audio_setup_role"),
         (r#"{"audio_rtcp_mux":"yes"}"#, "audio_rtcp_mux"),
@@ -117,15 +168,26 @@ fn channels_errors_name_the_field() {
         assert!(!e.reason.is_empty());
     }
     // Unknown fields are ignored.
-    assert!(from_channels_str(r#"{"future":1,"video_future":{"x":2},"ch":[{"coder":"G722","later":[1]}]}"#).is_ok());
+    assert!(
+        from_channels_str(
+            r#"{"future":1,"video_future":{"x":2},"ch":[{"coder":"G722","later":[1]}]}"#
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn sdp_errors_name_the_field() {
     let head = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
     let cases = [
-        ("a=candidate:1 1 udp 5 1.2.3.4 x typ host\r\n", "m=audio[0].a=candidate[0].port"),
-        ("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:!!!\r\n", "m=audio[0].a=crypto[0].key-params"),
+        (
+            "a=candidate:1 1 udp 5 1.2.3.4 x typ host\r\n",
+            "m=audio[0].a=candidate[0].port",
+        ),
+        (
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:!!!\r\n",
+            "m=audio[0].a=crypto[0].key-params",
+        ),
         ("a=fingerprint:sha-256 ZZ\r\n", "m=audio[0].a=fingerprint"),
         ("a=setup:sideways\r\n", "m=audio[0].a=setup"),
         ("a=ptime:soon\r\n", "m=audio[0].a=ptime"),

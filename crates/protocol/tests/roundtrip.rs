@@ -10,7 +10,8 @@ use protocol::sdp::{parse, to_sdp_string};
 
 fn ip() -> impl Strategy<Value = String> {
     prop_oneof![
-        (1u8..=223, any::<u8>(), any::<u8>(), 1u8..=254).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (1u8..=223, any::<u8>(), any::<u8>(), 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
         (any::<u16>(), any::<u16>()).prop_map(|(a, b)| format!("2001:db8:{a:x}::{b:x}")),
     ]
 }
@@ -57,7 +58,9 @@ fn video_codec() -> impl Strategy<Value = (u8, Codec)> {
         }),
         (96u8..=127).prop_map(|pt| {
             let mut c = Codec::new(Coder::H264, pt);
-            c.fmtp = Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into());
+            c.fmtp = Some(
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into(),
+            );
             (pt, c)
         }),
         (96u8..=127).prop_map(|pt| {
@@ -91,13 +94,23 @@ fn candidate(i: usize) -> impl Strategy<Value = Candidate> {
                 transport: transport.into(),
                 addr,
                 typ,
-                rtp: Some(ComponentPort { port: rtp.0, priority: rtp.1 }),
+                rtp: Some(ComponentPort {
+                    port: rtp.0,
+                    priority: rtp.1,
+                }),
                 rtcp: rtcp.map(|(port, priority)| ComponentPort { port, priority }),
                 related_addr: related.as_ref().map(|r| r.0.clone()),
                 related_rtp: related.as_ref().map(|r| r.1),
-                related_rtcp: related.as_ref().and(rtcp).and(related.as_ref().map(|r| r.2)),
+                related_rtcp: related
+                    .as_ref()
+                    .and(rtcp)
+                    .and(related.as_ref().map(|r| r.2)),
                 tcptype: tcp.then(|| "passive".to_owned()),
-                extensions: if gen0 { vec![("generation".into(), "0".into())] } else { vec![] },
+                extensions: if gen0 {
+                    vec![("generation".into(), "0".into())]
+                } else {
+                    vec![]
+                },
             }
         })
 }
@@ -109,7 +122,11 @@ fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
 fn sdes() -> impl Strategy<Value = SdesKey> {
     (
         1u32..10,
-        prop_oneof![Just("AES_CM_128_HMAC_SHA1_80"), Just("AES_CM_128_HMAC_SHA1_32"), Just("AEAD_AES_128_GCM")],
+        prop_oneof![
+            Just("AES_CM_128_HMAC_SHA1_80"),
+            Just("AES_CM_128_HMAC_SHA1_32"),
+            Just("AEAD_AES_128_GCM")
+        ],
         vec(any::<u8>(), 30),
         proptest::option::of(Just("2^31".to_owned())),
         proptest::option::of((1u64..1000, 1u32..4)),
@@ -121,67 +138,114 @@ fn sdes() -> impl Strategy<Value = SdesKey> {
             key_salt,
             lifetime,
             mki,
-            params: if unenc { vec!["UNENCRYPTED_SRTCP".into()] } else { vec![] },
+            params: if unenc {
+                vec!["UNENCRYPTED_SRTCP".into()]
+            } else {
+                vec![]
+            },
         })
 }
 
 fn media(kind: MediaKind) -> impl Strategy<Value = Media> {
-    let codecs = if kind == MediaKind::Audio { vec(audio_codec(), 1..5).boxed() } else { vec(video_codec(), 1..4).boxed() };
+    let codecs = if kind == MediaKind::Audio {
+        vec(audio_codec(), 1..5).boxed()
+    } else {
+        vec(video_codec(), 1..4).boxed()
+    };
     (
         (ip(), 1u16.., proptest::option::of("[a-z0-9]{1,3}")),
-        prop_oneof![Just(Direction::SendRecv), Just(Direction::SendOnly), Just(Direction::RecvOnly), Just(Direction::Inactive)],
-        (any::<bool>(), proptest::option::of(prop_oneof![Just(SetupRole::ActPass), Just(SetupRole::Active), Just(SetupRole::Passive)])),
+        prop_oneof![
+            Just(Direction::SendRecv),
+            Just(Direction::SendOnly),
+            Just(Direction::RecvOnly),
+            Just(Direction::Inactive)
+        ],
+        (
+            any::<bool>(),
+            proptest::option::of(prop_oneof![
+                Just(SetupRole::ActPass),
+                Just(SetupRole::Active),
+                Just(SetupRole::Passive)
+            ]),
+        ),
         proptest::option::of(("[A-Za-z0-9+/]{4,8}", "[A-Za-z0-9+/]{22,32}")),
         candidates(),
-        proptest::option::of(prop_oneof![vec(any::<u8>(), 32).prop_map(|v| ("sha-256", v)), vec(any::<u8>(), 20).prop_map(|v| ("sha-1", v))]),
+        proptest::option::of(prop_oneof![
+            vec(any::<u8>(), 32).prop_map(|v| ("sha-256", v)),
+            vec(any::<u8>(), 20).prop_map(|v| ("sha-1", v))
+        ]),
         vec(sdes(), 0..3),
         codecs,
         proptest::option::of(prop_oneof![Just(10u32), Just(20), Just(30), Just(60)]),
         prop_oneof![Just(None), Just(Some("RTP/SAVPF"))],
     )
-        .prop_map(move |((addr, port, mid), direction, (rtcp_mux, setup), ice, candidates, fp, crypto, codecs, ptime, proto)| {
-            let mut m = Media::new(kind);
-            m.addr = Some(addr);
-            m.port = port;
-            m.mid = mid;
-            m.direction = direction;
-            m.rtcp_mux = rtcp_mux;
-            m.setup = setup;
-            m.ice = ice.map(|(ufrag, pwd)| IceCredentials { ufrag, pwd });
-            m.candidates = candidates;
-            m.fingerprint = fp.map(|(a, v)| Fingerprint { algorithm: a.into(), value: v });
-            m.crypto = crypto;
-            let mut seen = Vec::new();
-            for (pt, mut c) in codecs {
-                if seen.contains(&pt) {
-                    continue;
+        .prop_map(
+            move |(
+                (addr, port, mid),
+                direction,
+                (rtcp_mux, setup),
+                ice,
+                candidates,
+                fp,
+                crypto,
+                codecs,
+                ptime,
+                proto,
+            )| {
+                let mut m = Media::new(kind);
+                m.addr = Some(addr);
+                m.port = port;
+                m.mid = mid;
+                m.direction = direction;
+                m.rtcp_mux = rtcp_mux;
+                m.setup = setup;
+                m.ice = ice.map(|(ufrag, pwd)| IceCredentials { ufrag, pwd });
+                m.candidates = candidates;
+                m.fingerprint = fp.map(|(a, v)| Fingerprint {
+                    algorithm: a.into(),
+                    value: v,
+                });
+                m.crypto = crypto;
+                let mut seen = Vec::new();
+                for (pt, mut c) in codecs {
+                    if seen.contains(&pt) {
+                        continue;
+                    }
+                    seen.push(pt);
+                    c.xmit = ptime;
+                    c.rate = ptime;
+                    m.codecs.push(c);
                 }
-                seen.push(pt);
-                c.xmit = ptime;
-                c.rate = ptime;
-                m.codecs.push(c);
-            }
-            m.proto = proto.map(str::to_owned).unwrap_or_else(|| default_proto(kind, m.fingerprint.is_some(), !m.crypto.is_empty()).to_owned());
-            m
-        })
+                m.proto = proto.map(str::to_owned).unwrap_or_else(|| {
+                    default_proto(kind, m.fingerprint.is_some(), !m.crypto.is_empty()).to_owned()
+                });
+                m
+            },
+        )
 }
 
 fn session() -> impl Strategy<Value = SessionDesc> {
-    (media(MediaKind::Audio), proptest::option::of(media(MediaKind::Video)), any::<bool>(), any::<bool>()).prop_map(|(a, v, video_first, bundle)| {
-        let mut d = SessionDesc::default();
-        d.media.push(a);
-        if let Some(v) = v {
-            if video_first {
-                d.media.insert(0, v);
-            } else {
-                d.media.push(v);
+    (
+        media(MediaKind::Audio),
+        proptest::option::of(media(MediaKind::Video)),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(a, v, video_first, bundle)| {
+            let mut d = SessionDesc::default();
+            d.media.push(a);
+            if let Some(v) = v {
+                if video_first {
+                    d.media.insert(0, v);
+                } else {
+                    d.media.push(v);
+                }
             }
-        }
-        if bundle && d.media.iter().all(|m| m.mid.is_some()) {
-            d.bundle = d.media.iter().filter_map(|m| m.mid.clone()).collect();
-        }
-        d
-    })
+            if bundle && d.media.iter().all(|m| m.mid.is_some()) {
+                d.bundle = d.media.iter().filter_map(|m| m.mid.clone()).collect();
+            }
+            d
+        })
 }
 
 proptest! {
