@@ -651,7 +651,7 @@ pub(crate) fn encode_hex(bytes: &[u8]) -> String {
 /// Hex of either case; colons between pairs are tolerated (SDP style).
 pub(crate) fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = s.bytes().filter(|b| *b != b':').collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     digits
