@@ -43,6 +43,10 @@ ensure_pyenv() {
     "$venv/bin/pip" install -q --disable-pip-version-check numpy scipy soundfile
     "$venv/bin/pip" install -q --disable-pip-version-check pesq
   fi
+  # audioop (the G.711 reference) left the standard library in Python 3.13.
+  if ! "$venv/bin/python" -W ignore -c 'import audioop' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check audioop-lts
+  fi
   export MYAPPS_PYTHON="$venv/bin/python"
 }
 

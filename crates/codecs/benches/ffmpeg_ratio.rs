@@ -9,74 +9,18 @@
 //! codec plus a 16-bit PCM conversion. Ours is wall time of one thread coding the same
 //! samples in 20 ms frames, best of three.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use codecs::{CodecKind, decoder, encoder};
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn write_wav(path: &Path, rate: u32, pcm: &[i16]) {
-    let data_len = (pcm.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + pcm.len() * 2);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 1] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    for v in [2u16, 16] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in pcm {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
-
-fn read_wav(path: &Path) -> Vec<i16> {
-    let b = std::fs::read(path).unwrap();
-    let mut i = 12;
-    while i + 8 <= b.len() {
-        let len = u32::from_le_bytes(b[i + 4..i + 8].try_into().unwrap()) as usize;
-        if &b[i..i + 4] == b"data" {
-            let end = (i + 8 + len).min(b.len());
-            return b[i + 8..end]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-        }
-        i += 8 + len + (len & 1);
-    }
-    panic!("no data chunk in {}", path.display());
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}); run scripts/test to install tools"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use test_support::{TempDir, run, run_stderr, wav};
 
 /// User CPU seconds from ffmpeg's `-benchmark` line (`bench: utime=0.123s ...`).
 fn ffmpeg_utime(args: &[&str]) -> f64 {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-nostdin", "-benchmark"])
         .args(args);
-    let err = run(&mut cmd);
+    let err = run_stderr(&mut cmd);
     let line = err
         .lines()
         .find(|l| l.starts_with("bench: utime="))
@@ -166,20 +110,22 @@ fn best_of_3(mut f: impl FnMut() -> f64) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported here.
-    let dir = std::env::temp_dir().join(format!("myapps-ffmpeg-ratio-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    test_support::require(&[
+        ("ffmpeg", &["-version"]),
+        ("sox", &["--version"]),
+        ("espeak-ng", &["--version"]),
+    ]);
+    let dir = TempDir::new("ffmpeg-ratio");
     let mut rows = Vec::new();
     let mut baselines = Vec::new();
     for case in &CASES {
         let rate = case.kind.sample_rate();
         let speech = dir.join(format!("speech{rate}.wav"));
-        if !speech.exists() {
-            run(Command::new("bash")
-                .arg(workspace().join("tests/tools/make_speech.sh"))
-                .arg(&speech)
-                .arg(rate.to_string()));
-        }
-        let one = read_wav(&speech);
+        let one = if speech.exists() {
+            wav::read(&speech).samples
+        } else {
+            test_support::speech(&speech, rate)
+        };
         let n = case.kind.samples_per_frame(20);
         let mut long: Vec<i16> = one
             .iter()
@@ -190,7 +136,7 @@ fn main() {
         long.truncate(long.len() / n * n);
         let frames = long.len() / n;
         let long_path = dir.join(format!("long-{}.wav", case.reps));
-        write_wav(&long_path, rate, &long);
+        wav::write(&long_path, rate, &long);
         let long_s = long_path.to_str().unwrap();
 
         // Ours.
@@ -255,7 +201,7 @@ fn main() {
             ff_dec - dec_base,
         ));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 
     println!();
     println!("ns per 20 ms frame (ffmpeg: -benchmark utime; net = minus the stream-copy baseline)");

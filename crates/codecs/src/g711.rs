@@ -238,10 +238,7 @@ impl crate::Decoder for Decoder {
     }
 
     fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) -> Result<usize, CodecError> {
-        let start = out.len();
-        out.resize(start + samples, 0);
-        self.plc.conceal(&mut out[start..]);
-        Ok(samples)
+        Ok(self.plc.conceal_append(samples, out))
     }
 }
 

@@ -428,10 +428,7 @@ impl crate::Decoder for Decoder {
 
     fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) -> Result<usize, CodecError> {
         // The ADPCM state keeps running on the next real payload and re-converges.
-        let start = out.len();
-        out.resize(start + samples, 0);
-        self.plc.conceal(&mut out[start..]);
-        Ok(samples)
+        Ok(self.plc.conceal_append(samples, out))
     }
 }
 

@@ -105,6 +105,15 @@ impl Concealer {
         self.good(pcm);
     }
 
+    /// Appends the concealment of one lost frame of `samples` samples to `out`, the shape
+    /// of [`crate::Decoder::conceal`]; returns `samples`.
+    pub fn conceal_append(&mut self, samples: usize, out: &mut Vec<i16>) -> usize {
+        let start = out.len();
+        out.resize(start + samples, 0);
+        self.conceal(&mut out[start..]);
+        samples
+    }
+
     /// Fills `out` with the concealment of one lost frame.
     pub fn conceal(&mut self, out: &mut [i16]) {
         if self.lost == 0 {

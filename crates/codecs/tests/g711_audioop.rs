@@ -2,17 +2,10 @@
 //! G.711 against CPython's `audioop` (Sun reference algorithm), exhaustively: every i16
 //! encoded with both laws and every code decoded.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use codecs::g711::{Law, decode_sample, encode_sample};
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("MYAPPS_PYTHON") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-}
+use test_support::python;
 
 /// Runs `script` in the venv Python and returns its stdout; fails naming `scripts/test`.
 fn run_python(script: &str) -> Vec<u8> {

@@ -3,104 +3,11 @@
 //!
 //! Needs espeak-ng, sox and the venv Python with `pesq`; `scripts/test` installs them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use codecs::opus::{Decoder, Encoder, Settings};
 use codecs::{CodecKind, Decoder as _, Encoder as _};
+use test_support::{TempDir, require_speech_tools, snr_db, wav};
 
 const FRAME: usize = 320; // 20 ms at 16 kHz
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("MYAPPS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/pyenv/bin/python"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?} ({e}); run scripts/test, which installs the tools")
-    });
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}; run scripts/test, which installs the tools",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn tmp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("myapps-opus-quality-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Minimal 16-bit mono PCM WAV writer (RIFF/WAVE, `fmt ` tag 1).
-fn write_wav(path: &Path, rate: u32, pcm: &[i16]) {
-    let data_len = (pcm.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + pcm.len() * 2);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in pcm {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
-
-/// Reads the `data` chunk of a 16-bit mono WAV.
-fn read_wav(path: &Path) -> Vec<i16> {
-    let b = std::fs::read(path).unwrap();
-    assert_eq!(&b[..4], b"RIFF");
-    let mut i = 12;
-    while i + 8 <= b.len() {
-        let len = u32::from_le_bytes(b[i + 4..i + 8].try_into().unwrap()) as usize;
-        if &b[i..i + 4] == b"data" {
-            let end = (i + 8 + len).min(b.len());
-            return b[i + 8..end]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-        }
-        i += 8 + len + (len & 1);
-    }
-    panic!("no data chunk in {}", path.display());
-}
-
-fn speech(dir: &Path) -> (PathBuf, Vec<i16>) {
-    let path = dir.join("speech16k.wav");
-    run(Command::new("bash")
-        .arg(workspace().join("tests/tools/make_speech.sh"))
-        .arg(&path)
-        .arg("16000"));
-    let mut pcm = read_wav(&path);
-    pcm.resize(pcm.len().div_ceil(FRAME) * FRAME, 0);
-    (path, pcm)
-}
-
-fn pesq_wb(reference: &Path, degraded: &Path) -> f64 {
-    let out = run(Command::new(python())
-        .arg(workspace().join("tests/tools/pesq_score.py"))
-        .arg(reference)
-        .arg(degraded)
-        .arg("wb"));
-    out.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("pesq_score.py printed {out:?}"))
-}
 
 fn encode_all(pcm: &[i16], settings: Settings) -> Vec<Vec<u8>> {
     let mut enc = Encoder::new(CodecKind::OpusWb, settings).unwrap();
@@ -113,19 +20,13 @@ fn encode_all(pcm: &[i16], settings: Settings) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn snr_db(reference: &[i16], test: &[i16]) -> f64 {
-    let (mut s, mut e) = (0.0f64, 0.0f64);
-    for (a, b) in reference.iter().zip(test) {
-        s += f64::from(*a).powi(2);
-        e += (f64::from(*a) - f64::from(*b)).powi(2);
-    }
-    10.0 * (s / e.max(1e-9)).log10()
-}
-
 #[test]
 fn opus_wb_32k_pesq_and_fec_beats_plc() {
-    let dir = tmp_dir();
-    let (ref_path, pcm) = speech(&dir);
+    require_speech_tools();
+    let dir = TempDir::new("opus-quality");
+    let ref_path = dir.join("speech16k.wav");
+    let mut pcm = test_support::speech(&ref_path, 16_000);
+    pcm.resize(pcm.len().div_ceil(FRAME) * FRAME, 0);
     let defaults = Settings::default_for(CodecKind::OpusWb);
     assert_eq!(defaults.bitrate, 32_000);
     assert!(defaults.fec && defaults.expected_loss_percent >= 10);
@@ -150,8 +51,8 @@ fn opus_wb_32k_pesq_and_fec_beats_plc() {
             assert_eq!(dec.decode(p, &mut clean).unwrap(), FRAME);
         }
         let path = dir.join("clean.wav");
-        write_wav(&path, 16_000, &clean);
-        let score = pesq_wb(&ref_path, &path);
+        wav::write(&path, 16_000, &clean);
+        let score = test_support::pesq(&ref_path, &path, "wb");
         let bytes: usize = pkts.iter().map(Vec::len).sum();
         let kbps = bytes as f64 * 8.0 / (pcm.len() as f64 / 16_000.0) / 1000.0;
         println!("Opus WB 32 kbit/s 20 ms, {name}: {kbps:.1} kbit/s actual, PESQ-WB {score:.3}");
@@ -180,8 +81,8 @@ fn opus_wb_32k_pesq_and_fec_beats_plc() {
     let mut seg_snr = Vec::new();
     for (name, out) in ["plc", "fec"].iter().zip(&outputs) {
         let path = dir.join(format!("{name}.wav"));
-        write_wav(&path, 16_000, out);
-        pesq.push(pesq_wb(&ref_path, &path));
+        wav::write(&path, 16_000, out);
+        pesq.push(test_support::pesq(&ref_path, &path, "wb"));
         // SNR of only the lost frames against the clean decode.
         let (mut r, mut t) = (Vec::new(), Vec::new());
         for i in (0..packets.len()).filter(|&i| lost(i)) {
@@ -195,7 +96,6 @@ fn opus_wb_32k_pesq_and_fec_beats_plc() {
          FEC PESQ-WB {:.3} (lost-frame SNR {:.1} dB)",
         pesq[0], seg_snr[0], pesq[1], seg_snr[1]
     );
-    let _ = std::fs::remove_dir_all(&dir);
 
     assert!(
         clean_pesq[0] >= 4.0,

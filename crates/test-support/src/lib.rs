@@ -1,0 +1,154 @@
+//! Helpers for integration tests and benches that work with real tools: WAV files, the
+//! speech sample (`tests/tools/make_speech.sh`), PESQ scores (`tests/tools/pesq_score.py` in
+//! the venv `target/pyenv`), and external programs (ffmpeg, sox, espeak-ng).
+//!
+//! A missing tool is a failure that names the tool and `scripts/test` (which installs
+//! everything), never a silent skip. Everything here panics on failure: it only runs in
+//! tests, where a panic with a clear message is the report.
+#![allow(clippy::unwrap_used)]
+
+pub mod wav;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python with the quality packages: `$MYAPPS_PYTHON`, else the project's venv.
+pub fn python() -> PathBuf {
+    std::env::var_os("MYAPPS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/pyenv/bin/python"))
+}
+
+/// Fails the test: `what` is missing.
+pub fn missing(what: &str) -> ! {
+    panic!("missing tool `{what}`: run `scripts/test`, which installs it")
+}
+
+/// Checks that each program runs (`program --version` style check args given).
+pub fn require(tools: &[(&str, &[&str])]) {
+    for (program, args) in tools {
+        match Command::new(program).args(*args).output() {
+            Ok(out) if out.status.success() => {}
+            _ => missing(program),
+        }
+    }
+}
+
+/// Checks ffmpeg, sox, espeak-ng and the venv Python with pesq, numpy, soundfile, scipy.
+pub fn require_speech_tools() {
+    require(&[
+        ("ffmpeg", &["-version"]),
+        ("sox", &["--version"]),
+        ("espeak-ng", &["--version"]),
+    ]);
+    let ok = Command::new(python())
+        .args(["-c", "import pesq, numpy, soundfile, scipy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        missing(&format!(
+            "{} with pesq, numpy, soundfile, scipy",
+            python().display()
+        ));
+    }
+}
+
+/// Runs `cmd`, fails the test with its stderr unless it succeeds, returns its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    String::from_utf8_lossy(&checked_output(cmd).stdout).into_owned()
+}
+
+/// Like [`run`], returning stderr (ffmpeg reports there).
+pub fn run_stderr(cmd: &mut Command) -> String {
+    String::from_utf8_lossy(&checked_output(cmd).stderr).into_owned()
+}
+
+fn checked_output(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot start {cmd:?} ({e}); run `scripts/test`, which installs the tools")
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs ffmpeg quietly with `args`.
+pub fn ffmpeg<S: AsRef<OsStr>>(args: &[S]) {
+    run(Command::new("ffmpeg")
+        .args(["-y", "-nostdin", "-loglevel", "error"])
+        .args(args));
+}
+
+/// A fresh directory for one test's files, removed on drop unless the test failed
+/// (then it stays for inspection and its path is in the panic output of the caller).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Makes `$TMPDIR/myapps-<name>-<pid>-<nanos>`.
+    pub fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("myapps-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Writes the speech sample (≈10.7 s, mono 16-bit) at `rate` Hz to `path` and returns
+/// its samples.
+pub fn speech(path: &Path, rate: u32) -> Vec<i16> {
+    run(Command::new("bash")
+        .arg(workspace().join("tests/tools/make_speech.sh"))
+        .arg(path)
+        .arg(rate.to_string()));
+    let w = wav::read(path);
+    assert_eq!((w.rate, w.channels), (rate, 1), "{}", path.display());
+    w.samples
+}
+
+/// PESQ of `degraded` against `reference`: `wb` (P.862.2) or `nb` (P.862).
+pub fn pesq(reference: &Path, degraded: &Path, mode: &str) -> f64 {
+    let out = run(Command::new(python())
+        .arg(workspace().join("tests/tools/pesq_score.py"))
+        .arg(reference)
+        .arg(degraded)
+        .arg(mode));
+    out.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pesq_score.py printed {out:?}: {e}"))
+}
+
+/// Signal-to-noise ratio of `test` against `reference`, in dB.
+pub fn snr_db(reference: &[i16], test: &[i16]) -> f64 {
+    let (mut s, mut e) = (0.0f64, 0.0f64);
+    for (a, b) in reference.iter().zip(test) {
+        s += f64::from(*a).powi(2);
+        e += (f64::from(*a) - f64::from(*b)).powi(2);
+    }
+    10.0 * (s / e.max(1e-9)).log10()
+}
