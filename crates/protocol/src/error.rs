@@ -48,10 +48,6 @@ impl ParseError {
         // serde_json appends " at line L column C"; kept, it helps with big messages.
         ParseError::new(field, reason)
     }
-
-    pub(crate) fn from_json_value(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        Self::from_json(e)
-    }
 }
 
 fn path_string(path: &serde_path_to_error::Path) -> String {

@@ -41,5 +41,5 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
 pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, ParseError> {
-    serde_path_to_error::deserialize(value).map_err(ParseError::from_json_value)
+    serde_path_to_error::deserialize(value).map_err(ParseError::from_json)
 }
