@@ -9,20 +9,12 @@
 //! all of them); a missing tool fails the test, it never skips.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
 use codecs::g722;
 use codecs::{Decoder as _, Encoder as _};
 use test_support::{TempDir, ffmpeg, pesq, require_speech_tools, wav};
 
 const RATE: u32 = 16000;
 const FRAME: usize = 320; // 20 ms
-
-fn read_mono16k(path: &Path) -> Vec<i16> {
-    let w = wav::read(path);
-    assert_eq!((w.rate, w.channels), (RATE, 1), "{}", path.display());
-    w.samples
-}
 
 #[test]
 fn g722_interoperates_with_ffmpeg() {
@@ -56,7 +48,7 @@ fn g722_interoperates_with_ffmpeg() {
         os(&ff_dec_wav),
     ]);
     let ff_bits = std::fs::read(p("ff.g722")).unwrap();
-    let ff_dec = read_mono16k(&p("ff_dec.wav"));
+    let ff_dec = wav::read_mono(&p("ff_dec.wav"), RATE);
     assert_eq!(
         ff_dec.len(),
         ff_bits.len() * 2,
@@ -104,7 +96,7 @@ fn g722_interoperates_with_ffmpeg() {
         os("16000"),
         os(&ours_ffdec_wav),
     ]);
-    let ours_ffdec = read_mono16k(&p("ours_ffdec.wav"));
+    let ours_ffdec = wav::read_mono(&p("ours_ffdec.wav"), RATE);
     assert_eq!(ours_ffdec.len(), ours_bits.len() * 2);
     // Same encoder algorithm, same input: the bitstreams should agree too.
     let bits_differing = ours_bits

@@ -7,8 +7,7 @@
 //! says `api`. `client`, `consumer`, `provider` and `src` are opaque and must be copied back
 //! unchanged (§2.3), so they stay strings exactly as received; `msg` is carried untouched.
 
-use crate::media_protocol::with_mt;
-use crate::{ParseError, from_json, from_value};
+use crate::{ParseError, from_json, from_value, with_mt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -43,3 +43,15 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ParseError> {
     serde_path_to_error::deserialize(value).map_err(ParseError::from_json)
 }
+
+/// Serialises `body` and puts `"mt"` in front.
+pub(crate) fn with_mt<T: serde::Serialize>(mt: &str, body: &T) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("mt".into(), serde_json::Value::String(mt.to_owned()));
+    // Serialising these plain structs into a JSON value cannot fail (no maps with
+    // non-string keys, no custom serialisers that error).
+    if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(body) {
+        m.extend(o);
+    }
+    serde_json::Value::Object(m)
+}

@@ -11,7 +11,7 @@
 //! The rest of the protocol (replies, remote description, events) is ours to design and is
 //! documented in `docs/protocol.md`; its messages join this module with the service issue.
 
-use crate::{ParseError, from_json, from_value};
+use crate::{ParseError, from_json, from_value, with_mt};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -248,18 +248,6 @@ impl MediaRequest {
             MediaRequest::AllocChannel(a) => with_mt("AllocChannel", a),
         }
     }
-}
-
-/// Serialises `body` and puts `"mt"` in front.
-pub(crate) fn with_mt<T: Serialize>(mt: &str, body: &T) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("mt".into(), Value::String(mt.to_owned()));
-    // Serialising these plain structs into a JSON value cannot fail (no maps with
-    // non-string keys, no custom serialisers that error).
-    if let Ok(Value::Object(o)) = serde_json::to_value(body) {
-        m.extend(o);
-    }
-    Value::Object(m)
 }
 
 #[cfg(test)]

@@ -52,6 +52,18 @@ pub fn read(path: &Path) -> Wav {
     }
 }
 
+/// Reads a mono 16-bit PCM WAV file that must have `rate` Hz; returns its samples.
+pub fn read_mono(path: &Path, rate: u32) -> Vec<i16> {
+    let w = read(path);
+    assert_eq!(
+        (w.rate, w.channels),
+        (rate, 1),
+        "{}: rate, channels",
+        path.display()
+    );
+    w.samples
+}
+
 /// Writes mono 16-bit PCM with a canonical 44-byte header.
 pub fn write(path: &Path, rate: u32, samples: &[i16]) {
     let data_len = u32::try_from(samples.len() * 2).unwrap();
