@@ -7,6 +7,7 @@
 //! tests, where a panic with a clear message is the report.
 #![allow(clippy::unwrap_used)]
 
+pub mod netns;
 pub mod wav;
 
 use std::ffi::OsStr;
