@@ -8,9 +8,13 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`channel`] | the state machine of one channel |
+//! | [`driver`] | the tokio task owning a channel's sockets, audio rings and timers |
 //! | [`negotiate`] | offer/answer: codec, payload types, security mode, remote address |
 //! | [`rtp`] | RTP numbering, RFC 3550 receive statistics, SR/RR, round-trip time |
 
+pub mod channel;
+pub mod driver;
 pub mod negotiate;
 pub mod rtp;
 

@@ -147,36 +147,36 @@ pub fn coder(kind: CodecKind) -> Coder {
 /// The security mode for a remote section (offer or answer), given what we allow.
 /// `answering` is true when the remote section is an offer.
 fn security(settings: &Settings, remote: &Media, answering: bool) -> Result<Security, MediaError> {
-    if let Some(fp) = &remote.fingerprint {
-        if settings.dtls {
-            // RFC 8842 §5.3: an answerer facing `actpass` takes `active`; otherwise take the
-            // role the peer leaves us.
-            let client = match remote.setup {
-                Some(SetupRole::Passive) => true,
-                Some(SetupRole::Active) => false,
-                Some(SetupRole::ActPass) | None => answering,
-                Some(SetupRole::HoldConn) => {
-                    return Err(MediaError::Negotiation(
-                        "a=setup:holdconn is not supported for a new channel".into(),
-                    ));
-                }
-            };
-            return Ok(Security::Dtls {
-                remote_fingerprint: fp.clone(),
-                client,
-            });
-        }
+    if let Some(fp) = &remote.fingerprint
+        && settings.dtls
+    {
+        // RFC 8842 §5.3: an answerer facing `actpass` takes `active`; otherwise take the
+        // role the peer leaves us.
+        let client = match remote.setup {
+            Some(SetupRole::Passive) => true,
+            Some(SetupRole::Active) => false,
+            Some(SetupRole::ActPass) | None => answering,
+            Some(SetupRole::HoldConn) => {
+                return Err(MediaError::Negotiation(
+                    "a=setup:holdconn is not supported for a new channel".into(),
+                ));
+            }
+        };
+        return Ok(Security::Dtls {
+            remote_fingerprint: fp.clone(),
+            client,
+        });
     }
-    if !remote.crypto.is_empty() && settings.sdes {
-        if let Some(key) = remote
+    if !remote.crypto.is_empty()
+        && settings.sdes
+        && let Some(key) = remote
             .crypto
             .iter()
             .find(|k| SDES_SUITES.contains(&k.suite.as_str()) && k.mki.is_none())
-        {
-            return Ok(Security::Sdes {
-                remote: key.clone(),
-            });
-        }
+    {
+        return Ok(Security::Sdes {
+            remote: key.clone(),
+        });
     }
     let secure_only = remote.proto.contains("SAVP") || remote.proto.contains("TLS");
     if !secure_only && settings.plain {

@@ -1,0 +1,1016 @@
+//! One audio channel: the sans-IO state machine behind an `AllocChannel`.
+//!
+//! The caller (the tokio [`driver`](crate::driver) in the product, a test loop in the unit
+//! tests) owns the sockets and the clock:
+//!
+//! * datagrams in: [`Channel::handle_datagram`]; timers: [`Channel::poll_timeout`] /
+//!   [`Channel::handle_timeout`];
+//! * datagrams and events out: [`Channel::poll_output`];
+//! * audio in and out in 10 ms blocks at the codec's PCM rate: [`Channel::send_audio`],
+//!   [`Channel::pull_audio`].
+//!
+//! The path a received datagram takes is chosen by its first byte (RFC 7983) and the mode
+//! negotiated in [`negotiate`](crate::negotiate): STUN to ICE, DTLS records to the DTLS
+//! endpoint, RTP/RTCP through SRTP (when keyed) to the RTP receiver, the jitter buffer and
+//! the DTMF detector.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use codecs::dtmf::{EventPacket, Sender as DtmfSender, TelephoneEvent};
+use codecs::{CodecKind, Decoder, Encoder};
+use protocol::media::{Codec, Coder, Direction, Media, MediaKind, SessionDesc};
+use rtc_rtcp::receiver_report::ReceiverReport;
+use rtc_rtcp::sender_report::SenderReport;
+
+use crate::negotiate::{self, Negotiated, Security, Settings};
+use crate::rtp::{self, Arrival, Clock, ReceiveStats, RtpReceiver, RtpSender};
+use crate::{Fault, MediaError};
+
+/// RFC 3550 §6.2: minimum RTCP interval.
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a latched source must be silent before another one may take over (symmetric
+/// RTP, RFC 4961): protects against a stray packet hijacking the stream.
+const RELATCH_AFTER: Duration = Duration::from_millis(500);
+/// Default dynamic payload types of the native client (public-protocols.md §9.2).
+const DEFAULT_OPUS_PT: u8 = 111;
+const DEFAULT_DTMF_PT: u8 = 101;
+const DEFAULT_DTMF_48K_PT: u8 = 110;
+/// DTMF digit length and update interval we send (RFC 4733 §2.5.1.2 suggests 50 ms updates).
+const DTMF_INTERVAL_MS: u32 = 50;
+/// DTMF volume, −dBm0 (RFC 4733 §2.3.4).
+const DTMF_VOLUME: u8 = 10;
+
+/// One local socket the driver bound for this channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalSocket {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// It is the RTCP socket of a non-muxed pair (port+1).
+    pub rtcp: bool,
+}
+
+/// Everything a channel is made from. Random values are passed in so tests repeat.
+#[derive(Clone, Debug)]
+pub struct ChannelConfig {
+    /// What we allow and prefer.
+    pub settings: Settings,
+    /// Bound sockets; the first RTP socket is the default address.
+    pub sockets: Vec<LocalSocket>,
+    /// RTCP CNAME (RFC 7022: random per channel is fine).
+    pub cname: String,
+    /// Our SSRC.
+    pub ssrc: u32,
+    /// First sequence number.
+    pub first_seq: u16,
+    /// First RTP timestamp.
+    pub first_timestamp: u32,
+    /// Wall-clock mapping for sender reports.
+    pub clock: Clock,
+    /// Opus encoder settings.
+    pub opus: codecs::opus::Settings,
+    /// Jitter buffer settings.
+    pub jitter: jitter::Config,
+}
+
+/// Where a channel is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelState {
+    /// Local description made, no remote one yet.
+    New,
+    /// Remote description applied; connectivity (ICE/DTLS) in progress.
+    Connecting,
+    /// Media may flow.
+    Connected,
+    /// Failed for good (an error event says why).
+    Failed,
+    /// Closed by the owner.
+    Closed,
+}
+
+/// Something the owner should know.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The state changed.
+    State(ChannelState),
+    /// A DTMF digit ended (RFC 4733), with its duration.
+    Dtmf {
+        /// `0`–`9`, `*`, `#`, `A`–`D`.
+        digit: char,
+        /// How long it was pressed.
+        duration_ms: u32,
+    },
+    /// Plain RTP: we now send to where the peer's packets come from (symmetric RTP).
+    Latched {
+        /// The new RTP destination.
+        rtp: SocketAddr,
+    },
+    /// Something went wrong; fatal faults also move the state to `Failed`.
+    Error {
+        /// Native fault code.
+        fault: Fault,
+        /// What happened.
+        text: String,
+    },
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local socket to send from.
+    pub from: SocketAddr,
+    /// The destination.
+    pub to: SocketAddr,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// What [`Channel::poll_output`] gives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// Tell the owner.
+    Event(Event),
+}
+
+/// Statistics for stats events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChannelStats {
+    /// RTP packets sent.
+    pub packets_sent: u32,
+    /// RTP payload octets sent.
+    pub octets_sent: u32,
+    /// RFC 3550 receive statistics.
+    pub received: ReceiveStats,
+    /// Round-trip time from the last report about our stream.
+    pub rtt_ms: Option<f64>,
+    /// The peer's view of our stream: fraction lost (0–1) in its last report.
+    pub remote_fraction_lost: Option<f64>,
+    /// Jitter buffer state.
+    pub jitter: Option<jitter::Stats>,
+    /// Datagrams that were not RTP/RTCP/STUN/DTLS, or did not parse.
+    pub garbage: u64,
+    /// RTP packets with a payload type we did not negotiate.
+    pub wrong_pt: u64,
+    /// DTMF digits received.
+    pub dtmf_received: u64,
+    /// Decoded 10 ms blocks that carried packets (not concealment or silence).
+    pub blocks_played: u64,
+}
+
+/// Sending half of the audio path.
+struct Send {
+    encoder: Box<dyn Encoder>,
+    /// PCM waiting for a full packet.
+    pending: Vec<i16>,
+    samples_per_packet: usize,
+    /// RTP timestamp units per packet.
+    ts_per_packet: u32,
+    /// RTP timestamp of the next packet.
+    timestamp: u32,
+    /// Next packet starts a talk spurt (marker bit, RFC 3551 §4.1).
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+/// A DTMF digit being sent: its packets, and the RTP timestamp and start time.
+struct DtmfOut {
+    packets: VecDeque<EventPacket>,
+    timestamp: u32,
+    start: Instant,
+    clock_rate: u32,
+}
+
+/// The negotiated, running media session.
+struct Session {
+    neg: Negotiated,
+    send: Send,
+    jitter: jitter::JitterBuffer,
+    /// The current RTP (and RTCP) destination for direct (non-ICE) transport.
+    rtp_to: Option<SocketAddr>,
+    rtcp_to: Option<SocketAddr>,
+    /// When the latched source last sent.
+    last_from_peer: Option<Instant>,
+    dtmf_out: Option<DtmfOut>,
+    /// RTP timestamp of the last DTMF event reported, to report each digit once.
+    dtmf_in_reported: Option<u32>,
+}
+
+/// One audio channel.
+pub struct Channel {
+    config: ChannelConfig,
+    state: ChannelState,
+    session: Option<Session>,
+    /// Offer we made, kept to interpret the answer.
+    offered: bool,
+    direction: Direction,
+    muted: bool,
+    sender: RtpSender,
+    receiver: RtpReceiver,
+    next_rtcp: Option<Instant>,
+    rtt: Option<Duration>,
+    remote_fraction_lost: Option<u8>,
+    outputs: VecDeque<Output>,
+    stats: ChannelStats,
+}
+
+impl Channel {
+    /// A channel over the given sockets.
+    pub fn new(config: ChannelConfig) -> Result<Channel, MediaError> {
+        if !config.sockets.iter().any(|s| !s.rtcp) {
+            return Err(MediaError::Network("a channel needs an RTP socket".into()));
+        }
+        if config.settings.codecs.is_empty() {
+            return Err(MediaError::Negotiation("no codec enabled".into()));
+        }
+        Ok(Channel {
+            sender: RtpSender::new(config.ssrc, config.first_seq, 8000),
+            config,
+            state: ChannelState::New,
+            session: None,
+            offered: false,
+            direction: Direction::SendRecv,
+            muted: false,
+            receiver: RtpReceiver::default(),
+            next_rtcp: None,
+            rtt: None,
+            remote_fraction_lost: None,
+            outputs: VecDeque::new(),
+            stats: ChannelStats::default(),
+        })
+    }
+
+    /// The state.
+    pub fn state(&self) -> ChannelState {
+        self.state
+    }
+
+    fn rtp_socket(&self) -> SocketAddr {
+        self.config
+            .sockets
+            .iter()
+            .find(|s| !s.rtcp)
+            .map(|s| s.addr)
+            // Checked in `new`: there is an RTP socket.
+            .unwrap_or_else(|| self.config.sockets[0].addr)
+    }
+
+    fn rtcp_socket(&self) -> SocketAddr {
+        self.config
+            .sockets
+            .iter()
+            .find(|s| s.rtcp)
+            .map(|s| s.addr)
+            .unwrap_or_else(|| self.rtp_socket())
+    }
+
+    /// Our media section: codecs (with payload types answered or our defaults), address,
+    /// and what the security and transport mode need.
+    fn local_media(&self, answer: Option<&Negotiated>) -> Media {
+        let mut m = Media::new(MediaKind::Audio);
+        let rtp = self.rtp_socket();
+        m.addr = Some(rtp.ip().to_string());
+        m.port = rtp.port();
+        m.direction = self.direction;
+        let ptime = self.config.settings.ptime_ms;
+        let with_rate = |mut c: Codec| {
+            c.xmit = Some(ptime);
+            c.rate = Some(ptime);
+            c
+        };
+        match answer {
+            Some(n) => {
+                m.codecs
+                    .push(with_rate(Codec::new(negotiate::coder(n.codec), n.pt)));
+                if let Some(pt) = n.dtmf_pt {
+                    let mut c = Codec::new(Coder::Dtmf, pt);
+                    c.clock_rate = n.codec.rtp_clock_rate();
+                    m.codecs.push(c);
+                }
+                m.rtcp_mux = n.rtcp_mux;
+                m.proto = match n.security {
+                    Security::Plain => "RTP/AVP".into(),
+                    Security::Sdes { .. } => "RTP/SAVP".into(),
+                    Security::Dtls { .. } => "UDP/TLS/RTP/SAVPF".into(),
+                };
+            }
+            None => {
+                for kind in &self.config.settings.codecs {
+                    let coder = negotiate::coder(*kind);
+                    let pt = coder.default_pt().unwrap_or(DEFAULT_OPUS_PT);
+                    m.codecs.push(with_rate(Codec::new(coder, pt)));
+                }
+                if self.config.settings.dtmf {
+                    let clocks: Vec<u32> = {
+                        let mut c: Vec<u32> = self
+                            .config
+                            .settings
+                            .codecs
+                            .iter()
+                            .map(|k| k.rtp_clock_rate())
+                            .collect();
+                        c.dedup();
+                        c.sort_unstable();
+                        c.dedup();
+                        c
+                    };
+                    for clock in clocks {
+                        let pt = if clock == 8000 {
+                            DEFAULT_DTMF_PT
+                        } else {
+                            DEFAULT_DTMF_48K_PT
+                        };
+                        let mut c = Codec::new(Coder::Dtmf, pt);
+                        c.clock_rate = clock;
+                        m.codecs.push(c);
+                    }
+                }
+                m.rtcp_mux = false;
+                m.proto = "RTP/AVP".into();
+            }
+        }
+        m
+    }
+
+    /// Makes an offer (we are the offerer; the answer goes to [`Channel::apply_answer`]).
+    pub fn create_offer(&mut self) -> SessionDesc {
+        self.offered = true;
+        SessionDesc {
+            media: vec![self.local_media(None)],
+            ..SessionDesc::default()
+        }
+    }
+
+    /// Takes the peer's offer and returns our answer.
+    pub fn accept_offer(
+        &mut self,
+        now: Instant,
+        offer: &SessionDesc,
+    ) -> Result<SessionDesc, MediaError> {
+        let remote = offer
+            .media(MediaKind::Audio)
+            .ok_or_else(|| MediaError::Negotiation("the offer has no audio section".into()))?;
+        let neg = negotiate::negotiate(&self.config.settings, remote, true)?;
+        let mut media = self.local_media(Some(&neg));
+        media.mid = remote.mid.clone();
+        self.start(now, neg)?;
+        Ok(SessionDesc {
+            bundle: offer.bundle.clone(),
+            media: vec![media],
+            ..SessionDesc::default()
+        })
+    }
+
+    /// Takes the peer's answer to our offer.
+    pub fn apply_answer(&mut self, now: Instant, answer: &SessionDesc) -> Result<(), MediaError> {
+        if !self.offered {
+            return Err(MediaError::State(
+                "no offer was made on this channel".into(),
+            ));
+        }
+        let remote = answer
+            .media(MediaKind::Audio)
+            .ok_or_else(|| MediaError::Negotiation("the answer has no audio section".into()))?;
+        let neg = negotiate::negotiate(&self.config.settings, remote, false)?;
+        self.start(now, neg)
+    }
+
+    fn start(&mut self, now: Instant, neg: Negotiated) -> Result<(), MediaError> {
+        if self.session.is_some() {
+            return Err(MediaError::State(
+                "the channel already has a remote description".into(),
+            ));
+        }
+        let kind = neg.codec;
+        let encoder: Box<dyn Encoder> = match kind {
+            CodecKind::OpusNb | CodecKind::OpusWb => {
+                Box::new(codecs::opus::Encoder::new(kind, self.config.opus.clone())?)
+            }
+            _ => codecs::encoder(kind)?,
+        };
+        let decoder: Box<dyn Decoder> = codecs::decoder(kind)?;
+        let samples_per_packet = kind.samples_per_frame(neg.ptime_ms);
+        let ts_per_packet = kind.rtp_clock_rate() / 1000 * neg.ptime_ms;
+        self.sender = RtpSender::new(
+            self.config.ssrc,
+            self.config.first_seq,
+            kind.rtp_clock_rate(),
+        );
+        let jitter =
+            jitter::JitterBuffer::new(decoder, kind.rtp_clock_rate(), self.config.jitter.clone());
+        self.session = Some(Session {
+            send: Send {
+                encoder,
+                pending: Vec::with_capacity(samples_per_packet),
+                samples_per_packet,
+                ts_per_packet,
+                timestamp: self.config.first_timestamp,
+                marker: true,
+                payload: Vec::with_capacity(1500),
+            },
+            jitter,
+            rtp_to: neg.remote_rtp,
+            rtcp_to: neg.remote_rtcp,
+            last_from_peer: None,
+            dtmf_out: None,
+            dtmf_in_reported: None,
+            neg,
+        });
+        self.next_rtcp = Some(now + RTCP_INTERVAL / 2);
+        self.set_state(ChannelState::Connected);
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: ChannelState) {
+        if self.state != state {
+            self.state = state;
+            self.outputs.push_back(Output::Event(Event::State(state)));
+        }
+    }
+
+    /// Our direction (hold: `SendOnly`/`Inactive`); takes effect at once for sending. The
+    /// new local description must still be signalled by the owner.
+    pub fn set_direction(&mut self, direction: Direction) {
+        self.direction = direction;
+    }
+
+    /// Mute: keep the stream (timestamps advance, RTCP continues) but send no audio.
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
+    fn may_send(&self) -> bool {
+        let ours = matches!(self.direction, Direction::SendRecv | Direction::SendOnly);
+        ours && self.session.as_ref().is_some_and(|s| s.neg.send)
+    }
+
+    /// Gives the channel 10 ms of microphone PCM at the codec's rate (see
+    /// [`Channel::pcm_rate`]). Before negotiation the audio is discarded.
+    pub fn send_audio(&mut self, now: Instant, pcm: &[i16]) -> Result<(), MediaError> {
+        let may_send = self.may_send() && !self.muted && self.state == ChannelState::Connected;
+        let from = self.rtp_socket();
+        let Some(s) = self.session.as_mut() else {
+            return Ok(());
+        };
+        s.send.pending.extend_from_slice(pcm);
+        while s.send.pending.len() >= s.send.samples_per_packet {
+            let frame: Vec<i16> = s.send.pending.drain(..s.send.samples_per_packet).collect();
+            let ts = s.send.timestamp;
+            s.send.timestamp = ts.wrapping_add(s.send.ts_per_packet);
+            // While a digit is sent, audio packets are suppressed (RFC 4733 §2.5.1.3
+            // allows both; suppressing keeps receivers from playing the tone twice).
+            if !may_send || s.dtmf_out.is_some() {
+                s.send.marker = true;
+                continue;
+            }
+            s.send.payload.clear();
+            s.send.encoder.encode(&frame, &mut s.send.payload)?;
+            let marker = std::mem::take(&mut s.send.marker);
+            let packet = self
+                .sender
+                .packet(now, s.neg.pt, marker, ts, &s.send.payload);
+            if let Some(to) = s.rtp_to {
+                self.outputs.push_back(Output::Transmit(Transmit {
+                    from,
+                    to,
+                    data: packet,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// The PCM rate of the negotiated codec (what `send_audio` takes and `pull_audio`
+    /// gives), `None` before negotiation.
+    pub fn pcm_rate(&self) -> Option<u32> {
+        self.session.as_ref().map(|s| s.neg.codec.sample_rate())
+    }
+
+    /// The negotiated result, once there is one.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.session.as_ref().map(|s| &s.neg)
+    }
+
+    /// Appends 10 ms of received audio (decoded, concealed or silence) at the codec's
+    /// PCM rate.
+    pub fn pull_audio(&mut self, now: Instant, out: &mut Vec<i16>) {
+        match self.session.as_mut() {
+            Some(s) => {
+                let before = s.jitter.stats().concealed;
+                s.jitter.pull(now, out);
+                if s.jitter.stats().concealed == before {
+                    self.stats.blocks_played += 1;
+                }
+            }
+            None => out.extend(std::iter::repeat_n(0, 160)),
+        }
+    }
+
+    /// Starts sending a DTMF digit (RFC 4733).
+    pub fn send_dtmf(
+        &mut self,
+        now: Instant,
+        digit: char,
+        duration_ms: u32,
+    ) -> Result<(), MediaError> {
+        let s = self
+            .session
+            .as_mut()
+            .ok_or_else(|| MediaError::State("DTMF before the call is connected".into()))?;
+        if s.neg.dtmf_pt.is_none() {
+            return Err(MediaError::State(
+                "the peer did not negotiate telephone-event (RFC 4733)".into(),
+            ));
+        }
+        if s.dtmf_out.is_some() {
+            return Err(MediaError::State("a DTMF digit is still being sent".into()));
+        }
+        let clock_rate = s.neg.codec.rtp_clock_rate();
+        let sender = DtmfSender::new(
+            digit,
+            duration_ms,
+            DTMF_INTERVAL_MS,
+            clock_rate,
+            DTMF_VOLUME,
+        )?;
+        s.dtmf_out = Some(DtmfOut {
+            packets: sender.collect(),
+            timestamp: s.send.timestamp,
+            start: now,
+            clock_rate,
+        });
+        self.flush_dtmf(now);
+        Ok(())
+    }
+
+    fn flush_dtmf(&mut self, now: Instant) {
+        let may_send = self.may_send();
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(d) = s.dtmf_out.as_mut() else {
+            return;
+        };
+        let Some(pt) = s.neg.dtmf_pt else {
+            s.dtmf_out = None;
+            return;
+        };
+        while let Some(p) = d.packets.front() {
+            let due = d.start
+                + Duration::from_micros(u64::from(p.send_at) * 1_000_000 / u64::from(d.clock_rate));
+            if due > now {
+                break;
+            }
+            let p = *p;
+            d.packets.pop_front();
+            let packet = self
+                .sender
+                .packet(now, pt, p.marker, d.timestamp, &p.event.encode());
+            if let (true, Some(to)) = (may_send, s.rtp_to) {
+                let from = self.config.sockets.iter().find(|s| !s.rtcp).map(|s| s.addr);
+                if let Some(from) = from {
+                    self.outputs.push_back(Output::Transmit(Transmit {
+                        from,
+                        to,
+                        data: packet,
+                    }));
+                }
+            }
+        }
+        if d.packets.is_empty() {
+            s.dtmf_out = None;
+            // The next audio packet starts a new talk spurt.
+            s.send.marker = true;
+        }
+    }
+
+    /// A datagram arrived on `local` from `source`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(&first) = data.first() else {
+            self.stats.garbage += 1;
+            return;
+        };
+        // RFC 7983 §7: 128–191 is RTP or RTCP; RFC 5761 §4: RTCP packet types 192–223.
+        if !(128..=191).contains(&first) || data.len() < 2 {
+            self.stats.garbage += 1;
+            return;
+        }
+        if (192..=223).contains(&data[1]) {
+            self.handle_rtcp(now, local, source, data);
+        } else {
+            self.handle_rtp(now, local, source, data);
+        }
+    }
+
+    fn handle_rtp(&mut self, now: Instant, _local: SocketAddr, source: SocketAddr, data: &[u8]) {
+        let Some((header, header_len)) = rtp::parse_header(data) else {
+            self.stats.garbage += 1;
+            return;
+        };
+        let Some(payload) = rtp::payload(data, &header, header_len) else {
+            self.stats.garbage += 1;
+            return;
+        };
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let pt = header.payload_type;
+        let is_audio = pt == s.neg.pt;
+        let is_dtmf = Some(pt) == s.neg.dtmf_pt;
+        if !is_audio && !is_dtmf {
+            if Some(pt) != s.neg.cn_pt {
+                self.stats.wrong_pt += 1;
+            }
+            return;
+        }
+        // Symmetric RTP (RFC 4961): send to where the peer's media comes from. Latch on
+        // the first packet, and again only after the current source fell silent.
+        if s.neg.ice.is_none() && s.rtp_to != Some(source) {
+            let silent = s
+                .last_from_peer
+                .is_none_or(|t| now.saturating_duration_since(t) >= RELATCH_AFTER);
+            if silent {
+                s.rtp_to = Some(source);
+                if s.neg.rtcp_mux {
+                    s.rtcp_to = Some(source);
+                }
+                self.outputs
+                    .push_back(Output::Event(Event::Latched { rtp: source }));
+            }
+        }
+        if s.rtp_to == Some(source) || s.neg.ice.is_some() {
+            s.last_from_peer = Some(now);
+        }
+        let clock = s.neg.codec.rtp_clock_rate();
+        match self.receiver.on_packet(now, &header, clock) {
+            Arrival::Duplicate => return,
+            Arrival::Accepted | Arrival::NewSource | Arrival::OutOfWindow => {}
+        }
+        if is_dtmf {
+            if let Ok(ev) = TelephoneEvent::decode(payload)
+                && ev.end
+                && s.dtmf_in_reported != Some(header.timestamp)
+            {
+                s.dtmf_in_reported = Some(header.timestamp);
+                if let Some(digit) = codecs::dtmf::event_to_char(ev.event) {
+                    self.stats.dtmf_received += 1;
+                    let duration_ms = u32::from(ev.duration) * 1000 / clock;
+                    self.outputs
+                        .push_back(Output::Event(Event::Dtmf { digit, duration_ms }));
+                }
+            }
+            return;
+        }
+        s.jitter.push(
+            now,
+            jitter::Packet {
+                seq: header.sequence_number,
+                timestamp: header.timestamp,
+                ssrc: header.ssrc,
+                marker: header.marker,
+                payload: payload.to_vec(),
+            },
+        );
+    }
+
+    fn handle_rtcp(&mut self, now: Instant, local: SocketAddr, source: SocketAddr, data: &[u8]) {
+        let Some(packets) = rtp::parse_rtcp(data) else {
+            self.stats.garbage += 1;
+            return;
+        };
+        let rtcp_socket = self.rtcp_socket();
+        if let Some(s) = self.session.as_mut()
+            && s.neg.ice.is_none()
+            && !s.neg.rtcp_mux
+            && local == rtcp_socket
+        {
+            s.rtcp_to = Some(source);
+        }
+        for p in packets {
+            let any = p.as_any();
+            let reports = if let Some(sr) = any.downcast_ref::<SenderReport>() {
+                self.receiver.on_sender_report(now, sr);
+                &sr.reports
+            } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                &rr.reports
+            } else {
+                continue;
+            };
+            for r in reports.iter().filter(|r| r.ssrc == self.config.ssrc) {
+                self.remote_fraction_lost = Some(r.fraction_lost);
+                if let Some(rtt) = rtp::round_trip(now, &self.config.clock, r) {
+                    self.rtt = Some(rtt);
+                }
+            }
+        }
+    }
+
+    /// The next instant [`Channel::handle_timeout`] wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let dtmf = self.session.as_ref().and_then(|s| {
+            let d = s.dtmf_out.as_ref()?;
+            let p = d.packets.front()?;
+            Some(
+                d.start
+                    + Duration::from_micros(
+                        u64::from(p.send_at) * 1_000_000 / u64::from(d.clock_rate),
+                    ),
+            )
+        });
+        [self.next_rtcp, dtmf].into_iter().flatten().min()
+    }
+
+    /// Runs timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.flush_dtmf(now);
+        if self.next_rtcp.is_some_and(|t| t <= now) {
+            self.send_rtcp(now);
+            // RFC 3550 §6.3.1: randomise the interval (0.5–1.5×) to avoid synchronisation;
+            // derived from the SSRC so runs stay deterministic.
+            let factor = 0.5 + f64::from(self.config.ssrc % 1000) / 1000.0;
+            self.next_rtcp = Some(now + RTCP_INTERVAL.mul_f64(factor));
+        }
+    }
+
+    fn send_rtcp(&mut self, now: Instant) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let Some(to) = s.rtcp_to else {
+            return;
+        };
+        let reports: Vec<_> = self.receiver.reception_report(now).into_iter().collect();
+        let report: Box<dyn rtc_rtcp::packet::Packet> =
+            match self
+                .sender
+                .sender_report(now, &self.config.clock, reports.clone())
+            {
+                Some(sr) => Box::new(sr),
+                None => Box::new(rtp::receiver_report(self.config.ssrc, reports)),
+            };
+        let data = rtp::compound(report, self.config.ssrc, &self.config.cname);
+        let from = if s.neg.rtcp_mux {
+            self.rtp_socket()
+        } else {
+            self.rtcp_socket()
+        };
+        self.outputs
+            .push_back(Output::Transmit(Transmit { from, to, data }));
+    }
+
+    /// Next datagram to send or event to report.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> ChannelStats {
+        let clock = self
+            .session
+            .as_ref()
+            .map_or(8000, |s| s.neg.codec.rtp_clock_rate());
+        ChannelStats {
+            packets_sent: self.sender.packets(),
+            octets_sent: self.sender.octets(),
+            received: self.receiver.stats(clock),
+            rtt_ms: self.rtt.map(|d| d.as_secs_f64() * 1000.0),
+            remote_fraction_lost: self.remote_fraction_lost.map(|f| f64::from(f) / 256.0),
+            jitter: self.session.as_ref().map(|s| s.jitter.stats()),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Closes the channel; nothing is sent after this.
+    pub fn close(&mut self) {
+        self.session = None;
+        self.set_state(ChannelState::Closed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn config(port: u16, codecs: Vec<CodecKind>, seed: u32) -> ChannelConfig {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let rtcp: SocketAddr = format!("127.0.0.1:{}", port + 1).parse().expect("addr");
+        ChannelConfig {
+            settings: Settings {
+                codecs,
+                dtls: false,
+                sdes: false,
+                ice: false,
+                ..Settings::default()
+            },
+            sockets: vec![
+                LocalSocket { addr, rtcp: false },
+                LocalSocket {
+                    addr: rtcp,
+                    rtcp: true,
+                },
+            ],
+            cname: format!("c{seed}"),
+            ssrc: 0x1000 + seed,
+            first_seq: 65_000,
+            first_timestamp: 4_000_000_000,
+            clock: Clock::new(Instant::now(), SystemTime::now()),
+            opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
+            jitter: jitter::Config::default(),
+        }
+    }
+
+    fn tone(rate: u32, n: usize, offset: usize) -> Vec<i16> {
+        (offset..offset + n)
+            .map(|i| {
+                (8000.0 * (i as f64 * 440.0 * 2.0 * std::f64::consts::PI / f64::from(rate)).sin())
+                    as i16
+            })
+            .collect()
+    }
+
+    /// Two channels wired back to back in simulated time: 2 s of tone each way, a DTMF
+    /// digit, RTCP reports.
+    fn back_to_back(codec: CodecKind) {
+        let t0 = Instant::now();
+        let mut a = Channel::new(config(4000, vec![codec], 1)).expect("valid config");
+        let mut b =
+            Channel::new(config(5000, vec![codec, CodecKind::Pcmu], 2)).expect("valid config");
+        let offer = a.create_offer();
+        let answer = b.accept_offer(t0, &offer).expect("answerable");
+        a.apply_answer(t0, &answer).expect("applicable");
+        assert_eq!(a.state(), ChannelState::Connected);
+        let rate = a.pcm_rate().expect("negotiated");
+        let block = (rate / 100) as usize;
+        let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+        let mut events_a = Vec::new();
+        for step in 0..700usize {
+            let now = t0 + Duration::from_millis(step as u64 * 10);
+            if step == 300 {
+                b.send_dtmf(now, '7', 120).expect("dtmf negotiated");
+            }
+            a.send_audio(now, &tone(rate, block, step * block))
+                .expect("encodes");
+            b.send_audio(now, &tone(rate, block, step * block))
+                .expect("encodes");
+            for ch in [&mut a, &mut b] {
+                if ch.poll_timeout().is_some_and(|t| t <= now) {
+                    ch.handle_timeout(now);
+                }
+            }
+            // Deliver everything instantly (the emulator tests add impairments).
+            loop {
+                let mut moved = false;
+                while let Some(o) = a.poll_output() {
+                    moved = true;
+                    match o {
+                        Output::Transmit(t) => b.handle_datagram(now, t.to, t.from, &t.data),
+                        Output::Event(e) => events_a.push(e),
+                    }
+                }
+                while let Some(o) = b.poll_output() {
+                    moved = true;
+                    if let Output::Transmit(t) = o {
+                        a.handle_datagram(now, t.to, t.from, &t.data);
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            a.pull_audio(now, &mut out_a);
+            b.pull_audio(now, &mut out_b);
+        }
+        let sa = a.stats();
+        let sb = b.stats();
+        assert_eq!(sa.received.lost, 0);
+        assert!(sa.received.packets >= 300, "{sa:?}");
+        assert!(sb.received.packets >= 300, "{sb:?}");
+        assert!(
+            sa.rtt_ms.is_some(),
+            "RTT from the RR answering our SR: {sa:?}"
+        );
+        assert!(
+            events_a.contains(&Event::Dtmf {
+                digit: '7',
+                duration_ms: 120
+            }),
+            "{events_a:?}"
+        );
+        // The tone arrives: energy in the second half of the output.
+        let tail = &out_a[out_a.len() / 2..];
+        let rms =
+            (tail.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
+        assert!(rms > 2000.0, "rms {rms}");
+    }
+
+    #[test]
+    fn back_to_back_g722() {
+        back_to_back(CodecKind::G722);
+    }
+
+    #[test]
+    fn back_to_back_opus() {
+        back_to_back(CodecKind::OpusWb);
+    }
+
+    #[test]
+    fn back_to_back_pcma() {
+        back_to_back(CodecKind::Pcma);
+    }
+
+    #[test]
+    fn latches_to_the_real_source_and_ignores_garbage() {
+        let t0 = Instant::now();
+        let mut a = Channel::new(config(4000, vec![CodecKind::Pcmu], 1)).expect("valid");
+        let mut offer = Channel::new(config(6000, vec![CodecKind::Pcmu], 3))
+            .expect("valid")
+            .create_offer();
+        // The peer's description says 6000, but it sends from 7000 (a NAT).
+        offer.media[0].port = 6000;
+        a.accept_offer(t0, &offer).expect("answerable");
+        let mut peer = RtpSender::new(9, 1, 8000);
+        let local: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        let nat: SocketAddr = "127.0.0.1:7000".parse().expect("addr");
+        for garbage in [
+            &[][..],
+            &[0u8][..],
+            &[0x80, 0][..],
+            &[0xff; 40][..],
+            &[0x80; 3][..],
+        ] {
+            a.handle_datagram(t0, local, nat, garbage);
+        }
+        let p = peer.packet(t0, 0, true, 0, &[0xff; 160]);
+        a.handle_datagram(t0, local, nat, &p);
+        assert!(a.stats().garbage >= 4);
+        let mut latched = false;
+        while let Some(o) = a.poll_output() {
+            if o == Output::Event(Event::Latched { rtp: nat }) {
+                latched = true;
+            }
+        }
+        assert!(latched);
+        a.send_audio(t0, &[0; 160]).expect("encodes");
+        a.send_audio(t0, &[0; 160]).expect("encodes");
+        let sent: Vec<Transmit> = std::iter::from_fn(|| a.poll_output())
+            .filter_map(|o| match o {
+                Output::Transmit(t) => Some(t),
+                Output::Event(_) => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), 2, "two 20 ms packets");
+        assert!(sent.iter().all(|t| t.to == nat));
+        // A stray packet from elsewhere does not steal the stream while the peer talks.
+        let stray: SocketAddr = "127.0.0.1:7777".parse().expect("addr");
+        let p = peer.packet(t0, 0, false, 160, &[0xff; 160]);
+        a.handle_datagram(t0 + Duration::from_millis(20), local, stray, &p);
+        assert!(
+            std::iter::from_fn(|| a.poll_output())
+                .all(|o| !matches!(o, Output::Event(Event::Latched { .. })))
+        );
+    }
+
+    #[test]
+    fn mute_and_hold_stop_audio_but_not_time() {
+        let t0 = Instant::now();
+        let mut a = Channel::new(config(4000, vec![CodecKind::Pcma], 1)).expect("valid");
+        let mut b = Channel::new(config(5000, vec![CodecKind::Pcma], 2)).expect("valid");
+        let answer = b.accept_offer(t0, &a.create_offer()).expect("ok");
+        a.apply_answer(t0, &answer).expect("ok");
+        let count = |a: &mut Channel| {
+            std::iter::from_fn(|| a.poll_output())
+                .filter(|o| matches!(o, Output::Transmit(_)))
+                .count()
+        };
+        a.send_audio(t0, &[1; 160]).expect("ok");
+        assert_eq!(count(&mut a), 1);
+        a.set_muted(true);
+        a.send_audio(t0, &[1; 160]).expect("ok");
+        assert_eq!(count(&mut a), 0);
+        a.set_muted(false);
+        a.set_direction(Direction::Inactive);
+        a.send_audio(t0, &[1; 160]).expect("ok");
+        assert_eq!(count(&mut a), 0);
+        a.set_direction(Direction::SendRecv);
+        a.send_audio(t0, &[1; 160]).expect("ok");
+        let Some(Output::Transmit(t)) = a.poll_output() else {
+            panic!("a packet")
+        };
+        let (h, _) = rtp::parse_header(&t.data).expect("rtp");
+        assert_eq!(
+            h.timestamp,
+            4_000_000_000u32.wrapping_add(3 * 160),
+            "time ran on"
+        );
+        assert!(h.marker, "new talk spurt after silence");
+    }
+}

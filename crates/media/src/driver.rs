@@ -1,0 +1,404 @@
+//! The thin tokio driver: owns a channel's UDP sockets and clock, feeds the state machine,
+//! and moves audio between it and lock-free ring buffers.
+//!
+//! All protocol decisions live in [`Channel`]; this task only waits for the first of
+//! (datagram, command, 10 ms audio tick, channel timer), hands it over and flushes the
+//! outputs. Audio crosses to the device side through `rtrb` single-producer
+//! single-consumer rings of 48 kHz mono samples (the audio side's internal rate), so audio
+//! callbacks never lock or allocate; the driver resamples to and from the codec's rate.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use codecs::resample::Resampler;
+use protocol::media::{Direction, SessionDesc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{self, MissedTickBehavior};
+
+use crate::MediaError;
+use crate::channel::{Channel, ChannelState, ChannelStats, Event, Output};
+
+/// The audio side's sample rate.
+pub const AUDIO_RATE: u32 = 48_000;
+/// Samples in one 10 ms block at [`AUDIO_RATE`].
+pub const BLOCK: usize = 480;
+
+/// The device ends of a channel's audio: microphone samples in, speaker samples out.
+pub struct AudioIo {
+    /// Sample rate of both rings: [`AUDIO_RATE`] for the audio side; 8000 or 16000 make
+    /// the driver pass the codec's PCM through unresampled when it matches (tests that
+    /// judge the decoder itself, recording taps).
+    pub rate: u32,
+    /// 48 kHz mono samples from the microphone (the driver consumes them).
+    pub capture: rtrb::Consumer<i16>,
+    /// 48 kHz mono samples for the speaker (the driver produces them).
+    pub playback: rtrb::Producer<i16>,
+}
+
+/// The other ends of [`AudioIo`], for whoever runs the devices (or a test).
+pub struct AudioEnds {
+    /// Push microphone samples here.
+    pub capture: rtrb::Producer<i16>,
+    /// Pop speaker samples here.
+    pub playback: rtrb::Consumer<i16>,
+}
+
+/// A pair of rings at [`AUDIO_RATE`] holding `blocks` 10 ms blocks each.
+pub fn audio_rings(blocks: usize) -> (AudioIo, AudioEnds) {
+    audio_rings_at(AUDIO_RATE, blocks)
+}
+
+/// A pair of rings at `rate` (8000, 16000 or 48000) holding `blocks` 10 ms blocks each.
+pub fn audio_rings_at(rate: u32, blocks: usize) -> (AudioIo, AudioEnds) {
+    let block = (rate / 100) as usize;
+    let (cp, cc) = rtrb::RingBuffer::new(block * blocks);
+    let (pp, pc) = rtrb::RingBuffer::new(block * blocks);
+    (
+        AudioIo {
+            rate,
+            capture: cc,
+            playback: pp,
+        },
+        AudioEnds {
+            capture: cp,
+            playback: pc,
+        },
+    )
+}
+
+/// What the owner can ask of a running channel.
+enum Command {
+    CreateOffer(oneshot::Sender<SessionDesc>),
+    AcceptOffer(
+        SessionDesc,
+        oneshot::Sender<Result<SessionDesc, MediaError>>,
+    ),
+    ApplyAnswer(SessionDesc, oneshot::Sender<Result<(), MediaError>>),
+    SendDtmf(char, u32, oneshot::Sender<Result<(), MediaError>>),
+    SetDirection(Direction),
+    SetMuted(bool),
+    Stats(oneshot::Sender<ChannelStats>),
+    Close(oneshot::Sender<()>),
+}
+
+/// The owner's handle on a running channel task.
+pub struct ChannelHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    /// Events from the channel, in order.
+    pub events: mpsc::UnboundedReceiver<Event>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn gone() -> MediaError {
+    MediaError::State("the channel task has ended".into())
+}
+
+impl ChannelHandle {
+    /// Makes our offer.
+    pub async fn create_offer(&self) -> Result<SessionDesc, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::CreateOffer(tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())
+    }
+
+    /// Applies the peer's offer; returns our answer.
+    pub async fn accept_offer(&self, offer: SessionDesc) -> Result<SessionDesc, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::AcceptOffer(offer, tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Applies the peer's answer to our offer.
+    pub async fn apply_answer(&self, answer: SessionDesc) -> Result<(), MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::ApplyAnswer(answer, tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Sends a DTMF digit.
+    pub async fn send_dtmf(&self, digit: char, duration_ms: u32) -> Result<(), MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::SendDtmf(digit, duration_ms, tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Hold/resume.
+    pub fn set_direction(&self, direction: Direction) -> Result<(), MediaError> {
+        self.commands
+            .send(Command::SetDirection(direction))
+            .map_err(|_| gone())
+    }
+
+    /// Mute/unmute the microphone.
+    pub fn set_muted(&self, muted: bool) -> Result<(), MediaError> {
+        self.commands
+            .send(Command::SetMuted(muted))
+            .map_err(|_| gone())
+    }
+
+    /// Current statistics.
+    pub async fn stats(&self) -> Result<ChannelStats, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Stats(tx)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())
+    }
+
+    /// Closes the channel and waits until its sockets are released.
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Close(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a channel task on the current tokio runtime over already-bound sockets (see
+/// [`crate::ports`]). Their local addresses must be the ones in the channel's config.
+pub fn spawn(
+    channel: Channel,
+    sockets: Vec<std::net::UdpSocket>,
+    audio: AudioIo,
+) -> Result<ChannelHandle, MediaError> {
+    let mut by_addr = HashMap::new();
+    for s in sockets {
+        s.set_nonblocking(true)
+            .map_err(|e| MediaError::Network(format!("socket setup: {e}")))?;
+        let addr = s
+            .local_addr()
+            .map_err(|e| MediaError::Network(format!("socket address: {e}")))?;
+        let s = UdpSocket::from_std(s).map_err(|e| MediaError::Network(format!("socket: {e}")))?;
+        by_addr.insert(addr, Arc::new(s));
+    }
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (dg_tx, dg_rx) = mpsc::channel(256);
+    let mut readers = Vec::new();
+    for (addr, sock) in &by_addr {
+        readers.push(tokio::spawn(read_loop(*addr, sock.clone(), dg_tx.clone())));
+    }
+    let task = tokio::spawn(async move {
+        run(channel, by_addr, audio, cmd_rx, ev_tx, dg_rx).await;
+        for r in readers {
+            r.abort();
+        }
+    });
+    Ok(ChannelHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        task,
+    })
+}
+
+struct Datagram {
+    local: SocketAddr,
+    source: SocketAddr,
+    at: Instant,
+    data: Vec<u8>,
+}
+
+async fn read_loop(local: SocketAddr, sock: Arc<UdpSocket>, tx: mpsc::Sender<Datagram>) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, source)) => {
+                let d = Datagram {
+                    local,
+                    source,
+                    at: Instant::now(),
+                    data: buf[..n].to_vec(),
+                };
+                if tx.send(d).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port unreachable surfaces as an error on some systems (Windows
+            // WSAECONNRESET); the socket stays usable.
+            Err(e) => tracing::debug!(%local, "recv: {e}"),
+        }
+    }
+}
+
+/// Resamplers between the audio side's rate and the codec rate, made on negotiation;
+/// `None` when the rates match.
+struct Converters {
+    rate: u32,
+    /// Samples per 10 ms on the audio side.
+    block: usize,
+    down: Option<Resampler>,
+    up: Option<Resampler>,
+    codec_in: Vec<i16>,
+    codec_out: Vec<i16>,
+    dev: Vec<i16>,
+}
+
+impl Converters {
+    fn new(rate: u32, io_rate: u32) -> Result<Converters, MediaError> {
+        let block = (io_rate / 100) as usize;
+        let (down, up) = if rate == io_rate {
+            (None, None)
+        } else {
+            (
+                Some(Resampler::new(io_rate, rate, block)?),
+                Some(Resampler::new(rate, io_rate, (rate / 100) as usize)?),
+            )
+        };
+        Ok(Converters {
+            rate,
+            block,
+            down,
+            up,
+            codec_in: Vec::new(),
+            codec_out: Vec::new(),
+            dev: Vec::new(),
+        })
+    }
+}
+
+async fn run(
+    mut channel: Channel,
+    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    mut audio: AudioIo,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    mut datagrams: mpsc::Receiver<Datagram>,
+) {
+    let mut tick = time::interval(time::Duration::from_millis(10));
+    // The playout clock: catch up after a stall rather than drift (the device keeps
+    // consuming at its own pace).
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut conv: Option<Converters> = None;
+    let mut block = vec![0i16; (audio.rate / 100) as usize];
+    let mut close_reply = None;
+    loop {
+        let timeout = channel.poll_timeout();
+        tokio::select! {
+            d = datagrams.recv() => match d {
+                Some(d) => channel.handle_datagram(d.at, d.local, d.source, &d.data),
+                None => break,
+            },
+            c = commands.recv() => {
+                let now = Instant::now();
+                match c {
+                    Some(Command::CreateOffer(r)) => { let _ = r.send(channel.create_offer()); }
+                    Some(Command::AcceptOffer(o, r)) => { let _ = r.send(channel.accept_offer(now, &o)); }
+                    Some(Command::ApplyAnswer(a, r)) => { let _ = r.send(channel.apply_answer(now, &a)); }
+                    Some(Command::SendDtmf(d, ms, r)) => { let _ = r.send(channel.send_dtmf(now, d, ms)); }
+                    Some(Command::SetDirection(d)) => channel.set_direction(d),
+                    Some(Command::SetMuted(m)) => channel.set_muted(m),
+                    Some(Command::Stats(r)) => { let _ = r.send(channel.stats()); }
+                    Some(Command::Close(r)) => { channel.close(); close_reply = Some(r); }
+                    None => channel.close(),
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if conv.as_ref().map(|c| c.rate) != channel.pcm_rate() {
+                    conv = match channel.pcm_rate().map(|r| Converters::new(r, audio.rate)) {
+                        Some(Ok(c)) => Some(c),
+                        Some(Err(e)) => {
+                            let _ = events.send(Event::Error { fault: crate::Fault::NoMedia, text: e.to_string() });
+                            None
+                        }
+                        None => None,
+                    };
+                }
+                audio_tick(&mut channel, now, &mut audio, conv.as_mut(), &mut block);
+            }
+            _ = sleep_until(timeout) => channel.handle_timeout(Instant::now()),
+        }
+        while let Some(out) = channel.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    if let Some(s) = sockets.get(&t.from)
+                        && let Err(e) = s.try_send_to(&t.data, t.to)
+                    {
+                        tracing::debug!(to = %t.to, "send: {e}");
+                    }
+                }
+                Output::Event(e) => {
+                    let _ = events.send(e);
+                }
+            }
+        }
+        if channel.state() == ChannelState::Closed {
+            break;
+        }
+    }
+    drop(sockets);
+    if let Some(r) = close_reply {
+        let _ = r.send(());
+    }
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One 10 ms step of audio: every full captured block goes to the encoder, one block of
+/// playout comes out of the jitter buffer.
+fn audio_tick(
+    channel: &mut Channel,
+    now: Instant,
+    audio: &mut AudioIo,
+    conv: Option<&mut Converters>,
+    block: &mut [i16],
+) {
+    let Some(c) = conv else {
+        // Not negotiated yet: drop captured audio, play nothing.
+        let n = audio.capture.slots();
+        if let Ok(chunk) = audio.capture.read_chunk(n) {
+            chunk.commit_all();
+        }
+        return;
+    };
+    while audio.capture.slots() >= c.block {
+        if let Ok(chunk) = audio.capture.read_chunk(c.block) {
+            let (a, b) = chunk.as_slices();
+            block[..a.len()].copy_from_slice(a);
+            block[a.len()..].copy_from_slice(b);
+            chunk.commit_all();
+        }
+        c.codec_in.clear();
+        let converted = match c.down.as_mut() {
+            Some(r) => r.process_i16(block, &mut c.codec_in).is_ok(),
+            None => {
+                c.codec_in.extend_from_slice(block);
+                true
+            }
+        };
+        if converted && let Err(e) = channel.send_audio(now, &c.codec_in) {
+            tracing::warn!("encode: {e}");
+        }
+    }
+    c.codec_out.clear();
+    channel.pull_audio(now, &mut c.codec_out);
+    c.dev.clear();
+    let converted = match c.up.as_mut() {
+        Some(r) => r.process_i16(&c.codec_out, &mut c.dev).is_ok(),
+        None => {
+            c.dev.extend_from_slice(&c.codec_out);
+            true
+        }
+    };
+    if converted {
+        let n = c.dev.len().min(audio.playback.slots());
+        if let Ok(chunk) = audio.playback.write_chunk_uninit(n) {
+            let _ = chunk.fill_from_iter(c.dev.iter().copied());
+        }
+    }
+}
