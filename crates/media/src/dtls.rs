@@ -201,8 +201,9 @@ pub enum DtlsEvent {
     },
     /// The handshake failed; nothing more will happen.
     Failed(DtlsError),
-    /// The peer sent `close_notify` after the handshake (hang-up or re-negotiation). The
-    /// SRTP session stays usable; the channel decides.
+    /// The peer ended the association after the handshake (`close_notify` or a fatal
+    /// alert: hang-up or re-negotiation). The SRTP session stays usable; the channel
+    /// decides.
     Closed,
 }
 
@@ -351,8 +352,9 @@ impl Dtls {
             // Not DTLS framing (RFC 6347 §4.1.2.7: invalid records are discarded).
             Err(RtcError::ErrInvalidPacketLength) => self.dropped += 1,
             Err(e) if self.phase == Phase::Handshaking => self.fail(self.handshake_error(e)),
-            // After the handshake a bad record changes nothing; rtc-dtls already ignores
-            // forged plaintext records then.
+            // After the handshake rtc-dtls discards plaintext and unauthenticated records,
+            // so an alert that still gets through came from the peer: it is gone.
+            Err(RtcError::ErrAlertFatalOrClose) => self.on_peer_closed(),
             Err(_) => self.dropped += 1,
         }
     }

@@ -10,6 +10,10 @@
 //! * keys from DTLS-SRTP keying material, split by role (RFC 5764 §4.2);
 //! * replay protection on the receive side (a 128-packet window, as libsrtp; `rtc-srtp`
 //!   has none unless asked for one);
+//! * a probe: the first packet of each SSRC is authenticated on a throwaway context
+//!   before the real one sees it, because `rtc-srtp` creates per-SSRC state (replay
+//!   window included) before checking the tag — one forged packet could otherwise lock a
+//!   stream out, and random SSRCs could grow memory without bound;
 //! * rejection of SRTCP packets with the E flag clear *before* `rtc-srtp` sees them: its
 //!   AES-CM path returns such a packet as plaintext without checking the tag, which would
 //!   let anyone inject RTCP (RFC 3711 §3.4 makes the tag mandatory either way);
@@ -22,6 +26,7 @@ use rtc_srtp::context::Context;
 use rtc_srtp::crypto::{RTCCryptoProvider, default_provider};
 use rtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 use rtc_srtp::protection_profile::ProtectionProfile;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,6 +38,10 @@ pub const DEFAULT_REPLAY_WINDOW: usize = 128;
 
 /// Largest window a `WSH` session parameter may ask for (libsrtp's limit).
 const MAX_REPLAY_WINDOW: usize = 32768;
+
+/// Forged first packets the probe context takes before it is remade, which bounds the
+/// per-SSRC state they leave in it.
+const PROBE_FAILURE_LIMIT: usize = 64;
 
 /// SRTCP index word: E flag and 31-bit index (RFC 3711 §3.4).
 const SRTCP_INDEX_LEN: usize = 4;
@@ -237,6 +246,15 @@ pub struct SrtpSession {
     tx_mki: Vec<u8>,
     /// MKI field received packets must carry; empty without MKI.
     rx_mki: Vec<u8>,
+    /// The receive key, to make `probe` from.
+    rx_key_salt: Vec<u8>,
+    /// Receive context without replay state that authenticates the first packet of an
+    /// SSRC before `rx` sees it; dropped and remade after `PROBE_FAILURE_LIMIT` forgeries.
+    probe: Option<Context>,
+    probe_failures: usize,
+    /// SSRCs that have sent an authentic packet, as `rx` knows them.
+    rtp_ssrcs: HashSet<u32>,
+    rtcp_ssrcs: HashSet<u32>,
     stats: SrtpStats,
 }
 
@@ -355,6 +373,11 @@ impl SrtpSession {
             rx,
             tx_mki: local.mki,
             rx_mki: remote.mki,
+            rx_key_salt: remote.key_salt.to_vec(),
+            probe: None,
+            probe_failures: 0,
+            rtp_ssrcs: HashSet::new(),
+            rtcp_ssrcs: HashSet::new(),
             stats: SrtpStats::default(),
         })
     }
@@ -396,7 +419,12 @@ impl SrtpSession {
             )));
         }
         let packet = strip_mki(packet, &self.rx_mki, tag)?;
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if !self.rtp_ssrcs.contains(&ssrc) {
+            self.probe(|probe| probe.decrypt_rtp(&packet))?;
+        }
         let out = self.rx.decrypt_rtp(&packet).map_err(unprotect_error)?;
+        self.rtp_ssrcs.insert(ssrc);
         Ok(out.into())
     }
 
@@ -432,8 +460,44 @@ impl SrtpSession {
         if e_flag == 0 {
             return Err(SrtpError::AuthFailed);
         }
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        if !self.rtcp_ssrcs.contains(&ssrc) {
+            self.probe(|probe| probe.decrypt_rtcp(&packet))?;
+        }
         let out = self.rx.decrypt_rtcp(&packet).map_err(unprotect_error)?;
+        self.rtcp_ssrcs.insert(ssrc);
         Ok(out.into())
+    }
+
+    /// Authenticates a packet of an SSRC `rx` has not seen yet, on the probe context.
+    ///
+    /// `rtc-srtp` creates per-SSRC state, replay window included, for any packet before
+    /// checking its tag, and the window takes its origin from that first packet. Unchecked,
+    /// one forged packet under a fresh SSRC would fix the window where the genuine stream
+    /// is "too old", and a flood of random SSRCs would grow the state without bound.
+    fn probe(
+        &mut self,
+        decrypt: impl FnOnce(&mut Context) -> Result<bytes::BytesMut, RtcError>,
+    ) -> Result<(), SrtpError> {
+        let mut probe = match self.probe.take() {
+            Some(probe) => probe,
+            None => {
+                let (key, salt) = self.rx_key_salt.split_at(self.profile.key_len());
+                let provider = crypto_provider()?;
+                Context::new(key, salt, self.profile.rtc(), None, None, provider.crypto())
+                    .map_err(|e| SrtpError::Crypto(e.to_string()))?
+            }
+        };
+        let result = decrypt(&mut probe).map(drop).map_err(unprotect_error);
+        if result.is_err() {
+            self.probe_failures += 1;
+        }
+        if self.probe_failures < PROBE_FAILURE_LIMIT {
+            self.probe = Some(probe);
+        } else {
+            self.probe_failures = 0;
+        }
+        result
     }
 
     fn count(&mut self, err: Option<&SrtpError>, ok: impl FnOnce(&mut SrtpStats) -> &mut u64) {
@@ -871,6 +935,56 @@ mod tests {
             let genuine = a.protect_rtcp(&rtcp_rr(5)).unwrap();
             assert_eq!(b.unprotect_rtcp(&genuine).unwrap(), rtcp_rr(5), "{profile}");
         }
+    }
+
+    /// rtc-srtp's replay window takes its origin from the first packet it sees of an SSRC,
+    /// authentic or not; the probe keeps forgeries from choosing it.
+    #[test]
+    fn a_forged_first_packet_does_not_lock_the_stream_out() {
+        for profile in SrtpProfile::ALL {
+            let (mut a, mut b) = pair(&key(profile, 1), &key(profile, 2));
+            let wire = a.protect_rtp(&rtp(1000, 4, 20)).unwrap();
+            let mut forged = wire.clone();
+            forged[2] ^= 0x80; // seq 1000 + 32768
+            assert_eq!(b.unprotect_rtp(&forged), Err(SrtpError::AuthFailed));
+            assert_eq!(
+                b.unprotect_rtp(&wire).unwrap(),
+                rtp(1000, 4, 20),
+                "{profile}"
+            );
+
+            let report = a.protect_rtcp(&rtcp_rr(4)).unwrap();
+            let mut forged = report.clone();
+            let at = report.len() - profile.rtc().rtcp_auth_tag_len() - 4;
+            forged[at] ^= 0x01; // SRTCP index + 2^24
+            assert_eq!(b.unprotect_rtcp(&forged), Err(SrtpError::AuthFailed));
+            assert_eq!(b.unprotect_rtcp(&report).unwrap(), rtcp_rr(4), "{profile}");
+        }
+    }
+
+    #[test]
+    fn forgeries_under_fresh_ssrcs_leave_no_state() {
+        let profile = SrtpProfile::Aes128CmSha1_80;
+        let (mut a, mut b) = pair(&key(profile, 1), &key(profile, 2));
+        let mut rng_state = 0x9e37_79b9u32;
+        for i in 0..1000u16 {
+            rng_state = rng_state
+                .wrapping_mul(1_664_525)
+                .wrapping_add(1_013_904_223);
+            let mut forged = rtp(i, rng_state, 20);
+            forged.extend_from_slice(&[0; 10]);
+            assert_eq!(b.unprotect_rtp(&forged), Err(SrtpError::AuthFailed));
+            let mut forged = rtcp_rr(rng_state);
+            forged.extend_from_slice(&[0x80, 0, 0, 1]);
+            forged.extend_from_slice(&[0; 10]);
+            assert_eq!(b.unprotect_rtcp(&forged), Err(SrtpError::AuthFailed));
+        }
+        assert!(b.rtp_ssrcs.is_empty() && b.rtcp_ssrcs.is_empty());
+        assert!(b.probe_failures < PROBE_FAILURE_LIMIT);
+        assert_eq!(b.stats().auth_failed, 2000);
+        b.unprotect_rtp(&a.protect_rtp(&rtp(1, 77, 20)).unwrap())
+            .unwrap();
+        assert_eq!(b.rtp_ssrcs.iter().collect::<Vec<_>>(), [&77]);
     }
 
     #[test]

@@ -3,121 +3,17 @@
 //! datagrams and recover by retransmission, check each other's fingerprints, and the SRTP
 //! sessions they produce protect on one side what the other unprotects.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use media::demux::{Datagram, classify};
+use common::{Dir, Outcome, assert_srtp_pair, drive};
 use media::dtls::{
     Certificate, DEFAULT_SRTP_PROFILES, Dtls, DtlsError, DtlsEvent, DtlsRole, OFFER_SETUP,
     answer_setup,
 };
-use media::srtp::{SrtpError, SrtpProfile, SrtpSession};
+use media::srtp::SrtpProfile;
 use protocol::media::SetupRole;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dir {
-    ToServer,
-    ToClient,
-}
-
-/// Outcome of one side.
-#[derive(Debug)]
-enum Outcome {
-    Connected(Box<SrtpSession>),
-    Failed(DtlsError),
-}
-
-impl Outcome {
-    fn srtp(self) -> Box<SrtpSession> {
-        match self {
-            Outcome::Connected(s) => s,
-            Outcome::Failed(e) => panic!("expected Connected, got Failed({e})"),
-        }
-    }
-
-    fn error(self) -> DtlsError {
-        match self {
-            Outcome::Failed(e) => e,
-            Outcome::Connected(_) => panic!("expected Failed, got Connected"),
-        }
-    }
-}
-
-struct Run {
-    client: Option<Outcome>,
-    server: Option<Outcome>,
-    /// When the last thing happened.
-    end: Instant,
-    /// Datagrams sent per direction (lost ones included).
-    sent: [usize; 2],
-}
-
-/// Moves datagrams between the endpoints until both have an outcome or nothing is left
-/// to do; when idle, jumps the clock to the earliest retransmission timer. `lose(dir, n)`
-/// drops the `n`th datagram (1-based) sent in `dir`.
-fn drive(
-    client: &mut Dtls,
-    server: &mut Dtls,
-    start: Instant,
-    mut lose: impl FnMut(Dir, usize) -> bool,
-) -> Run {
-    let mut now = start;
-    let mut run = Run {
-        client: None,
-        server: None,
-        end: start,
-        sent: [0; 2],
-    };
-    for _ in 0..500 {
-        let mut moved = false;
-        while let Some(d) = client.poll_transmit() {
-            assert_eq!(classify(&d), Datagram::Dtls, "client sent non-DTLS");
-            run.sent[0] += 1;
-            moved = true;
-            if !lose(Dir::ToServer, run.sent[0]) {
-                server.handle_datagram(now, &d);
-            }
-        }
-        while let Some(d) = server.poll_transmit() {
-            assert_eq!(classify(&d), Datagram::Dtls, "server sent non-DTLS");
-            run.sent[1] += 1;
-            moved = true;
-            if !lose(Dir::ToClient, run.sent[1]) {
-                client.handle_datagram(now, &d);
-            }
-        }
-        for (dtls, slot) in [
-            (&mut *client, &mut run.client),
-            (&mut *server, &mut run.server),
-        ] {
-            while let Some(event) = dtls.poll_event() {
-                assert!(slot.is_none(), "a second outcome: {event:?}");
-                *slot = Some(match event {
-                    DtlsEvent::Connected { srtp } => Outcome::Connected(srtp),
-                    DtlsEvent::Failed(e) => Outcome::Failed(e),
-                    DtlsEvent::Closed => panic!("unexpected Closed"),
-                });
-                run.end = now;
-            }
-        }
-        if moved {
-            continue;
-        }
-        let next = [client.poll_timeout(), server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
-        match next {
-            Some(t) => {
-                assert!(t >= now, "timer in the past");
-                now = t;
-                client.handle_timeout(now);
-                server.handle_timeout(now);
-            }
-            None => break,
-        }
-    }
-    run
-}
 
 fn endpoints(start: Instant) -> (Dtls, Dtls) {
     endpoints_with(start, &DEFAULT_SRTP_PROFILES, &DEFAULT_SRTP_PROFILES)
@@ -134,46 +30,11 @@ fn endpoints_with(start: Instant, client: &[SrtpProfile], server: &[SrtpProfile]
     )
 }
 
-fn rtp(seq: u16) -> Vec<u8> {
-    let mut p = vec![0x80, 111];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 960).to_be_bytes());
-    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    p.extend((0..160).map(|i| i as u8));
-    p
-}
-
-fn rtcp_sr(ssrc: u32) -> Vec<u8> {
-    let mut p = vec![0x80, 200, 0, 6];
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(&[7; 20]);
-    p
-}
-
-/// Both sessions carry RTP and RTCP both ways, and neither decrypts its own output.
-fn assert_srtp_pair(a: &mut SrtpSession, b: &mut SrtpSession) {
-    assert_eq!(a.profile(), b.profile());
-    for seq in [1u16, 2, 3] {
-        let wire = a.protect_rtp(&rtp(seq)).unwrap();
-        assert_eq!(classify(&wire), Datagram::Rtp);
-        assert_eq!(b.unprotect_rtp(&wire).unwrap(), rtp(seq));
-        let wire = b.protect_rtp(&rtp(seq)).unwrap();
-        assert_eq!(a.unprotect_rtp(&wire).unwrap(), rtp(seq));
-    }
-    let wire = a.protect_rtcp(&rtcp_sr(1)).unwrap();
-    assert_eq!(classify(&wire), Datagram::Rtcp);
-    assert_eq!(b.unprotect_rtcp(&wire).unwrap(), rtcp_sr(1));
-    let wire = b.protect_rtcp(&rtcp_sr(2)).unwrap();
-    assert_eq!(a.unprotect_rtcp(&wire).unwrap(), rtcp_sr(2));
-    let own = a.protect_rtp(&rtp(9)).unwrap();
-    assert_eq!(a.unprotect_rtp(&own), Err(SrtpError::AuthFailed));
-}
-
 #[test]
 fn handshake_keys_srtp_both_ways_without_waiting_for_a_timer() {
     let start = Instant::now();
     let (mut client, mut server) = endpoints(start);
-    let run = drive(&mut client, &mut server, start, |_, _| false);
+    let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
     assert_eq!(run.end, start, "a lossless handshake needs no timer");
     assert!(client.is_connected() && server.is_connected());
     let (mut c, mut s) = (run.client.unwrap().srtp(), run.server.unwrap().srtp());
@@ -212,7 +73,9 @@ fn lost_datagrams_are_recovered_by_retransmission() {
     ] {
         let start = Instant::now();
         let (mut client, mut server) = endpoints(start);
-        let run = drive(&mut client, &mut server, start, |d, i| (d, i) == (dir, n));
+        let run = drive(&mut client, &mut server, start, |d, i, x| {
+            ((d, i) != (dir, n)).then_some(x)
+        });
         let (Some(c), Some(s)) = (run.client, run.server) else {
             panic!("losing {dir:?} #{n}: no outcome");
         };
@@ -229,7 +92,9 @@ fn heavy_loss_still_connects() {
     // Every other datagram lost, both ways.
     let start = Instant::now();
     let (mut client, mut server) = endpoints(start);
-    let run = drive(&mut client, &mut server, start, |_, i| i % 2 == 1);
+    let run = drive(&mut client, &mut server, start, |_, i, x| {
+        (i % 2 == 0).then_some(x)
+    });
     assert_srtp_pair(
         &mut run.client.unwrap().srtp(),
         &mut run.server.unwrap().srtp(),
@@ -240,7 +105,9 @@ fn heavy_loss_still_connects() {
 fn a_silent_peer_times_out_after_the_retransmissions() {
     let start = Instant::now();
     let (mut client, mut server) = endpoints(start);
-    let run = drive(&mut client, &mut server, start, |d, _| d == Dir::ToServer);
+    let run = drive(&mut client, &mut server, start, |d, _, x| {
+        (d == Dir::ToClient).then_some(x)
+    });
     assert_eq!(run.client.unwrap().error(), DtlsError::Timeout);
     assert!(run.server.is_none());
     // rtc-dtls: a fixed 1 s interval, 7 retransmissions, then failure at the 8th timer.
@@ -259,7 +126,7 @@ fn a_wrong_server_fingerprint_fails_the_client() {
     );
     let mut client = Dtls::new(DtlsRole::Client, &cc, other.fingerprint(), start).unwrap();
     let mut server = Dtls::new(DtlsRole::Server, &sc, cc.fingerprint(), start).unwrap();
-    let run = drive(&mut client, &mut server, start, |_, _| false);
+    let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
     let DtlsError::FingerprintMismatch { expected, actual } = run.client.unwrap().error() else {
         panic!("expected a fingerprint mismatch");
     };
@@ -283,7 +150,7 @@ fn a_wrong_client_fingerprint_fails_the_server() {
     );
     let mut client = Dtls::new(DtlsRole::Client, &cc, sc.fingerprint(), start).unwrap();
     let mut server = Dtls::new(DtlsRole::Server, &sc, other.fingerprint(), start).unwrap();
-    let run = drive(&mut client, &mut server, start, |_, _| false);
+    let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
     let error = run.server.unwrap().error();
     assert!(
         matches!(error, DtlsError::FingerprintMismatch { .. }),
@@ -315,7 +182,7 @@ fn sha_1_and_sha_512_fingerprints_are_checked_too() {
         assert_eq!(digest(&sc).value.len(), len);
         let mut client = Dtls::new(DtlsRole::Client, &cc, digest(&sc), start).unwrap();
         let mut server = Dtls::new(DtlsRole::Server, &sc, digest(&cc), start).unwrap();
-        let run = drive(&mut client, &mut server, start, |_, _| false);
+        let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
         assert_srtp_pair(
             &mut run.client.unwrap().srtp(),
             &mut run.server.unwrap().srtp(),
@@ -359,7 +226,7 @@ fn srtp_profiles_are_negotiated() {
     ] {
         let start = Instant::now();
         let (mut c, mut s) = endpoints_with(start, client, server);
-        let run = drive(&mut c, &mut s, start, |_, _| false);
+        let run = drive(&mut c, &mut s, start, |_, _, d| Some(d));
         let (mut cs, mut ss) = (run.client.unwrap().srtp(), run.server.unwrap().srtp());
         assert_eq!(
             cs.profile(),
@@ -370,7 +237,7 @@ fn srtp_profiles_are_negotiated() {
     }
     let start = Instant::now();
     let (mut c, mut s) = endpoints_with(start, &[Aes128CmSha1_80], &[AeadAes128Gcm]);
-    let run = drive(&mut c, &mut s, start, |_, _| false);
+    let run = drive(&mut c, &mut s, start, |_, _, d| Some(d));
     assert!(matches!(run.server, Some(Outcome::Failed(_))));
     assert!(matches!(run.client, Some(Outcome::Failed(_))));
     // AES-256-CM has no DTLS-SRTP code point.
@@ -390,7 +257,7 @@ fn srtp_profiles_are_negotiated() {
 fn close_notify_after_the_handshake_reports_closed() {
     let start = Instant::now();
     let (mut client, mut server) = endpoints(start);
-    let run = drive(&mut client, &mut server, start, |_, _| false);
+    let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
     let (mut c, mut s) = (run.client.unwrap().srtp(), run.server.unwrap().srtp());
     client.close(start);
     let mut sent = 0;
@@ -422,7 +289,7 @@ fn garbage_does_not_end_a_handshake() {
     }
     assert!(server.poll_event().is_none() && client.poll_event().is_none());
     assert!(server.dropped() > 0 && client.dropped() > 0);
-    let run = drive(&mut client, &mut server, start, |_, _| false);
+    let run = drive(&mut client, &mut server, start, |_, _, d| Some(d));
     assert_srtp_pair(
         &mut run.client.unwrap().srtp(),
         &mut run.server.unwrap().srtp(),
