@@ -34,7 +34,9 @@ fn bench(c: &mut Criterion) {
         let mut i = 0;
         group.bench_function("protect 160 B", |b| {
             b.iter(|| {
-                let out = tx.protect_rtp(black_box(&packets[i % packets.len()])).unwrap();
+                let out = tx
+                    .protect_rtp(black_box(&packets[i % packets.len()]))
+                    .unwrap();
                 i += 1;
                 black_box(out.len())
             })
