@@ -9,14 +9,20 @@
 //! | module | what |
 //! |---|---|
 //! | [`channel`] | the state machine of one channel |
+//! | [`demux`] | RFC 7983: which protocol a received datagram belongs to |
+//! | [`dtls`] | DTLS-SRTP endpoint (RFC 5763/5764), certificates and fingerprints |
 //! | [`driver`] | the tokio task owning a channel's sockets, audio rings and timers |
 //! | [`negotiate`] | offer/answer: codec, payload types, security mode, remote address |
 //! | [`rtp`] | RTP numbering, RFC 3550 receive statistics, SR/RR, round-trip time |
+//! | [`srtp`] | SRTP/SRTCP sessions keyed by SDES (RFC 4568) or DTLS (RFC 5764) |
 
 pub mod channel;
+pub mod demux;
 pub mod driver;
+pub mod dtls;
 pub mod negotiate;
 pub mod rtp;
+pub mod srtp;
 
 /// Fault codes of the native media engine (public-protocols.md §9.2, `media.h`), used in
 /// error events so apps written against the native client understand them.
