@@ -6,3 +6,6 @@
 //! driver owns the UDP sockets. The protocol parts come from webrtc-rs's sans-IO `rtc-*`
 //! crates (ICE, DTLS, SRTP, RTP, RTCP, STUN, TURN); their `RTCPeerConnection` cannot do
 //! plain RTP or SDES, so this crate composes the parts itself.
+
+pub mod interfaces;
+pub mod ports;
