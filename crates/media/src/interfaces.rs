@@ -305,7 +305,11 @@ mod tests {
                 iface("lo", "127.0.0.1", false, true),
                 Err(Skip::Loopback),
             ),
-            (&product, iface("lo", "::1", false, true), Err(Skip::Loopback)),
+            (
+                &product,
+                iface("lo", "::1", false, true),
+                Err(Skip::Loopback),
+            ),
             (&tests, iface("lo", "127.0.0.1", false, true), Ok(())),
             (&tests, iface("lo", "::1", false, true), Ok(())),
             (

@@ -7,5 +7,7 @@
 //! crates (ICE, DTLS, SRTP, RTP, RTCP, STUN, TURN); their `RTCPeerConnection` cannot do
 //! plain RTP or SDES, so this crate composes the parts itself.
 
+pub mod ice;
 pub mod interfaces;
 pub mod ports;
+pub mod transmit;

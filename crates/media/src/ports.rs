@@ -168,8 +168,7 @@ impl PortAllocator {
     pub fn bind_rtp_rtcp(&mut self, ip: IpAddr) -> Result<RtpRtcp, PortError> {
         for offset in 0..self.range.len() {
             let port = self.port_at(offset);
-            if port % 2 != 0 || !self.range.contains(port.saturating_add(1)) || port == u16::MAX
-            {
+            if port % 2 != 0 || !self.range.contains(port.saturating_add(1)) || port == u16::MAX {
                 continue;
             }
             let Some(rtp) = try_bind(SocketAddr::new(ip, port))? else {
@@ -195,10 +194,11 @@ fn try_bind(addr: SocketAddr) -> Result<Option<UdpSocket>, PortError> {
         Ok(s) => Ok(Some(s)),
         // Windows answers WSAEACCES for ports in an excluded (Hyper-V, WinNAT) range: as
         // good as taken.
-        Err(e) if matches!(
-            e.kind(),
-            io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
-        ) =>
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+            ) =>
         {
             Ok(None)
         }
@@ -231,8 +231,14 @@ mod tests {
 
     #[test]
     fn defaults_and_display() {
-        assert_eq!(PortRange::for_kind(ChannelKind::Audio).to_string(), "50000-50099");
-        assert_eq!(PortRange::for_kind(ChannelKind::Video).to_string(), "50100-50199");
+        assert_eq!(
+            PortRange::for_kind(ChannelKind::Audio).to_string(),
+            "50000-50099"
+        );
+        assert_eq!(
+            PortRange::for_kind(ChannelKind::Video).to_string(),
+            "50100-50199"
+        );
         assert_eq!(PortRange::AUDIO.len(), 100);
         assert_eq!(PortRange::new(5, 4), None);
         assert_eq!(PortRange::new(0, 4), None);
@@ -255,7 +261,10 @@ mod tests {
         assert!(matches!(err, PortError::Exhausted { pair: false, .. }));
         assert_eq!(
             err.to_string(),
-            format!("no free UDP port in range {p}-{} on 127.0.0.1: all in use", p + 3)
+            format!(
+                "no free UDP port in range {p}-{} on 127.0.0.1: all in use",
+                p + 3
+            )
         );
         // A port freed again is found on the next round.
         drop(a);
@@ -275,7 +284,10 @@ mod tests {
         let second = alloc.bind_rtp_rtcp(LO).unwrap();
         assert_eq!(second.rtp.local_addr().unwrap().port(), p + 4);
         let err = alloc.bind_rtp_rtcp(LO).unwrap_err();
-        assert!(err.to_string().contains(&format!("port pair in range {p}-{}", p + 5)));
+        assert!(
+            err.to_string()
+                .contains(&format!("port pair in range {p}-{}", p + 5))
+        );
         // The lone free even port p was not left bound by the failed attempts.
         drop(held);
         assert_eq!(alloc.bind(LO).unwrap().local_addr().unwrap().port(), p);
