@@ -7,6 +7,7 @@
 //! crates (ICE, DTLS, SRTP, RTP, RTCP, STUN, TURN); their `RTCPeerConnection` cannot do
 //! plain RTP or SDES, so this crate composes the parts itself.
 
+pub mod gather;
 pub mod ice;
 pub mod interfaces;
 pub mod ports;
