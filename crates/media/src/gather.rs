@@ -465,7 +465,7 @@ impl Gatherer {
             allocate = [first, retry];
         }
         let id = ServerId(self.next_id);
-        self.next_id += 1;
+        self.next_id = self.next_id.wrapping_add(1);
         self.jobs.push(Job {
             id,
             url,
@@ -508,43 +508,34 @@ impl Gatherer {
         remote: SocketAddr,
         data: &[u8],
     ) -> Input {
-        let peek = peek(data);
-        let mut matching = self.jobs.iter().enumerate().filter(|(_, j)| {
-            j.transport == Transport::Udp
-                && j.local == local
-                && j.server == remote
-                && j.phase != Phase::Failed
-        });
-        let Some((first, _)) = matching.next() else {
+        let from_server: Vec<usize> = (0..self.jobs.len())
+            .filter(|&i| {
+                let j = &self.jobs[i];
+                j.transport == Transport::Udp && j.local == local && j.server == remote
+            })
+            .collect();
+        if from_server.is_empty() {
             return Input::NotMine;
-        };
+        }
+        let live: Vec<usize> = from_server
+            .into_iter()
+            .filter(|&i| self.jobs[i].phase != Phase::Failed)
+            .collect();
+        let peek = peek(data);
         // Two URLs for one server (stun: and turn:): a response goes to whoever asked,
-        // anything else to the TURN client.
-        let idx = match matching.next() {
-            None => first,
-            Some(_) => {
-                let candidates: Vec<usize> = self
-                    .jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, j)| {
-                        j.transport == Transport::Udp
-                            && j.local == local
-                            && j.server == remote
-                            && j.phase != Phase::Failed
-                    })
-                    .map(|(i, _)| i)
-                    .collect();
-                let by_tid = peek.as_ref().and_then(|p| {
-                    candidates
-                        .iter()
-                        .copied()
-                        .find(|&i| self.jobs[i].client.has_transaction(&p.tid))
-                });
-                by_tid
-                    .or_else(|| candidates.iter().copied().find(|&i| self.jobs[i].turn))
-                    .unwrap_or(first)
-            }
+        // anything else to the TURN client. Traffic of a failed server is dropped.
+        let idx = match live.as_slice() {
+            [] => return Input::Consumed,
+            [only] => *only,
+            several @ [first, ..] => several
+                .iter()
+                .copied()
+                .find(|&i| {
+                    peek.as_ref()
+                        .is_some_and(|p| self.jobs[i].client.has_transaction(&p.tid))
+                })
+                .or_else(|| several.iter().copied().find(|&i| self.jobs[i].turn))
+                .unwrap_or(*first),
         };
         match self.feed(now, idx, data, peek).into_iter().next() {
             Some(r) => Input::Relayed(r),
@@ -652,6 +643,24 @@ impl Gatherer {
         });
         if let Err(e) = result {
             tracing::debug!(url = %job.url, error = %e, "TURN client refused a message");
+            // An answer to our Allocate that the client could not use (no relayed address,
+            // no lifetime): it has dropped the transaction, so nothing else would end this.
+            if let Some(p) = &peek
+                && job.allocate.contains(&p.tid)
+                && job.phase == Phase::Gathering
+            {
+                job.phase = Phase::Failed;
+                let error = GatherError::Rejected {
+                    url: job.url.clone(),
+                    server: job.server,
+                    code: p.error.as_ref().map(|(c, _)| *c),
+                    reason: format!("unusable Allocate response: {e}"),
+                };
+                self.events.push_back(GatherEvent::Failed {
+                    server: job.id,
+                    error,
+                });
+            }
             // A rejected Refresh (other than a stale nonce, which the client retries) means
             // the allocation is gone (RFC 5766 §7.3).
             if let Some(p) = &peek
@@ -1210,6 +1219,47 @@ mod tests {
         assert!(!g.is_gathering());
     }
 
+    /// A scripted TURN server's answer to the Allocate `req`: an error with `code` (and
+    /// realm and nonce when `challenge`), or a bare success response.
+    fn answer(
+        req: &[u8],
+        code: Option<rtc_stun::error_code::ErrorCode>,
+        challenge: bool,
+    ) -> Vec<u8> {
+        let mut m = Message::new();
+        m.raw = req.to_vec();
+        m.decode().unwrap();
+        let class = if code.is_some() {
+            CLASS_ERROR_RESPONSE
+        } else {
+            rtc_stun::message::CLASS_SUCCESS_RESPONSE
+        };
+        let mut attrs: Vec<Box<dyn rtc_stun::message::Setter>> = vec![
+            Box::new(m.clone()),
+            Box::new(MessageType::new(METHOD_ALLOCATE, class)),
+        ];
+        if let Some(code) = code {
+            attrs.push(Box::new(code));
+        }
+        if challenge {
+            attrs.push(Box::new(TextAttribute::new(ATTR_REALM, "test".into())));
+            attrs.push(Box::new(TextAttribute::new(ATTR_NONCE, "n0nce".into())));
+        }
+        let mut r = Message::new();
+        r.build(&attrs).unwrap();
+        r.raw
+    }
+
+    fn next_allocate(g: &mut Gatherer) -> Transmit {
+        std::iter::from_fn(|| g.poll_transmit())
+            .find(|t| {
+                let mut m = Message::new();
+                m.raw = t.data.to_vec();
+                m.decode().is_ok() && m.typ.method == METHOD_ALLOCATE
+            })
+            .unwrap()
+    }
+
     /// The long-term credential dance (RFC 5389 §10.2.2) with a scripted server: the first
     /// 401 brings realm and nonce, the authenticated retry's 401 means wrong credentials.
     #[test]
@@ -1218,51 +1268,17 @@ mod tests {
         let mut g = Gatherer::default();
         let s = spec("turn:h", Some("alice"), Some("bad"));
         let id = g.add_server(t0, &s, addr(SERVER), addr(LOCAL)).unwrap();
-        let unauthorized = |req: &[u8], with_nonce: bool| {
-            let mut m = Message::new();
-            m.raw = req.to_vec();
-            m.decode().unwrap();
-            let mut r = Message::new();
-            let mut attrs: Vec<Box<dyn rtc_stun::message::Setter>> = vec![
-                Box::new(m.clone()),
-                Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_ERROR_RESPONSE)),
-                Box::new(CODE_UNAUTHORIZED),
-            ];
-            if with_nonce {
-                attrs.push(Box::new(TextAttribute::new(ATTR_REALM, "test".into())));
-                attrs.push(Box::new(TextAttribute::new(ATTR_NONCE, "n0nce".into())));
-            }
-            r.build(&attrs).unwrap();
-            r.raw
-        };
-        let allocate = |t: &Transmit| {
-            let mut m = Message::new();
-            m.raw = t.data.to_vec();
-            m.decode().is_ok() && m.typ.method == METHOD_ALLOCATE
-        };
-        let first = std::iter::from_fn(|| g.poll_transmit())
-            .find(allocate)
-            .unwrap();
+        let first = next_allocate(&mut g);
+        let challenge = answer(&first.data, Some(CODE_UNAUTHORIZED), true);
         assert_eq!(
-            g.handle_input(
-                t0,
-                addr(LOCAL),
-                addr(SERVER),
-                &unauthorized(&first.data, true)
-            ),
+            g.handle_input(t0, addr(LOCAL), addr(SERVER), &challenge),
             Input::Consumed
         );
-        let retry = std::iter::from_fn(|| g.poll_transmit())
-            .find(allocate)
-            .unwrap();
+        let retry = next_allocate(&mut g);
         assert_ne!(retry.data, first.data);
         assert_eq!(g.poll_event(), None);
-        g.handle_input(
-            t0,
-            addr(LOCAL),
-            addr(SERVER),
-            &unauthorized(&retry.data, false),
-        );
+        let refused = answer(&retry.data, Some(CODE_UNAUTHORIZED), false);
+        g.handle_input(t0, addr(LOCAL), addr(SERVER), &refused);
         assert_eq!(
             g.poll_event(),
             Some(GatherEvent::Failed {
@@ -1274,6 +1290,35 @@ mod tests {
                 }
             })
         );
+    }
+
+    /// A success without XOR-RELAYED-ADDRESS ends gathering with an error, not a hang.
+    #[test]
+    fn unusable_allocate_success_fails_the_server() {
+        let t0 = Instant::now();
+        let mut g = Gatherer::default();
+        let s = spec("turn:h", Some("u"), Some("p"));
+        let id = g.add_server(t0, &s, addr(SERVER), addr(LOCAL)).unwrap();
+        let first = next_allocate(&mut g);
+        let challenge = answer(&first.data, Some(CODE_UNAUTHORIZED), true);
+        g.handle_input(t0, addr(LOCAL), addr(SERVER), &challenge);
+        let retry = next_allocate(&mut g);
+        g.handle_input(
+            t0,
+            addr(LOCAL),
+            addr(SERVER),
+            &answer(&retry.data, None, false),
+        );
+        match g.poll_event() {
+            Some(GatherEvent::Failed {
+                server,
+                error: GatherError::Rejected { reason, .. },
+            }) if server == id => {
+                assert!(reason.starts_with("unusable Allocate response"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!g.is_gathering());
     }
 
     #[test]

@@ -168,7 +168,8 @@ impl PortAllocator {
     pub fn bind_rtp_rtcp(&mut self, ip: IpAddr) -> Result<RtpRtcp, PortError> {
         for offset in 0..self.range.len() {
             let port = self.port_at(offset);
-            if port % 2 != 0 || !self.range.contains(port.saturating_add(1)) || port == u16::MAX {
+            // Even ports only (≤ 65534, so port + 1 cannot overflow).
+            if !port.is_multiple_of(2) || !self.range.contains(port.saturating_add(1)) {
                 continue;
             }
             let Some(rtp) = try_bind(SocketAddr::new(ip, port))? else {
