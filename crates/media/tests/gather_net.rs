@@ -55,6 +55,11 @@ impl Driver {
 
     /// One round: send, then wait for input or the next timer (at most 50 ms).
     async fn step(&mut self) {
+        self.step_for(Duration::from_millis(50)).await
+    }
+
+    /// One round waiting at most `max`.
+    async fn step_for(&mut self, max: Duration) {
         while let Some(t) = self.g.poll_transmit() {
             if t.data.first().is_some_and(|b| b >> 6 == 1) {
                 self.channel_data_sent += 1;
@@ -73,9 +78,7 @@ impl Driver {
         let wake = self
             .g
             .poll_timeout()
-            .map_or(now + Duration::from_millis(50), |t| {
-                t.min(now + Duration::from_millis(50))
-            });
+            .map_or(now + max, |t| t.min(now + max));
         let mut buf = vec![0u8; 2048];
         let mut tcp_buf = vec![0u8; 4096];
         enum Got {
@@ -510,4 +513,84 @@ async fn turn_wrong_password_is_a_clear_error() {
     assert!(text.starts_with(&s.url), "{text}");
     assert!(!d.g.is_gathering());
     assert_eq!(d.g.relays().count(), 0);
+}
+
+/// ICE through the relay: `a` has only a relay candidate, `b` a host candidate. `a`'s
+/// checks leave through the gatherer (Send indication / ChannelData), `b`'s arrive as
+/// relayed data and are fed to `a` with the relayed address as local address.
+#[tokio::test]
+async fn ice_connects_through_a_turn_relay() {
+    use media::ice::{IceAgent, IceConfig, IceEvent};
+    let Some(turn) = turnserver().await else {
+        return;
+    };
+    let mut d = Driver::new().await;
+    let a_local = d.local();
+    let s = spec(&format!("turn:{}", turn.addr()), Some("u"), Some("p"));
+    d.g.add_server(Instant::now(), &s, turn.addr(), a_local)
+        .unwrap();
+    d.until(Duration::from_secs(10), |d| relay_event(d).is_some())
+        .await;
+    let relay = relay_event(&d).unwrap();
+
+    let b_sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b_addr = b_sock.local_addr().unwrap();
+    let t0 = Instant::now();
+    let mut a = IceAgent::new(
+        t0,
+        IceConfig {
+            controlling: true,
+            ..IceConfig::default()
+        },
+    )
+    .unwrap();
+    let mut b = IceAgent::new(t0, IceConfig::default()).unwrap();
+    let a_cand = a.add_local_relay(relay, a_local, Transport::Udp).unwrap();
+    let b_cand = b.add_local_host(b_addr).unwrap();
+    let (ca, cb) = (a.local_credentials().clone(), b.local_credentials().clone());
+    a.set_remote_credentials(t0, &cb, false).unwrap();
+    b.set_remote_credentials(t0, &ca, false).unwrap();
+    assert!(a.add_remote_candidate(&b_cand).unwrap());
+    assert!(b.add_remote_candidate(&a_cand).unwrap());
+    d.g.permit(t0, b_addr);
+
+    let (mut a_events, mut b_events) = (Vec::new(), Vec::new());
+    let selected = |events: &[IceEvent]| {
+        events
+            .iter()
+            .any(|e| matches!(e, IceEvent::Selected { .. }))
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 1500];
+    while !(selected(&a_events) && selected(&b_events)) {
+        assert!(Instant::now() < end, "a: {a_events:?} b: {b_events:?}");
+        let now = Instant::now();
+        for agent in [&mut a, &mut b] {
+            if agent.poll_timeout().is_some_and(|t| t <= now) {
+                agent.handle_timeout(now);
+            }
+        }
+        while let Some(t) = a.poll_transmit() {
+            // Everything `a` sends leaves from the relayed address.
+            assert_eq!(d.g.route(now, t).unwrap(), None);
+        }
+        while let Some(t) = b.poll_transmit() {
+            b_sock.send_to(&t.data, t.remote).await.unwrap();
+        }
+        d.step_for(Duration::from_millis(5)).await;
+        for r in std::mem::take(&mut d.relayed) {
+            let _ = a.handle_stun(Instant::now(), r.relay, r.peer, &r.data);
+        }
+        while let Ok((n, from)) = b_sock.try_recv_from(&mut buf) {
+            let _ = b.handle_stun(Instant::now(), b_addr, from, &buf[..n]);
+        }
+        a_events.extend(std::iter::from_fn(|| a.poll_event()));
+        b_events.extend(std::iter::from_fn(|| b.poll_event()));
+    }
+    assert_eq!(a.selected_pair(), Some((relay, b_addr)));
+    assert_eq!(b.selected_pair(), Some((b_addr, relay)));
+    assert!(a_events.contains(&IceEvent::Writable {
+        local: relay,
+        remote: b_addr
+    }));
 }
