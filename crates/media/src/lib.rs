@@ -12,17 +12,27 @@
 //! | [`demux`] | RFC 7983: which protocol a received datagram belongs to |
 //! | [`dtls`] | DTLS-SRTP endpoint (RFC 5763/5764), certificates and fingerprints |
 //! | [`driver`] | the tokio task owning a channel's sockets, audio rings and timers |
+//! | [`gather`] | srflx candidates from STUN, relay candidates from TURN (UDP/TCP) |
+//! | [`ice`] | ICE agent wrapper over `rtc-ice` (RFC 8445), first-writable-pair event |
+//! | [`interfaces`] | local addresses, VPN and EXCLUDEINTERFACES filtering |
 //! | [`negotiate`] | offer/answer: codec, payload types, security mode, remote address |
+//! | [`ports`] | RTP port ranges and socket binding |
 //! | [`rtp`] | RTP numbering, RFC 3550 receive statistics, SR/RR, round-trip time |
 //! | [`srtp`] | SRTP/SRTCP sessions keyed by SDES (RFC 4568) or DTLS (RFC 5764) |
+//! | [`transmit`] | the datagram the sans-IO parts ask the driver to send |
 
 pub mod channel;
 pub mod demux;
 pub mod driver;
 pub mod dtls;
+pub mod gather;
+pub mod ice;
+pub mod interfaces;
 pub mod negotiate;
+pub mod ports;
 pub mod rtp;
 pub mod srtp;
+pub mod transmit;
 
 /// Fault codes of the native media engine (public-protocols.md §9.2, `media.h`), used in
 /// error events so apps written against the native client understand them.
