@@ -254,11 +254,10 @@ async fn turnserver() -> Option<TurnServer> {
         );
         return None;
     }
-    let dir = std::env::temp_dir().join(format!(
-        "myapps-turn-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
+    // Unique per server: `cargo test` runs the tests of this file as threads of one process.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("myapps-turn-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for _attempt in 0..5 {
         // A port free for both UDP and TCP right now.
