@@ -44,6 +44,8 @@ fn config(addr: SocketAddr, codec: CodecKind, seed: u32) -> ChannelConfig {
         clock: Clock::new(Instant::now(), SystemTime::now()),
         opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
         jitter: jitter::Config::default(),
+        certificate: None,
+        ice: media::ice::IceConfig::default(),
     }
 }
 
@@ -57,8 +59,8 @@ fn tone(rate: u32, n: usize, offset: usize) -> Vec<i16> {
 
 fn per_channel_cpu(codec: CodecKind, seconds: usize) -> (f64, u32) {
     let t0 = Instant::now();
-    let mut a = Channel::new(config("127.0.0.1:4000".parse().unwrap(), codec, 1)).unwrap();
-    let mut b = Channel::new(config("127.0.0.1:5000".parse().unwrap(), codec, 2)).unwrap();
+    let mut a = Channel::new(config("127.0.0.1:4000".parse().unwrap(), codec, 1), t0).unwrap();
+    let mut b = Channel::new(config("127.0.0.1:5000".parse().unwrap(), codec, 2), t0).unwrap();
     let answer = b.accept_offer(t0, &a.create_offer()).unwrap();
     a.apply_answer(t0, &answer).unwrap();
     let rate = a.pcm_rate().unwrap();
@@ -106,7 +108,8 @@ fn hundred_channels(seconds: u64) {
             for j in 0..2u32 {
                 let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
                 let addr = sock.local_addr().unwrap();
-                let ch = Channel::new(config(addr, CodecKind::OpusWb, i * 2 + j + 1)).unwrap();
+                let ch = Channel::new(config(addr, CodecKind::OpusWb, i * 2 + j + 1), Instant::now())
+                    .unwrap();
                 let (io, ends) = media::driver::audio_rings(50);
                 let h = media::driver::spawn(ch, vec![sock], io).unwrap();
                 pair.push((h, ends));

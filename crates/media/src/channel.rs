@@ -20,12 +20,16 @@ use std::time::{Duration, Instant};
 
 use codecs::dtmf::{EventPacket, Sender as DtmfSender, TelephoneEvent};
 use codecs::{CodecKind, Decoder, Encoder};
-use protocol::media::{Codec, Coder, Direction, Media, MediaKind, SessionDesc};
+use protocol::media::{Codec, Coder, Direction, Media, MediaKind, SdesKey, SessionDesc, SetupRole};
 use rtc_rtcp::receiver_report::ReceiverReport;
 use rtc_rtcp::sender_report::SenderReport;
 
+use crate::demux::{self, Datagram};
+use crate::dtls::{Certificate, Dtls, DtlsEvent, DtlsRole};
+use crate::ice::{IceAgent, IceConfig, IceEvent, IceState};
 use crate::negotiate::{self, Negotiated, Security, Settings};
 use crate::rtp::{self, Arrival, Clock, ReceiveStats, RtpReceiver, RtpSender};
+use crate::srtp::{self, SrtpProfile, SrtpSession, SrtpStats};
 use crate::{Fault, MediaError};
 
 /// RFC 3550 §6.2: minimum RTCP interval.
@@ -72,6 +76,10 @@ pub struct ChannelConfig {
     pub opus: codecs::opus::Settings,
     /// Jitter buffer settings.
     pub jitter: jitter::Config,
+    /// Our DTLS certificate; required when `settings.dtls` (one per app run is fine).
+    pub certificate: Option<Certificate>,
+    /// ICE timers and credentials.
+    pub ice: IceConfig,
 }
 
 /// Where a channel is in its life.
@@ -158,6 +166,14 @@ pub struct ChannelStats {
     pub dtmf_received: u64,
     /// Decoded 10 ms blocks that carried packets (not concealment or silence).
     pub blocks_played: u64,
+    /// SRTP counters, including replayed and unauthenticated packets dropped.
+    pub srtp: Option<SrtpStats>,
+    /// ICE state, when the peer does ICE.
+    pub ice: Option<IceState>,
+    /// Media packets dropped because they came from an address ICE has not checked.
+    pub unchecked_source: u64,
+    /// The selected ICE pair or the direct destination: (local, remote).
+    pub path: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// Sending half of the audio path.
@@ -214,18 +230,52 @@ pub struct Channel {
     remote_fraction_lost: Option<u8>,
     outputs: VecDeque<Output>,
     stats: ChannelStats,
+    /// ICE agent; dropped when the peer does no ICE.
+    ice: Option<IceAgent>,
+    /// DTLS endpoint in DTLS-SRTP mode.
+    dtls: Option<Dtls>,
+    /// SRTP, once keyed (SDES at once, DTLS after the handshake).
+    srtp: Option<SrtpSession>,
+    /// Our SDES key (offered, or made to match the peer's suite when answering).
+    local_sdes: Option<SdesKey>,
 }
 
 impl Channel {
     /// A channel over the given sockets.
-    pub fn new(config: ChannelConfig) -> Result<Channel, MediaError> {
+    pub fn new(config: ChannelConfig, now: Instant) -> Result<Channel, MediaError> {
         if !config.sockets.iter().any(|s| !s.rtcp) {
             return Err(MediaError::Network("a channel needs an RTP socket".into()));
         }
         if config.settings.codecs.is_empty() {
             return Err(MediaError::Negotiation("no codec enabled".into()));
         }
+        if config.settings.dtls && config.certificate.is_none() {
+            return Err(MediaError::State(
+                "DTLS-SRTP is enabled but no certificate was given".into(),
+            ));
+        }
+        // The agent exists from the start: its credentials and host candidates go into
+        // our offer, and an answer to a peer that does ICE needs them too. ICE runs on the
+        // RTP sockets only (rtcp-mux, RFC 8843 §9.3 as WebRTC requires).
+        let mut ice = IceAgent::new(now, config.ice.clone())
+            .map_err(|e| MediaError::Network(format!("ICE agent: {e}")))?;
+        for s in config.sockets.iter().filter(|s| !s.rtcp) {
+            ice.add_local_host(s.addr)
+                .map_err(|e| MediaError::Network(format!("host candidate {}: {e}", s.addr)))?;
+        }
+        let local_sdes = if config.settings.sdes {
+            Some(
+                srtp::generate_sdes_key(SrtpProfile::Aes128CmSha1_80, 1)
+                    .map_err(|e| MediaError::State(format!("SDES key: {e}")))?,
+            )
+        } else {
+            None
+        };
         Ok(Channel {
+            ice: Some(ice),
+            dtls: None,
+            srtp: None,
+            local_sdes,
             sender: RtpSender::new(config.ssrc, config.first_seq, 8000),
             config,
             state: ChannelState::New,
@@ -282,6 +332,21 @@ impl Channel {
         };
         match answer {
             Some(n) => {
+                match &n.security {
+                    Security::Dtls { client, .. } => {
+                        m.fingerprint = self.config.certificate.as_ref().map(|c| c.fingerprint());
+                        m.setup = Some(if *client {
+                            SetupRole::Active
+                        } else {
+                            SetupRole::Passive
+                        });
+                    }
+                    Security::Sdes { .. } => m.crypto = self.local_sdes.iter().cloned().collect(),
+                    Security::Plain => {}
+                }
+                if n.ice.is_some() {
+                    self.add_local_ice(&mut m);
+                }
                 m.codecs
                     .push(with_rate(Codec::new(negotiate::coder(n.codec), n.pt)));
                 if let Some(pt) = n.dtmf_pt {
@@ -327,11 +392,36 @@ impl Channel {
                         m.codecs.push(c);
                     }
                 }
+                let settings = &self.config.settings;
                 m.rtcp_mux = false;
-                m.proto = "RTP/AVP".into();
+                if settings.ice {
+                    self.add_local_ice(&mut m);
+                }
+                if settings.dtls {
+                    m.fingerprint = self.config.certificate.as_ref().map(|c| c.fingerprint());
+                    m.setup = Some(crate::dtls::OFFER_SETUP);
+                }
+                if settings.sdes {
+                    m.crypto = self.local_sdes.iter().cloned().collect();
+                }
+                m.proto = protocol::media::default_proto(
+                    MediaKind::Audio,
+                    m.fingerprint.is_some(),
+                    !m.crypto.is_empty(),
+                )
+                .into();
             }
         }
         m
+    }
+
+    /// ICE credentials and candidates, with rtcp-mux (ICE here always muxes).
+    fn add_local_ice(&self, m: &mut Media) {
+        if let Some(ice) = &self.ice {
+            m.ice = Some(ice.local_credentials().clone());
+            m.candidates = ice.local_candidates().to_vec();
+            m.rtcp_mux = true;
+        }
     }
 
     /// Makes an offer (we are the offerer; the answer goes to [`Channel::apply_answer`]).
@@ -352,7 +442,27 @@ impl Channel {
         let remote = offer
             .media(MediaKind::Audio)
             .ok_or_else(|| MediaError::Negotiation("the offer has no audio section".into()))?;
+        if self.session.is_some() {
+            self.update_remote(now, remote)?;
+            let neg = self.session.as_ref().map(|s| s.neg.clone());
+            let mut media = self.local_media(neg.as_ref());
+            media.mid = remote.mid.clone();
+            return Ok(SessionDesc {
+                bundle: offer.bundle.clone(),
+                media: vec![media],
+                ..SessionDesc::default()
+            });
+        }
         let neg = negotiate::negotiate(&self.config.settings, remote, true)?;
+        if let Security::Sdes { remote: key } = &neg.security {
+            // Answer with the suite and tag of the key we accepted (RFC 4568 §7.1.2).
+            let profile = srtp::check_sdes_key(key)
+                .map_err(|e| MediaError::Negotiation(format!("SDES key: {e}")))?;
+            self.local_sdes = Some(
+                srtp::generate_sdes_key(profile, key.tag)
+                    .map_err(|e| MediaError::State(format!("SDES key: {e}")))?,
+            );
+        }
         let mut media = self.local_media(Some(&neg));
         media.mid = remote.mid.clone();
         self.start(now, neg)?;
@@ -373,8 +483,88 @@ impl Channel {
         let remote = answer
             .media(MediaKind::Audio)
             .ok_or_else(|| MediaError::Negotiation("the answer has no audio section".into()))?;
+        if self.session.is_some() {
+            return self.update_remote(now, remote);
+        }
         let neg = negotiate::negotiate(&self.config.settings, remote, false)?;
         self.start(now, neg)
+    }
+
+    /// A new remote description for a running channel (re-INVITE: hold/resume, ICE
+    /// restart, new candidates). The codec and keys stay; a changed codec is refused.
+    fn update_remote(&mut self, now: Instant, remote: &Media) -> Result<(), MediaError> {
+        let answering = !self.offered;
+        let neg = negotiate::negotiate(&self.config.settings, remote, answering)?;
+        let Some(s) = self.session.as_mut() else {
+            return Err(MediaError::State("no running session".into()));
+        };
+        if (neg.codec, neg.pt) != (s.neg.codec, s.neg.pt) {
+            return Err(MediaError::Negotiation(format!(
+                "changing the codec of a running channel ({:?} → {:?}) is not supported",
+                s.neg.codec, neg.codec
+            )));
+        }
+        s.neg.send = neg.send;
+        s.neg.recv = neg.recv;
+        if s.neg.ice.is_none() {
+            s.rtp_to = neg.remote_rtp;
+            s.rtcp_to = neg.remote_rtcp;
+        }
+        if let (Some(ri), Some(ice)) = (&neg.ice, self.ice.as_mut()) {
+            ice.set_remote_credentials(now, &ri.credentials, ri.lite)
+                .map_err(|e| MediaError::Negotiation(format!("ICE: {e}")))?;
+            for c in &ri.candidates {
+                if let Err(e) = ice.add_remote_candidate(c) {
+                    tracing::debug!("remote candidate {}: {e}", c.addr);
+                }
+            }
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.neg.ice = neg.ice;
+        }
+        self.drive(now);
+        Ok(())
+    }
+
+    /// ICE restart (RFC 8445 §9): new local credentials; returns the new offer to signal.
+    pub fn restart_ice(&mut self, now: Instant) -> Result<SessionDesc, MediaError> {
+        let ice = self
+            .ice
+            .as_mut()
+            .ok_or_else(|| MediaError::State("the peer does no ICE".into()))?;
+        ice.restart(now, None)
+            .map_err(|e| MediaError::State(format!("ICE restart: {e}")))?;
+        self.offered = true;
+        let neg = self.session.as_ref().map(|s| s.neg.clone());
+        let mut media = self.local_media(neg.as_ref());
+        if neg.is_some() {
+            // An offer: DTLS keeps its association (RFC 8842 §5.5: same fingerprint,
+            // `actpass` in offers).
+            if media.fingerprint.is_some() {
+                media.setup = Some(crate::dtls::OFFER_SETUP);
+            }
+        }
+        self.drive(now);
+        Ok(SessionDesc {
+            media: vec![media],
+            ..SessionDesc::default()
+        })
+    }
+
+    /// A trickled remote candidate (RFC 8838).
+    pub fn add_remote_candidate(
+        &mut self,
+        now: Instant,
+        c: &protocol::media::Candidate,
+    ) -> Result<(), MediaError> {
+        let ice = self
+            .ice
+            .as_mut()
+            .ok_or_else(|| MediaError::State("the peer does no ICE".into()))?;
+        ice.add_remote_candidate(c)
+            .map_err(|e| MediaError::Negotiation(format!("candidate {}: {e}", c.addr)))?;
+        self.drive(now);
+        Ok(())
     }
 
     fn start(&mut self, now: Instant, neg: Negotiated) -> Result<(), MediaError> {
@@ -418,9 +608,197 @@ impl Channel {
             dtmf_in_reported: None,
             neg,
         });
+        let neg = match self.session.as_ref() {
+            Some(s) => s.neg.clone(),
+            None => return Err(MediaError::State("session vanished".into())),
+        };
+        match (&neg.ice, self.ice.as_mut()) {
+            (Some(ri), Some(ice)) => {
+                // The offerer controls (RFC 8445 §6.1.1); a lite peer makes us control.
+                ice.set_controlling(self.offered || ri.lite);
+                ice.set_remote_credentials(now, &ri.credentials, ri.lite)
+                    .map_err(|e| MediaError::Negotiation(format!("ICE: {e}")))?;
+                for c in &ri.candidates {
+                    if let Err(e) = ice.add_remote_candidate(c) {
+                        tracing::debug!("remote candidate {}: {e}", c.addr);
+                    }
+                }
+            }
+            (_, ice) => {
+                if let Some(ice) = ice {
+                    ice.close();
+                }
+                self.ice = None;
+            }
+        }
+        match &neg.security {
+            Security::Dtls {
+                remote_fingerprint,
+                client,
+            } => {
+                let cert = self.config.certificate.as_ref().ok_or_else(|| {
+                    MediaError::State("DTLS-SRTP negotiated without a certificate".into())
+                })?;
+                let role = if *client {
+                    DtlsRole::Client
+                } else {
+                    DtlsRole::Server
+                };
+                self.dtls = Some(
+                    Dtls::new(role, cert, remote_fingerprint.clone(), now).map_err(|e| {
+                        MediaError::Fault {
+                            fault: Fault::DtlsFailed,
+                            text: e.to_string(),
+                        }
+                    })?,
+                );
+            }
+            Security::Sdes { remote } => {
+                let local = self.local_sdes.as_ref().ok_or_else(|| {
+                    MediaError::State("SDES negotiated without a local key".into())
+                })?;
+                self.srtp = Some(
+                    SrtpSession::from_sdes(local, remote)
+                        .map_err(|e| MediaError::Negotiation(format!("SDES keys: {e}")))?,
+                );
+            }
+            Security::Plain => {}
+        }
         self.next_rtcp = Some(now + RTCP_INTERVAL / 2);
-        self.set_state(ChannelState::Connected);
+        self.set_state(ChannelState::Connecting);
+        self.drive(now);
         Ok(())
+    }
+
+    /// Whether media can flow: a path (ICE writable or a direct address) and keys.
+    fn media_ready(&self) -> bool {
+        let path = match &self.ice {
+            Some(ice) => ice.data_pair().is_some(),
+            None => true,
+        };
+        let keyed = self.dtls.is_none() || self.srtp.is_some();
+        path && keyed
+    }
+
+    /// Moves what ICE and DTLS want to send and report into the outputs, and updates the
+    /// channel state. Called after every input.
+    fn drive(&mut self, _now: Instant) {
+        if let Some(ice) = self.ice.as_mut() {
+            while let Some(t) = ice.poll_transmit() {
+                self.outputs.push_back(Output::Transmit(Transmit {
+                    from: t.local,
+                    to: t.remote,
+                    data: t.data.to_vec(),
+                }));
+            }
+            let events: Vec<IceEvent> = std::iter::from_fn(|| ice.poll_event()).collect();
+            for e in events {
+                match e {
+                    IceEvent::State(IceState::Failed) => {
+                        self.outputs.push_back(Output::Event(Event::Error {
+                            fault: Fault::IceFailed,
+                            text: "ICE failed: no candidate pair works, or consent expired".into(),
+                        }));
+                        self.set_state(ChannelState::Failed);
+                    }
+                    IceEvent::Writable { local, remote } | IceEvent::Selected { local, remote } => {
+                        self.stats.path = Some((local, remote));
+                    }
+                    IceEvent::State(_) | IceEvent::RoleChanged { .. } => {}
+                }
+            }
+        }
+        // DTLS goes out on the first writable ICE pair at once (issue 3: no 200 ms tick),
+        // or straight to the peer's address without ICE.
+        let dtls_path = match &self.ice {
+            Some(ice) => ice.data_pair(),
+            None => self
+                .session
+                .as_ref()
+                .and_then(|s| s.rtp_to)
+                .map(|to| (self.rtp_socket(), to)),
+        };
+        if let (Some(dtls), Some((from, to))) = (self.dtls.as_mut(), dtls_path) {
+            while let Some(data) = dtls.poll_transmit() {
+                self.outputs
+                    .push_back(Output::Transmit(Transmit { from, to, data }));
+            }
+        }
+        let dtls_events: Vec<DtlsEvent> = match self.dtls.as_mut() {
+            Some(dtls) => std::iter::from_fn(|| dtls.poll_event()).collect(),
+            None => Vec::new(),
+        };
+        {
+            for e in dtls_events {
+                match e {
+                    DtlsEvent::Connected { srtp } => self.srtp = Some(*srtp),
+                    DtlsEvent::Failed(err) => {
+                        self.outputs.push_back(Output::Event(Event::Error {
+                            fault: Fault::DtlsFailed,
+                            text: format!("DTLS-SRTP failed: {err}"),
+                        }));
+                        self.set_state(ChannelState::Failed);
+                    }
+                    DtlsEvent::Closed => tracing::debug!("DTLS closed by the peer"),
+                }
+            }
+        }
+        if self.state == ChannelState::Connecting && self.media_ready() {
+            self.set_state(ChannelState::Connected);
+        }
+    }
+
+    /// Sends an RTP or RTCP packet: protected when SRTP is on, on the ICE pair or to the
+    /// direct address. Dropped while not ready (before DTLS keys, ICE).
+    fn emit(&mut self, packet: &[u8], rtcp: bool) {
+        if self.state != ChannelState::Connected {
+            return;
+        }
+        let needs_keys = self.dtls.is_some() || self.local_sdes_in_use();
+        let data = match self.srtp.as_mut() {
+            Some(srtp) => {
+                let r = if rtcp {
+                    srtp.protect_rtcp(packet)
+                } else {
+                    srtp.protect_rtp(packet)
+                };
+                match r {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::debug!("SRTP protect: {e}");
+                        return;
+                    }
+                }
+            }
+            None if needs_keys => return,
+            None => packet.to_vec(),
+        };
+        let route = match &self.ice {
+            Some(ice) => ice.data_pair(),
+            None => {
+                let s = self.session.as_ref();
+                if rtcp {
+                    let from = if s.is_some_and(|s| s.neg.rtcp_mux) {
+                        self.rtp_socket()
+                    } else {
+                        self.rtcp_socket()
+                    };
+                    s.and_then(|s| s.rtcp_to).map(|to| (from, to))
+                } else {
+                    s.and_then(|s| s.rtp_to).map(|to| (self.rtp_socket(), to))
+                }
+            }
+        };
+        if let Some((from, to)) = route {
+            self.outputs
+                .push_back(Output::Transmit(Transmit { from, to, data }));
+        }
+    }
+
+    fn local_sdes_in_use(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| matches!(s.neg.security, Security::Sdes { .. }))
     }
 
     fn set_state(&mut self, state: ChannelState) {
@@ -450,10 +828,10 @@ impl Channel {
     /// [`Channel::pcm_rate`]). Before negotiation the audio is discarded.
     pub fn send_audio(&mut self, now: Instant, pcm: &[i16]) -> Result<(), MediaError> {
         let may_send = self.may_send() && !self.muted && self.state == ChannelState::Connected;
-        let from = self.rtp_socket();
         let Some(s) = self.session.as_mut() else {
             return Ok(());
         };
+        let mut packets = Vec::new();
         s.send.pending.extend_from_slice(pcm);
         while s.send.pending.len() >= s.send.samples_per_packet {
             let frame: Vec<i16> = s.send.pending.drain(..s.send.samples_per_packet).collect();
@@ -468,16 +846,13 @@ impl Channel {
             s.send.payload.clear();
             s.send.encoder.encode(&frame, &mut s.send.payload)?;
             let marker = std::mem::take(&mut s.send.marker);
-            let packet = self
-                .sender
-                .packet(now, s.neg.pt, marker, ts, &s.send.payload);
-            if let Some(to) = s.rtp_to {
-                self.outputs.push_back(Output::Transmit(Transmit {
-                    from,
-                    to,
-                    data: packet,
-                }));
-            }
+            packets.push(
+                self.sender
+                    .packet(now, s.neg.pt, marker, ts, &s.send.payload),
+            );
+        }
+        for p in packets {
+            self.emit(&p, false);
         }
         Ok(())
     }
@@ -557,6 +932,7 @@ impl Channel {
             s.dtmf_out = None;
             return;
         };
+        let mut packets = Vec::new();
         while let Some(p) = d.packets.front() {
             let due = d.start
                 + Duration::from_micros(u64::from(p.send_at) * 1_000_000 / u64::from(d.clock_rate));
@@ -568,21 +944,17 @@ impl Channel {
             let packet = self
                 .sender
                 .packet(now, pt, p.marker, d.timestamp, &p.event.encode());
-            if let (true, Some(to)) = (may_send, s.rtp_to) {
-                let from = self.config.sockets.iter().find(|s| !s.rtcp).map(|s| s.addr);
-                if let Some(from) = from {
-                    self.outputs.push_back(Output::Transmit(Transmit {
-                        from,
-                        to,
-                        data: packet,
-                    }));
-                }
+            if may_send {
+                packets.push(packet);
             }
         }
         if d.packets.is_empty() {
             s.dtmf_out = None;
             // The next audio packet starts a new talk spurt.
             s.send.marker = true;
+        }
+        for p in packets {
+            self.emit(&p, false);
         }
     }
 
@@ -594,19 +966,72 @@ impl Channel {
         source: SocketAddr,
         data: &[u8],
     ) {
-        let Some(&first) = data.first() else {
-            self.stats.garbage += 1;
-            return;
-        };
-        // RFC 7983 §7: 128–191 is RTP or RTCP; RFC 5761 §4: RTCP packet types 192–223.
-        if !(128..=191).contains(&first) || data.len() < 2 {
-            self.stats.garbage += 1;
+        if self.state == ChannelState::Closed {
             return;
         }
-        if (192..=223).contains(&data[1]) {
-            self.handle_rtcp(now, local, source, data);
-        } else {
-            self.handle_rtp(now, local, source, data);
+        match demux::classify(data) {
+            Datagram::Stun => match self.ice.as_mut() {
+                Some(ice) => {
+                    if let Err(e) = ice.handle_stun(now, local, source, data) {
+                        tracing::debug!(%source, "STUN: {e}");
+                    }
+                }
+                None => self.stats.garbage += 1,
+            },
+            Datagram::Dtls => {
+                if !self.checked(now, local, source) {
+                    return;
+                }
+                match self.dtls.as_mut() {
+                    Some(dtls) => dtls.handle_datagram(now, data),
+                    None => self.stats.garbage += 1,
+                }
+            }
+            kind @ (Datagram::Rtp | Datagram::Rtcp) => {
+                if !self.checked(now, local, source) {
+                    return;
+                }
+                let rtcp = kind == Datagram::Rtcp;
+                let needs_keys = self.dtls.is_some() || self.local_sdes_in_use();
+                let plain = match self.srtp.as_mut() {
+                    Some(srtp) => {
+                        let r = if rtcp {
+                            srtp.unprotect_rtcp(data)
+                        } else {
+                            srtp.unprotect_rtp(data)
+                        };
+                        // Replays and bad tags are counted by the SRTP session.
+                        match r {
+                            Ok(p) => p,
+                            Err(_) => return,
+                        }
+                    }
+                    // Keys not there yet (DTLS still running), or SDES expected.
+                    None if needs_keys => return,
+                    None => data.to_vec(),
+                };
+                if rtcp {
+                    self.handle_rtcp(now, local, source, &plain);
+                } else {
+                    self.handle_rtp(now, local, source, &plain);
+                }
+            }
+            Datagram::TurnChannel | Datagram::Unknown => self.stats.garbage += 1,
+        }
+        self.drive(now);
+    }
+
+    /// With ICE, only media from a checked pair is taken (RFC 8445 §11).
+    fn checked(&mut self, now: Instant, local: SocketAddr, source: SocketAddr) -> bool {
+        match self.ice.as_mut() {
+            Some(ice) if self.session.as_ref().is_some_and(|s| s.neg.ice.is_some()) => {
+                let ok = ice.accepts_data(now, local, source);
+                if !ok {
+                    self.stats.unchecked_source += 1;
+                }
+                ok
+            }
+            _ => true,
         }
     }
 
@@ -714,7 +1139,9 @@ impl Channel {
     }
 
     /// The next instant [`Channel::handle_timeout`] wants to be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let ice = self.ice.as_mut().and_then(|i| i.poll_timeout());
+        let dtls = self.dtls.as_ref().and_then(|d| d.poll_timeout());
         let dtmf = self.session.as_ref().and_then(|s| {
             let d = s.dtmf_out.as_ref()?;
             let p = d.packets.front()?;
@@ -725,11 +1152,25 @@ impl Channel {
                     ),
             )
         });
-        [self.next_rtcp, dtmf].into_iter().flatten().min()
+        [self.next_rtcp, dtmf, ice, dtls]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Runs timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(ice) = self.ice.as_mut()
+            && ice.poll_timeout().is_some_and(|t| t <= now)
+        {
+            ice.handle_timeout(now);
+        }
+        if let Some(dtls) = self.dtls.as_mut()
+            && dtls.poll_timeout().is_some_and(|t| t <= now)
+        {
+            dtls.handle_timeout(now);
+        }
+        self.drive(now);
         self.flush_dtmf(now);
         if self.next_rtcp.is_some_and(|t| t <= now) {
             self.send_rtcp(now);
@@ -741,12 +1182,9 @@ impl Channel {
     }
 
     fn send_rtcp(&mut self, now: Instant) {
-        let Some(s) = self.session.as_ref() else {
+        if self.session.is_none() {
             return;
-        };
-        let Some(to) = s.rtcp_to else {
-            return;
-        };
+        }
         let reports: Vec<_> = self.receiver.reception_report(now).into_iter().collect();
         let report: Box<dyn rtc_rtcp::packet::Packet> =
             match self
@@ -757,13 +1195,7 @@ impl Channel {
                 None => Box::new(rtp::receiver_report(self.config.ssrc, reports)),
             };
         let data = rtp::compound(report, self.config.ssrc, &self.config.cname);
-        let from = if s.neg.rtcp_mux {
-            self.rtp_socket()
-        } else {
-            self.rtcp_socket()
-        };
-        self.outputs
-            .push_back(Output::Transmit(Transmit { from, to, data }));
+        self.emit(&data, true);
     }
 
     /// Next datagram to send or event to report.
@@ -784,12 +1216,30 @@ impl Channel {
             rtt_ms: self.rtt.map(|d| d.as_secs_f64() * 1000.0),
             remote_fraction_lost: self.remote_fraction_lost.map(|f| f64::from(f) / 256.0),
             jitter: self.session.as_ref().map(|s| s.jitter.stats()),
+            srtp: self.srtp.as_ref().map(|s| s.stats()),
+            ice: self.ice.as_ref().map(|i| i.state()),
+            path: match &self.ice {
+                Some(i) => i.data_pair(),
+                None => self
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.rtp_to)
+                    .map(|to| (self.rtp_socket(), to)),
+            },
             ..self.stats.clone()
         }
     }
 
     /// Closes the channel; nothing is sent after this.
-    pub fn close(&mut self) {
+    pub fn close(&mut self, now: Instant) {
+        if let Some(dtls) = self.dtls.as_mut() {
+            // close_notify (RFC 6347 §4.2.7 via RFC 5246 §7.2.1), sent by `drive`.
+            dtls.close(now);
+        }
+        self.drive(now);
+        if let Some(ice) = self.ice.as_mut() {
+            ice.close();
+        }
         self.session = None;
         self.set_state(ChannelState::Closed);
     }
@@ -825,6 +1275,8 @@ mod tests {
             clock: Clock::new(Instant::now(), SystemTime::now()),
             opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
             jitter: jitter::Config::default(),
+            certificate: None,
+            ice: IceConfig::default(),
         }
     }
 
@@ -841,9 +1293,9 @@ mod tests {
     /// digit, RTCP reports.
     fn back_to_back(codec: CodecKind) {
         let t0 = Instant::now();
-        let mut a = Channel::new(config(4000, vec![codec], 1)).expect("valid config");
+        let mut a = Channel::new(config(4000, vec![codec], 1), t0).expect("valid config");
         let mut b =
-            Channel::new(config(5000, vec![codec, CodecKind::Pcmu], 2)).expect("valid config");
+            Channel::new(config(5000, vec![codec, CodecKind::Pcmu], 2), t0).expect("valid config");
         let offer = a.create_offer();
         let answer = b.accept_offer(t0, &offer).expect("answerable");
         a.apply_answer(t0, &answer).expect("applicable");
@@ -930,8 +1382,8 @@ mod tests {
     #[test]
     fn latches_to_the_real_source_and_ignores_garbage() {
         let t0 = Instant::now();
-        let mut a = Channel::new(config(4000, vec![CodecKind::Pcmu], 1)).expect("valid");
-        let mut offer = Channel::new(config(6000, vec![CodecKind::Pcmu], 3))
+        let mut a = Channel::new(config(4000, vec![CodecKind::Pcmu], 1), t0).expect("valid");
+        let mut offer = Channel::new(config(6000, vec![CodecKind::Pcmu], 3), t0)
             .expect("valid")
             .create_offer();
         // The peer's description says 6000, but it sends from 7000 (a NAT).
@@ -982,8 +1434,8 @@ mod tests {
     #[test]
     fn mute_and_hold_stop_audio_but_not_time() {
         let t0 = Instant::now();
-        let mut a = Channel::new(config(4000, vec![CodecKind::Pcma], 1)).expect("valid");
-        let mut b = Channel::new(config(5000, vec![CodecKind::Pcma], 2)).expect("valid");
+        let mut a = Channel::new(config(4000, vec![CodecKind::Pcma], 1), t0).expect("valid");
+        let mut b = Channel::new(config(5000, vec![CodecKind::Pcma], 2), t0).expect("valid");
         let answer = b.accept_offer(t0, &a.create_offer()).expect("ok");
         a.apply_answer(t0, &answer).expect("ok");
         let count = |a: &mut Channel| {

@@ -298,8 +298,8 @@ async fn run(
                     Some(Command::SetDirection(d)) => channel.set_direction(d),
                     Some(Command::SetMuted(m)) => channel.set_muted(m),
                     Some(Command::Stats(r)) => { let _ = r.send(channel.stats()); }
-                    Some(Command::Close(r)) => { channel.close(); close_reply = Some(r); }
-                    None => channel.close(),
+                    Some(Command::Close(r)) => { channel.close(now); close_reply = Some(r); }
+                    None => channel.close(now),
                 }
             }
             _ = tick.tick() => {

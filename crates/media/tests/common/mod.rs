@@ -67,8 +67,10 @@ pub fn start_at(settings: Settings, rate: u32) -> (ChannelHandle, AudioEnds, Soc
         clock: Clock::new(Instant::now(), SystemTime::now()),
         opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
         jitter: jitter::Config::default(),
+        certificate: None,
+        ice: media::ice::IceConfig::default(),
     };
-    let channel = Channel::new(config).unwrap();
+    let channel = Channel::new(config, Instant::now()).unwrap();
     let (io, ends) = driver::audio_rings_at(rate, 300);
     let handle = driver::spawn(channel, vec![rtp, rtcp], io).unwrap();
     (handle, ends, addr)
