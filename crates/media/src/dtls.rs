@@ -162,7 +162,7 @@ pub struct Certificate {
 
 impl Certificate {
     /// A fresh self-signed certificate with an ECDSA P-256 key, as browsers make for
-    /// WebRTC (RFC 8827 §6.5 leaves the choice to us; P-256 is what every peer takes).
+    /// WebRTC: the key every DTLS-SRTP peer accepts.
     pub fn generate() -> Result<Certificate, DtlsError> {
         let provider = provider()?;
         let inner = RtcCertificate::generate_self_signed(Vec::<String>::new(), provider.crypto())
@@ -535,3 +535,11 @@ fn from_dtls_profile(p: SrtpProtectionProfile) -> Option<SrtpProfile> {
         _ => return None,
     })
 }
+
+// The tokio driver moves channels, and so these, between threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Dtls>();
+    send::<SrtpSession>();
+    send::<Certificate>();
+};

@@ -63,7 +63,7 @@ pub enum SrtpProfile {
     Aes256CmSha1_80,
     /// AES-256 counter mode, 32-bit SRTP tag (RFC 6188; SDES only).
     Aes256CmSha1_32,
-    /// AES-128-GCM (RFC 7714): what Chromium prefers over DTLS-SRTP.
+    /// AES-128-GCM (RFC 7714), which Chromium offers over DTLS-SRTP.
     AeadAes128Gcm,
     /// AES-256-GCM (RFC 7714).
     AeadAes256Gcm,
@@ -80,7 +80,7 @@ impl SrtpProfile {
         SrtpProfile::Aes256CmSha1_32,
     ];
 
-    /// The `a=crypto` suite name (RFC 4568 §6.2, RFC 6188 §7.1, RFC 7714 §14.2).
+    /// The `a=crypto` suite name (RFC 4568 §6.2, RFC 6188, RFC 7714 §14.1).
     pub fn sdes_name(self) -> &'static str {
         match self {
             SrtpProfile::Aes128CmSha1_80 => "AES_CM_128_HMAC_SHA1_80",
@@ -175,7 +175,7 @@ pub enum SrtpError {
     /// The `a=crypto` suite is not one we implement.
     #[error("unsupported SRTP crypto suite {0:?}")]
     UnsupportedSuite(String),
-    /// Local and remote SDES keys name different suites (RFC 4568 §7.1.3: the answer
+    /// Local and remote SDES keys name different suites (RFC 4568 §7.1: the answer
     /// takes the offered suite).
     #[error("SDES suites differ: local {local}, remote {remote}")]
     SuiteMismatch {
@@ -612,7 +612,7 @@ fn sdes_direction(key: &SdesKey) -> Result<(SrtpProfile, DirectionKey<'_>), Srtp
     ))
 }
 
-/// The MKI field for `value` in `len` bytes, big-endian (RFC 4568 §9.2: 1–128 bytes).
+/// The MKI field for `value` in `len` bytes, big-endian (RFC 4568 §6.1: 1–128 bytes).
 fn mki_field(value: u64, len: u32) -> Result<Vec<u8>, SrtpError> {
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     if !(1..=128).contains(&len) {
