@@ -176,6 +176,20 @@ pub struct ChannelStats {
     pub path: Option<(SocketAddr, SocketAddr)>,
 }
 
+/// A received audio packet, as the recording tap keeps it (after SRTP, before the jitter
+/// buffer): for recording calls, and for judging a decoder against the same packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedPacket {
+    /// Arrival time.
+    pub at: Instant,
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub timestamp: u32,
+    /// Codec payload.
+    pub payload: Vec<u8>,
+}
+
 /// Sending half of the audio path.
 struct Send {
     encoder: Box<dyn Encoder>,
@@ -238,6 +252,8 @@ pub struct Channel {
     srtp: Option<SrtpSession>,
     /// Our SDES key (offered, or made to match the peer's suite when answering).
     local_sdes: Option<SdesKey>,
+    /// Received audio packets while recording is on.
+    recording: Option<Vec<RecordedPacket>>,
 }
 
 impl Channel {
@@ -276,6 +292,7 @@ impl Channel {
             dtls: None,
             srtp: None,
             local_sdes,
+            recording: None,
             sender: RtpSender::new(config.ssrc, config.first_seq, 8000),
             config,
             state: ChannelState::New,
@@ -427,8 +444,11 @@ impl Channel {
     /// Makes an offer (we are the offerer; the answer goes to [`Channel::apply_answer`]).
     pub fn create_offer(&mut self) -> SessionDesc {
         self.offered = true;
+        let mut media = self.local_media(None);
+        // WebRTC peers key transceivers by mid (RFC 8843 §9.1, JSEP §5.2.1).
+        media.mid = Some("0".into());
         SessionDesc {
-            media: vec![self.local_media(None)],
+            media: vec![media],
             ..SessionDesc::default()
         }
     }
@@ -814,6 +834,23 @@ impl Channel {
         self.direction = direction;
     }
 
+    /// Recording tap on or off: received audio packets are kept until taken.
+    pub fn set_recording(&mut self, on: bool) {
+        match (on, self.recording.is_some()) {
+            (true, false) => self.recording = Some(Vec::new()),
+            (false, true) => self.recording = None,
+            _ => {}
+        }
+    }
+
+    /// The packets recorded since the last call.
+    pub fn take_recording(&mut self) -> Vec<RecordedPacket> {
+        self.recording
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Mute: keep the stream (timestamps advance, RTCP continues) but send no audio.
     pub fn set_muted(&mut self, muted: bool) {
         self.muted = muted;
@@ -1093,6 +1130,14 @@ impl Channel {
                 }
             }
             return;
+        }
+        if let Some(r) = self.recording.as_mut() {
+            r.push(RecordedPacket {
+                at: now,
+                seq: header.sequence_number,
+                timestamp: header.timestamp,
+                payload: payload.to_vec(),
+            });
         }
         s.jitter.push(
             now,

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{self, MissedTickBehavior};
 
 use crate::MediaError;
-use crate::channel::{Channel, ChannelState, ChannelStats, Event, Output};
+use crate::channel::{Channel, ChannelState, ChannelStats, Event, Output, RecordedPacket};
 
 /// The audio side's sample rate.
 pub const AUDIO_RATE: u32 = 48_000;
@@ -80,6 +80,8 @@ enum Command {
     SendDtmf(char, u32, oneshot::Sender<Result<(), MediaError>>),
     SetDirection(Direction),
     SetMuted(bool),
+    SetRecording(bool),
+    TakeRecording(oneshot::Sender<Vec<RecordedPacket>>),
     Stats(oneshot::Sender<ChannelStats>),
     Close(oneshot::Sender<()>),
 }
@@ -145,6 +147,22 @@ impl ChannelHandle {
         self.commands
             .send(Command::SetMuted(muted))
             .map_err(|_| gone())
+    }
+
+    /// Recording tap on/off.
+    pub fn set_recording(&self, on: bool) -> Result<(), MediaError> {
+        self.commands
+            .send(Command::SetRecording(on))
+            .map_err(|_| gone())
+    }
+
+    /// The packets recorded since the last call.
+    pub async fn take_recording(&self) -> Result<Vec<RecordedPacket>, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::TakeRecording(tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())
     }
 
     /// Current statistics.
@@ -297,6 +315,8 @@ async fn run(
                     Some(Command::SendDtmf(d, ms, r)) => { let _ = r.send(channel.send_dtmf(now, d, ms)); }
                     Some(Command::SetDirection(d)) => channel.set_direction(d),
                     Some(Command::SetMuted(m)) => channel.set_muted(m),
+                    Some(Command::SetRecording(on)) => channel.set_recording(on),
+                    Some(Command::TakeRecording(r)) => { let _ = r.send(channel.take_recording()); }
                     Some(Command::Stats(r)) => { let _ = r.send(channel.stats()); }
                     Some(Command::Close(r)) => { channel.close(now); close_reply = Some(r); }
                     None => channel.close(now),

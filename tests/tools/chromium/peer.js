@@ -11,7 +11,11 @@ const readline = require('readline');
 
 const [mode, speech, seconds] = process.argv.slice(2);
 const lines = readline.createInterface({ input: process.stdin });
-const nextLine = () => new Promise((resolve) => lines.once('line', resolve));
+// Lines may arrive while the browser starts: queue them.
+const queued = [];
+const waiting = [];
+lines.on('line', (l) => (waiting.length ? waiting.shift()(l) : queued.push(l)));
+const nextLine = () => new Promise((resolve) => (queued.length ? resolve(queued.shift()) : waiting.push(resolve)));
 
 (async () => {
   const browser = await chromium.launch({
