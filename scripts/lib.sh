@@ -56,3 +56,15 @@ ensure_cargo_tool() {
   log "installing $2 from crates.io"
   cargo install --locked -q "$2"
 }
+
+# ensure_chromium_driver: node and npm playwright-core in tests/tools/chromium (drives
+# Debian's Chromium; no browser download).
+ensure_chromium_driver() {
+  ensure_apt chromium
+  command -v node >/dev/null || ensure_apt nodejs npm
+  local dir=$ROOT/tests/tools/chromium
+  if [ ! -d "$dir/node_modules/playwright-core" ]; then
+    log "npm install (playwright-core, no browser download)"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
+  fi
+}
