@@ -146,6 +146,8 @@ pub enum Output {
 /// Statistics for stats events.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChannelStats {
+    /// Our SSRC.
+    pub local_ssrc: u32,
     /// RTP packets sent.
     pub packets_sent: u32,
     /// RTP payload octets sent.
@@ -1255,6 +1257,7 @@ impl Channel {
             .as_ref()
             .map_or(8000, |s| s.neg.codec.rtp_clock_rate());
         ChannelStats {
+            local_ssrc: self.config.ssrc,
             packets_sent: self.sender.packets(),
             octets_sent: self.sender.octets(),
             received: self.receiver.stats(clock),
