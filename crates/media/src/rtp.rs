@@ -225,7 +225,7 @@ impl RtpReceiver {
             *self = RtpReceiver {
                 ssrc: Some(header.ssrc),
                 base_seq: u32::from(seq),
-                max_seq: seq.wrapping_sub(1),
+                max_seq: seq,
                 duplicates: dup,
                 ssrc_changes: changes,
                 last_sr,
@@ -237,7 +237,9 @@ impl RtpReceiver {
             return Arrival::Duplicate;
         }
         let delta = seq.wrapping_sub(self.max_seq);
-        if delta == 0 && self.received > 0 {
+        if arrival == Arrival::NewSource {
+            // First packet of the source (RFC 3550 §A.1 init_seq): nothing to compare.
+        } else if delta == 0 {
             self.duplicates += 1;
             return Arrival::Duplicate;
         } else if delta < MAX_DROPOUT {
@@ -483,6 +485,19 @@ mod tests {
             rr.last_sequence_number,
             (1 << 16) + u32::from(65500u16.wrapping_add(199))
         );
+    }
+
+    #[test]
+    fn first_packet_at_sequence_zero_is_no_wrap() {
+        let t0 = Instant::now();
+        let mut r = RtpReceiver::default();
+        for seq in 0..10u16 {
+            r.on_packet(t0, &header(seq, u32::from(seq) * 160, 5), 8000);
+        }
+        let st = r.stats(8000);
+        assert_eq!((st.packets, st.lost), (10, 0));
+        let rr = r.reception_report(t0).expect("received");
+        assert_eq!(rr.last_sequence_number, 9);
     }
 
     #[test]
