@@ -215,10 +215,10 @@ fn dtls_setup(calls: usize) {
             // Feed audio every ms until both sides decoded a packet.
             loop {
                 for (_, ends) in handles.iter_mut() {
-                    if ends.capture.slots() >= block.len() {
-                        if let Ok(c) = ends.capture.write_chunk_uninit(block.len()) {
-                            c.fill_from_iter(block.iter().copied());
-                        }
+                    if ends.capture.slots() >= block.len()
+                        && let Ok(c) = ends.capture.write_chunk_uninit(block.len())
+                    {
+                        c.fill_from_iter(block.iter().copied());
                     }
                 }
                 let a = handles[0].0.stats().await.unwrap().received.packets;
