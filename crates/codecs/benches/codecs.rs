@@ -1,10 +1,12 @@
 #![allow(clippy::unwrap_used)]
-//! Time per 20 ms frame of encode and decode for every codec on a speech-like signal.
+//! Time per 20 ms frame of encode and decode for every codec on a speech-like signal,
+//! and per 10 ms block of resampling between the codec rates and 48 kHz.
 //!
 //! `cargo bench -p myapps-codecs --bench codecs [-- --measurement-time 2]`
 
 use std::hint::black_box;
 
+use codecs::resample::Resampler;
 use codecs::{CodecKind, decoder, encoder};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -85,5 +87,29 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn bench_resample(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resample");
+    for (from, to) in [(8000, 48000), (48000, 8000), (16000, 48000), (48000, 16000)] {
+        let pcm = speech_like(from);
+        let block = from as usize / 100;
+        let blocks: Vec<&[i16]> = pcm.chunks_exact(block).collect();
+        let mut r = Resampler::new(from, to, block).unwrap();
+        let mut out = Vec::with_capacity(r.max_out());
+        let mut i = 0;
+        let name = format!("{}k→{}k 10 ms", from / 1000, to / 1000);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                let n = r
+                    .process_i16(black_box(blocks[i % blocks.len()]), &mut out)
+                    .unwrap();
+                i += 1;
+                black_box(n)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_resample);
 criterion_main!(benches);

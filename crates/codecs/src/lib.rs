@@ -10,7 +10,8 @@
 //! | G.722 64 kbit/s | 16 kHz | 8000 (RFC 3551 §4.5.2) | [`g722`], ours (ITU-T G.722) |
 //! | Opus NB / WB | 8 / 16 kHz | 48000 (RFC 7587) | [`opus`], libopus via the `opus` crate |
 //!
-//! Plus [`resample`] (rubato) and [`dtmf`] (RFC 4733 telephone-event payloads).
+//! Plus [`resample`] (ours, a polyphase FIR for the integer ratios) and [`dtmf`]
+//! (RFC 4733 telephone-event payloads).
 
 pub mod dtmf;
 pub mod g711;
