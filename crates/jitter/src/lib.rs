@@ -205,6 +205,9 @@ struct Stream {
     base_ts: i64,
     /// The next sequence number to play.
     next_seq: i64,
+    /// A packet of this stream was decoded; until then earlier sequence numbers are
+    /// welcome (the first packet to arrive need not be the first sent).
+    started: bool,
 }
 
 #[derive(Debug)]
@@ -250,6 +253,10 @@ pub struct JitterBuffer {
     in_loss: bool,
     /// The last fill found no packet at all.
     dry: bool,
+    /// Timeline position where the buffer ran dry, while it waits for a packet.
+    hole_start: Option<i64>,
+    /// The hole's expansion was already recounted as concealment.
+    hole_lost: bool,
     /// Something was decoded since construction (until then gaps are plain silence).
     decoded_any: bool,
     /// Recent speech level (RMS of 10 ms blocks, slow decay).
@@ -299,6 +306,8 @@ impl JitterBuffer {
             played: vec![i64::MIN; PLAYED_RING],
             in_loss: false,
             dry: false,
+            hole_start: None,
+            hole_lost: false,
             decoded_any: false,
             level: 0.0,
             tail: vec![0; block / 4],
@@ -343,6 +352,11 @@ impl JitterBuffer {
         if self.packets.contains_key(&ext_seq) || self.was_played(ext_seq) {
             self.counters.duplicates += 1;
             return;
+        }
+        if let Some(s) = &mut self.stream
+            && !s.started
+        {
+            s.next_seq = s.next_seq.min(ext_seq);
         }
         if ext_seq < self.next_seq() {
             // Its time has passed and a later packet was already played (or concealed).
@@ -564,8 +578,11 @@ impl JitterBuffer {
             max_ext_ts: 1 << 40,
             base_ts: 1 << 40,
             next_seq: ext_seq,
+            started: false,
         });
         self.est.clear_window();
+        self.hole_start = None;
+        self.dry = false;
         let last_pull = *self.last_pull.get_or_insert(now);
         // play_pos + (now − last_pull) = −target: position 0 plays one target from now.
         let play = -self.target - (now - last_pull).max(0);
@@ -591,6 +608,10 @@ impl JitterBuffer {
                     return false;
                 }
                 self.dry = true;
+                if self.hole_start.is_none() {
+                    self.hole_start = Some(self.next_pos);
+                    self.hole_lost = false;
+                }
                 self.synth(block, None, Fill::Expand);
                 self.next_pos += block;
                 continue;
@@ -604,19 +625,20 @@ impl JitterBuffer {
             if real_only {
                 return false;
             }
+            let fec = if matches!(self.kind, CodecKind::OpusNb | CodecKind::OpusWb) {
+                opus_fec::lbrr_frame(&stored.payload, self.pcm_rate as u32)
+            } else {
+                None
+            };
             if missing > 0 {
                 self.counters.lost += missing;
                 if let Some(s) = &mut self.stream {
                     s.next_seq = seq;
                 }
                 self.in_loss = true;
+                self.reclassify_hole();
             }
             if self.in_loss {
-                let fec = if matches!(self.kind, CodecKind::OpusNb | CodecKind::OpusWb) {
-                    opus_fec::lbrr_frame(&stored.payload, self.pcm_rate as u32)
-                } else {
-                    None
-                };
                 // libopus conceals or recovers at most 120 ms per call.
                 let max_call = self.pcm_rate * 120 / 1000;
                 if let Some(f) = fec
@@ -624,7 +646,11 @@ impl JitterBuffer {
                     && gap >= f as i64
                     && gap <= max_call
                 {
-                    let payload = stored.payload.clone();
+                    let payload = self
+                        .packets
+                        .get(&seq)
+                        .map(|p| p.payload.clone())
+                        .unwrap_or_default();
                     self.synth(gap, Some(&payload), Fill::Conceal);
                     self.counters.recovered += 1;
                     // The FEC part is not concealment; the PLC before it is.
@@ -667,6 +693,9 @@ impl JitterBuffer {
             return;
         };
         self.counters.lost += missing;
+        if missing > 0 {
+            self.reclassify_hole();
+        }
         if let Some(s) = &mut self.stream {
             s.next_seq = seq + 1;
         }
@@ -683,19 +712,45 @@ impl JitterBuffer {
             return;
         }
         let n = self.scratch.len() as i64;
-        // A packet overlapping played audio (it came late, after an expand) is played
-        // whole: the play position steps back, at most by max_delay.
+        // A packet whose time has begun was waited for while the buffer expanded: it is
+        // played whole and the play position steps back (NetEq's merge), by no more
+        // than the expansion. Any further overlap (timestamps running backwards) is cut.
+        let overlap = self.next_pos.saturating_sub(stored.pos).max(0);
+        let waited = self.hole_start.map_or(0, |h| (self.next_pos - h).max(0));
+        let cut = (overlap - overlap.min(waited)).min(n);
+        if cut == n {
+            self.counters.discarded += 1;
+            self.in_loss = true;
+            return;
+        }
+        self.queue.extend(self.scratch.drain(cut as usize..));
+        self.next_pos = stored.pos.saturating_add(n);
         let max = self.samples(self.config.max_delay);
-        let start = stored.pos.max(self.next_pos.saturating_sub(max));
-        self.queue.extend(self.scratch.drain(..));
-        self.next_pos = start.saturating_add(n);
         let excess = self.queue.len() as i64 - max.max(2 * self.block as i64);
         if excess > 0 {
             self.queue.drain(..excess as usize);
         }
         self.in_loss = false;
         self.dry = false;
+        self.hole_start = None;
         self.decoded_any = true;
+        if let Some(s) = &mut self.stream {
+            s.started = true;
+        }
+    }
+
+    /// The buffer ran dry waiting for packets that turned out lost: what it generated
+    /// meanwhile was concealment.
+    fn reclassify_hole(&mut self) {
+        if let Some(h) = self.hole_start
+            && !self.hole_lost
+        {
+            self.hole_lost = true;
+            let n = (self.next_pos - h).max(0).unsigned_abs();
+            let moved = n.min(self.counters.expanded);
+            self.counters.expanded -= moved;
+            self.counters.concealed += moved;
+        }
     }
 
     /// Appends exactly `n` concealed (or, with `fec`, recovered) samples to the queue.
