@@ -63,32 +63,35 @@ fn bench(c: &mut Criterion) {
         .into_iter()
         .map(|(t, p)| (t - t0, p))
         .collect();
-        c.bench_function(&format!("{name}: 1 s of playout (50 pushes, 100 pulls)"), |b| {
-            b.iter_batched(
-                || {
-                    let jb = JitterBuffer::new(
-                        codecs::decoder(kind).unwrap(),
-                        kind.rtp_clock_rate(),
-                        Config::default(),
-                    );
-                    (jb, arrivals[..arrivals.len().min(60)].to_vec())
-                },
-                |(mut jb, arrivals)| {
-                    let base = Instant::now();
-                    let mut out = Vec::with_capacity(16_000);
-                    let mut next = arrivals.into_iter().peekable();
-                    for k in 0..100u32 {
-                        let t = 10 * MS * k;
-                        while let Some((at, p)) = next.next_if(|(at, _)| *at <= t) {
-                            jb.push(base + at, p);
+        c.bench_function(
+            &format!("{name}: 1 s of playout (50 pushes, 100 pulls)"),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let jb = JitterBuffer::new(
+                            codecs::decoder(kind).unwrap(),
+                            kind.rtp_clock_rate(),
+                            Config::default(),
+                        );
+                        (jb, arrivals[..arrivals.len().min(60)].to_vec())
+                    },
+                    |(mut jb, arrivals)| {
+                        let base = Instant::now();
+                        let mut out = Vec::with_capacity(16_000);
+                        let mut next = arrivals.into_iter().peekable();
+                        for k in 0..100u32 {
+                            let t = 10 * MS * k;
+                            while let Some((at, p)) = next.next_if(|(at, _)| *at <= t) {
+                                jb.push(base + at, p);
+                            }
+                            jb.pull(base + t, &mut out);
                         }
-                        jb.pull(base + t, &mut out);
-                    }
-                    black_box(out.len())
-                },
-                criterion::BatchSize::SmallInput,
-            )
-        });
+                        black_box(out.len())
+                    },
+                    criterion::BatchSize::SmallInput,
+                )
+            },
+        );
     }
 }
 

@@ -127,8 +127,16 @@ mod tests {
         for i in 0..3000i64 {
             e.arrival(i * 20, 100 + (i * 7) % 30);
         }
-        assert!((29..=30).contains(&e.quantile_ms(0.98)), "{}", e.quantile_ms(0.98));
-        assert!((15..=16).contains(&e.quantile_ms(0.5)), "{}", e.quantile_ms(0.5));
+        assert!(
+            (29..=30).contains(&e.quantile_ms(0.98)),
+            "{}",
+            e.quantile_ms(0.98)
+        );
+        assert!(
+            (15..=16).contains(&e.quantile_ms(0.5)),
+            "{}",
+            e.quantile_ms(0.5)
+        );
         // Then a quiet network: the histogram forgets the old spread.
         for i in 3000..6000i64 {
             e.arrival(i * 20, 100);

@@ -209,10 +209,18 @@ mod tests {
             let with = packets(ms, true);
             let flagged: Vec<_> = with.iter().filter_map(|p| lbrr_frame(p, 16_000)).collect();
             // libopus codes some 10 ms frames in CELT-only mode, which has no LBRR.
-            println!("{ms} ms: {} of {} packets carry LBRR", flagged.len(), with.len());
+            println!(
+                "{ms} ms: {} of {} packets carry LBRR",
+                flagged.len(),
+                with.len()
+            );
             // Many packets carry LBRR (libopus skips it for some 10 ms frames; the
             // test below checks each decision against libopus itself).
-            assert!(flagged.len() * 2 >= with.len(), "{ms} ms: {}", flagged.len());
+            assert!(
+                flagged.len() * 2 >= with.len(),
+                "{ms} ms: {}",
+                flagged.len()
+            );
             // 30 ms is three 10 ms frames in one packet (code 3): FEC covers one of them.
             let frame = if ms == 30 { 160 } else { ms as usize * 16 };
             assert!(flagged.iter().all(|&f| f == frame), "{ms} ms: {flagged:?}");

@@ -32,7 +32,7 @@
 //! every seeded test's impairments; `ChaCha8Rng` is a fixed algorithm. The Box–Muller
 //! transform for normal jitter is three lines, so `rand_distr` is not needed. The `relay`
 //! feature adds tokio, the runtime the rest of the workspace uses, for
-//! [`relay::Relay`]: the same impairments on real UDP sockets, since the test machines
+//! `relay::Relay`: the same impairments on real UDP sockets, since the test machines
 //! have no kernel netem.
 
 use std::cmp::{Ordering, Reverse};
