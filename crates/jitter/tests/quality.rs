@@ -260,7 +260,13 @@ fn score(dir: &TempDir, reference: &Path, name: &str, pcm: &[i16]) -> f64 {
 
 fn opus_vs_gstreamer(loss: f64, seed: u64, ours_min: f64) {
     require_speech_tools();
-    require(&[("gst-launch-1.0", &["--version"])]);
+    require(&[
+        ("gst-launch-1.0", &["--version"]),
+        ("gst-inspect-1.0", &["rtpjitterbuffer"]),
+        ("gst-inspect-1.0", &["rtpopusdepay"]),
+        ("gst-inspect-1.0", &["opusdec"]),
+        ("gst-inspect-1.0", &["wavenc"]),
+    ]);
     let dir = TempDir::new(&format!("jitter-quality-{}", (loss * 100.0) as u32));
     let reference = dir.join("speech16k.wav");
     let pcm = test_support::speech(&reference, 16_000);
