@@ -103,6 +103,9 @@ pub enum PortError {
         /// The OS error.
         source: io::Error,
     },
+    /// No usable local address (every interface filtered out or down).
+    #[error("no usable local address for media (all interfaces excluded or down)")]
+    NoAddress,
 }
 
 fn noun(pair: &bool) -> &'static str {
@@ -187,6 +190,59 @@ impl PortAllocator {
             pair: true,
         })
     }
+}
+
+/// The sockets of one channel, bound and described for [`crate::channel::ChannelConfig`].
+#[derive(Debug)]
+pub struct ChannelSockets {
+    /// The bound sockets, for [`crate::driver::spawn`].
+    pub sockets: Vec<UdpSocket>,
+    /// Their addresses and roles, in the same order; the first is the default address.
+    pub local: Vec<crate::channel::LocalSocket>,
+}
+
+/// Binds one RTP socket from the range on each of `addrs` (the usable host addresses,
+/// see [`crate::interfaces::usable`]; the first becomes the default `c=` address), and an
+/// RTCP socket on port+1 too when `rtcp_pair` (plain RTP peers without rtcp-mux,
+/// RFC 3550 §11). Fails, releasing what it bound, when the range is exhausted on any of
+/// them; no usable address is an error too.
+pub fn bind_channel(
+    allocator: &mut PortAllocator,
+    addrs: &[IpAddr],
+    rtcp_pair: bool,
+) -> Result<ChannelSockets, PortError> {
+    let mut out = ChannelSockets {
+        sockets: Vec::new(),
+        local: Vec::new(),
+    };
+    let Some(first) = addrs.first() else {
+        return Err(PortError::NoAddress);
+    };
+    for &ip in addrs {
+        // Only the default address needs the RTCP pair: non-ICE peers use `c=` alone.
+        if rtcp_pair && ip == *first {
+            let pair = allocator.bind_rtp_rtcp(ip)?;
+            for (socket, rtcp) in [(pair.rtp, false), (pair.rtcp, true)] {
+                let addr = local_addr(&socket, ip)?;
+                out.local.push(crate::channel::LocalSocket { addr, rtcp });
+                out.sockets.push(socket);
+            }
+        } else {
+            let socket = allocator.bind(ip)?;
+            let addr = local_addr(&socket, ip)?;
+            out.local
+                .push(crate::channel::LocalSocket { addr, rtcp: false });
+            out.sockets.push(socket);
+        }
+    }
+    Ok(out)
+}
+
+fn local_addr(socket: &UdpSocket, ip: IpAddr) -> Result<SocketAddr, PortError> {
+    socket.local_addr().map_err(|source| PortError::Bind {
+        addr: SocketAddr::new(ip, 0),
+        source,
+    })
 }
 
 /// `Ok(None)` when the port is taken, so the caller tries the next one.
@@ -300,5 +356,26 @@ mod tests {
         let mut alloc = PortAllocator::new(PortRange::new(40000, 40001).unwrap());
         let err = alloc.bind("192.0.2.1".parse().unwrap()).unwrap_err();
         assert!(matches!(err, PortError::Bind { .. }), "{err}");
+    }
+
+    #[test]
+    fn channel_sockets_with_and_without_rtcp_pair() {
+        let lo: IpAddr = "127.0.0.1".parse().expect("ip");
+        // A 4-port range high up, unlikely to collide with other tests.
+        let mut alloc = PortAllocator::new(PortRange::new(61_040, 61_043).expect("range"));
+        let a = bind_channel(&mut alloc, &[lo], true).expect("pair");
+        assert_eq!(a.local.len(), 2);
+        assert!(!a.local[0].rtcp && a.local[1].rtcp);
+        assert_eq!(a.local[0].addr.port() + 1, a.local[1].addr.port());
+        assert_eq!(a.local[0].addr.port() % 2, 0);
+        let b = bind_channel(&mut alloc, &[lo], false).expect("single");
+        assert_eq!(b.local.len(), 1);
+        // Three of four ports taken: no pair left.
+        let err = bind_channel(&mut alloc, &[lo], true).expect_err("exhausted");
+        assert!(err.to_string().contains("61040-61043"), "{err}");
+        assert!(matches!(
+            bind_channel(&mut alloc, &[], false),
+            Err(PortError::NoAddress)
+        ));
     }
 }
