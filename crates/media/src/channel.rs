@@ -351,6 +351,20 @@ impl Channel {
         };
         match answer {
             Some(n) => {
+                // RFC 3264 §6.1: an answer's direction is ours limited by the offer's
+                // (sendonly → recvonly, inactive → inactive).
+                let (ours_send, ours_recv) = match self.direction {
+                    Direction::SendRecv => (true, true),
+                    Direction::SendOnly => (true, false),
+                    Direction::RecvOnly => (false, true),
+                    Direction::Inactive => (false, false),
+                };
+                m.direction = match (ours_send && n.send, ours_recv && n.recv) {
+                    (true, true) => Direction::SendRecv,
+                    (true, false) => Direction::SendOnly,
+                    (false, true) => Direction::RecvOnly,
+                    (false, false) => Direction::Inactive,
+                };
                 match &n.security {
                     Security::Dtls { client, .. } => {
                         m.fingerprint = self.config.certificate.as_ref().map(|c| c.fingerprint());

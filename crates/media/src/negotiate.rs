@@ -10,7 +10,9 @@
 //! * neither → plain RTP/RTCP, RTCP on port+1 unless muxed (RFC 3550 §11, RFC 5761).
 //!
 //! Each mode is taken only if the local settings allow it; otherwise the offer is refused
-//! with an error naming what the peer wanted.
+//! with an error naming what the peer wanted. Encryption offered but not possible locally
+//! falls back to plain RTP when plain is allowed (best-effort SRTP): the offerer accepts
+//! or refuses that answer by its own settings.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -20,9 +22,6 @@ use protocol::media::{
 };
 
 use crate::MediaError;
-
-/// SRTP crypto suites we can key from SDES, preferred first (RFC 4568 §6.2, RFC 7714 §14.2).
-pub const SDES_SUITES: [&str; 2] = ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"];
 
 /// What the local side allows and prefers.
 #[derive(Clone, Debug)]
@@ -172,14 +171,17 @@ fn security(settings: &Settings, remote: &Media, answering: bool) -> Result<Secu
         && let Some(key) = remote
             .crypto
             .iter()
-            .find(|k| SDES_SUITES.contains(&k.suite.as_str()) && k.mki.is_none())
+            .find(|k| crate::srtp::check_sdes_key(k).is_ok())
     {
         return Ok(Security::Sdes {
             remote: key.clone(),
         });
     }
-    let secure_only = remote.proto.contains("SAVP") || remote.proto.contains("TLS");
-    if !secure_only && settings.plain {
+    // Best-effort SRTP, as innovaphone Channels objects imply (they carry keys and
+    // fingerprints but no SDP profile): a side that may not or cannot encrypt answers
+    // plain RTP, and the offerer decides by its own settings whether to accept that. An
+    // SDP answer that says RTP/AVP to an SAVP offer is what such devices send too.
+    if settings.plain {
         return Ok(Security::Plain);
     }
     let wanted = if remote.fingerprint.is_some() {
@@ -371,7 +373,13 @@ mod tests {
         assert!(matches!(&n.security, Security::Sdes { remote } if remote.tag == 1));
         assert_eq!((n.send, n.recv), (false, true), "peer holds us");
         m.crypto[0].suite = "F8_128_HMAC_SHA1_80".into();
-        let err = negotiate(&Settings::default(), &m, true).expect_err("unsupported suite");
+        let n = negotiate(&Settings::default(), &m, true).expect("best-effort SRTP");
+        assert_eq!(n.security, Security::Plain);
+        let strict = Settings {
+            plain: false,
+            ..Settings::default()
+        };
+        let err = negotiate(&strict, &m, true).expect_err("unsupported suite");
         assert!(err.to_string().contains("F8_128_HMAC_SHA1_80"), "{err}");
     }
 }

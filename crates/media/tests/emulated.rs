@@ -234,3 +234,181 @@ fn same_seed_same_run() {
         "the receiver played exactly the same samples"
     );
 }
+
+/// Runs both channels for `dur` over a perfect link (instant delivery), 10 ms audio ticks.
+fn run_for(
+    a: &mut Channel,
+    b: &mut Channel,
+    now: &mut Instant,
+    dur: Duration,
+    events: &mut Vec<Event>,
+) {
+    let end = *now + dur;
+    let rate = a.pcm_rate().unwrap();
+    let block = (rate / 100) as usize;
+    let mut out = Vec::new();
+    while *now < end {
+        for ch in [&mut *a, &mut *b] {
+            ch.send_audio(*now, &tone(rate, block, 0)).unwrap();
+            out.clear();
+            ch.pull_audio(*now, &mut out);
+            if ch.poll_timeout().is_some_and(|t| t <= *now) {
+                ch.handle_timeout(*now);
+            }
+        }
+        loop {
+            let mut moved = false;
+            while let Some(o) = a.poll_output() {
+                moved = true;
+                match o {
+                    Output::Transmit(t) => b.handle_datagram(*now, t.to, t.from, &t.data),
+                    Output::Event(e) => events.push(e),
+                }
+            }
+            while let Some(o) = b.poll_output() {
+                moved = true;
+                match o {
+                    Output::Transmit(t) => a.handle_datagram(*now, t.to, t.from, &t.data),
+                    Output::Event(e) => events.push(e),
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        *now += Duration::from_millis(10);
+    }
+}
+
+#[test]
+fn ice_restart_and_hold_renegotiate_a_running_call() {
+    let t0 = Instant::now();
+    let s = Settings {
+        codecs: vec![CodecKind::OpusWb],
+        ..Settings::default()
+    };
+    let mut a = channel(4000, s.clone(), 1, t0);
+    let mut b = channel(5000, s, 2, t0);
+    let answer = b.accept_offer(t0, &a.create_offer()).unwrap();
+    a.apply_answer(t0, &answer).unwrap();
+    let mut now = t0;
+    let mut events = Vec::new();
+    run_for(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(2),
+        &mut events,
+    );
+    assert_eq!(
+        (a.state(), b.state()),
+        (ChannelState::Connected, ChannelState::Connected)
+    );
+    let before = b.stats().received.packets;
+    assert!(before > 80, "{before}");
+
+    // ICE restart (RFC 8445 §9): new credentials, media continues with the same keys.
+    let restart = a.restart_ice(now).unwrap();
+    let old = answer.media[0].ice.clone();
+    assert_ne!(restart.media[0].ice, old);
+    let answer2 = b.accept_offer(now, &restart).unwrap();
+    a.apply_answer(now, &answer2).unwrap();
+    run_for(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(2),
+        &mut events,
+    );
+    let after = b.stats().received.packets;
+    assert!(
+        after - before > 80,
+        "media after the restart: {before} → {after}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Error { .. })),
+        "{events:?}"
+    );
+    assert_eq!(b.stats().srtp.unwrap().auth_failed, 0);
+
+    // Hold: A offers sendonly; B answers recvonly and stops sending.
+    a.set_direction(protocol::media::Direction::SendOnly);
+    let hold = a.create_offer();
+    let hold_answer = b.accept_offer(now, &hold).unwrap();
+    assert_eq!(
+        hold_answer.media[0].direction,
+        protocol::media::Direction::RecvOnly
+    );
+    a.apply_answer(now, &hold_answer).unwrap();
+    run_for(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_millis(500),
+        &mut events,
+    );
+    let b_sent = b.stats().packets_sent;
+    let b_recv = b.stats().received.packets;
+    run_for(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(1),
+        &mut events,
+    );
+    assert_eq!(b.stats().packets_sent, b_sent, "B holds: no audio to A");
+    assert!(b.stats().received.packets > b_recv + 40, "A still sends");
+}
+
+#[test]
+fn offer_of_everything_answered_by_plain_and_sdes_peers() {
+    let t0 = Instant::now();
+    for (peer_settings, want) in [
+        (
+            Settings {
+                codecs: vec![CodecKind::G722],
+                dtls: false,
+                sdes: false,
+                ice: false,
+                ..Settings::default()
+            },
+            "RTP/AVP",
+        ),
+        (
+            Settings {
+                codecs: vec![CodecKind::Pcma],
+                dtls: false,
+                plain: false,
+                ice: false,
+                ..Settings::default()
+            },
+            "RTP/SAVP",
+        ),
+    ] {
+        let mut a = channel(4000, Settings::default(), 1, t0);
+        let mut b = channel(5000, peer_settings, 2, t0);
+        let offer = a.create_offer();
+        let m = &offer.media[0];
+        assert!(
+            m.fingerprint.is_some() && !m.crypto.is_empty() && m.ice.is_some(),
+            "{m:?}"
+        );
+        let answer = b.accept_offer(t0, &offer).unwrap();
+        assert_eq!(answer.media[0].proto, want);
+        a.apply_answer(t0, &answer).unwrap();
+        let mut now = t0;
+        let mut events = Vec::new();
+        run_for(
+            &mut a,
+            &mut b,
+            &mut now,
+            Duration::from_secs(1),
+            &mut events,
+        );
+        assert!(
+            a.stats().received.packets > 40 && b.stats().received.packets > 40,
+            "{want}"
+        );
+        assert_eq!(a.stats().srtp.is_some(), want == "RTP/SAVP");
+    }
+}
