@@ -32,6 +32,9 @@ use crate::rtp::{self, Arrival, Clock, ReceiveStats, RtpReceiver, RtpSender};
 use crate::srtp::{self, SrtpProfile, SrtpSession, SrtpStats};
 use crate::{Fault, MediaError};
 
+/// Silence from a peer that should send, after which the no-media fault is reported
+/// (once per silence; the call goes on: the peer may be on a mute-by-silence device).
+const NO_MEDIA_AFTER: Duration = Duration::from_secs(10);
 /// RFC 3550 §6.2: minimum RTCP interval.
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a latched source must be silent before another one may take over (symmetric
@@ -228,6 +231,10 @@ struct Session {
     dtmf_out: Option<DtmfOut>,
     /// RTP timestamp of the last DTMF event reported, to report each digit once.
     dtmf_in_reported: Option<u32>,
+    /// Last accepted media packet (or when media became possible), for the no-media fault.
+    last_media: Option<Instant>,
+    /// The no-media fault was reported for the current silence.
+    no_media_reported: bool,
 }
 
 /// One audio channel.
@@ -642,6 +649,8 @@ impl Channel {
             last_from_peer: None,
             dtmf_out: None,
             dtmf_in_reported: None,
+            last_media: None,
+            no_media_reported: false,
             neg,
         });
         let neg = match self.session.as_ref() {
@@ -1127,6 +1136,8 @@ impl Channel {
         if s.rtp_to == Some(source) || s.neg.ice.is_some() {
             s.last_from_peer = Some(now);
         }
+        s.last_media = Some(now);
+        s.no_media_reported = false;
         let clock = s.neg.codec.rtp_clock_rate();
         match self.receiver.on_packet(now, &header, clock) {
             Arrival::Duplicate => return,
@@ -1234,11 +1245,35 @@ impl Channel {
         self.drive(now);
         self.flush_dtmf(now);
         if self.next_rtcp.is_some_and(|t| t <= now) {
+            self.check_no_media(now);
             self.send_rtcp(now);
             // RFC 3550 §6.3.1: randomise the interval (0.5–1.5×) to avoid synchronisation;
             // derived from the SSRC so runs stay deterministic.
             let factor = 0.5 + f64::from(self.config.ssrc % 1000) / 1000.0;
             self.next_rtcp = Some(now + RTCP_INTERVAL.mul_f64(factor));
+        }
+    }
+
+    /// Reports the native `no media` fault when a peer that should send stays silent.
+    fn check_no_media(&mut self, now: Instant) {
+        let connected = self.state == ChannelState::Connected;
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if !connected || !s.neg.recv {
+            s.last_media = None;
+            return;
+        }
+        let since = *s.last_media.get_or_insert(now);
+        if !s.no_media_reported && now.saturating_duration_since(since) >= NO_MEDIA_AFTER {
+            s.no_media_reported = true;
+            self.outputs.push_back(Output::Event(Event::Error {
+                fault: Fault::NoMedia,
+                text: format!(
+                    "no media from the peer for {} s",
+                    now.saturating_duration_since(since).as_secs()
+                ),
+            }));
         }
     }
 
@@ -1526,5 +1561,98 @@ mod tests {
             "time ran on"
         );
         assert!(h.marker, "new talk spurt after silence");
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::SystemTime;
+
+    fn connected_pair(dtls: bool) -> (Channel, Channel, Instant) {
+        let t0 = Instant::now();
+        let mk = |port: u16, seed: u32| {
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            Channel::new(
+                ChannelConfig {
+                    settings: Settings {
+                        codecs: vec![CodecKind::Pcmu],
+                        dtls,
+                        sdes: !dtls,
+                        plain: false,
+                        ice: dtls,
+                        ..Settings::default()
+                    },
+                    sockets: vec![LocalSocket { addr, rtcp: false }],
+                    cname: "r".into(),
+                    ssrc: seed,
+                    first_seq: 1,
+                    first_timestamp: 1,
+                    clock: Clock::new(t0, SystemTime::now()),
+                    opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
+                    jitter: jitter::Config::default(),
+                    certificate: Some(Certificate::generate().expect("cert")),
+                    ice: IceConfig::default(),
+                },
+                t0,
+            )
+            .expect("valid")
+        };
+        let mut a = mk(4000, 1);
+        let mut b = mk(5000, 2);
+        let answer = b.accept_offer(t0, &a.create_offer()).expect("answer");
+        a.apply_answer(t0, &answer).expect("apply");
+        (a, b, t0)
+    }
+
+    #[test]
+    fn silence_from_the_peer_is_reported_once() {
+        let (mut a, _b, t0) = connected_pair(false);
+        assert_eq!(a.state(), ChannelState::Connected);
+        let mut faults = 0;
+        for s in 0..40u64 {
+            let now = t0 + Duration::from_millis(s * 500);
+            if a.poll_timeout().is_some_and(|t| t <= now) {
+                a.handle_timeout(now);
+            }
+            while let Some(o) = a.poll_output() {
+                if let Output::Event(Event::Error {
+                    fault: Fault::NoMedia,
+                    ..
+                }) = o
+                {
+                    faults += 1;
+                }
+            }
+        }
+        assert_eq!(faults, 1, "one no-media fault in 20 s of silence");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Random datagrams from anywhere never panic a connected channel, whatever the
+        /// mode, and leave it connected.
+        #[test]
+        fn garbage_never_panics(
+            first in prop_oneof![0u8..4, 20u8..64, 64u8..80, 128u8..192, any::<u8>()],
+            rest in proptest::collection::vec(any::<u8>(), 0..300),
+            dtls in any::<bool>(),
+            port in 1u16..65535,
+        ) {
+            let (mut a, _b, t0) = connected_pair(dtls);
+            let state = a.state();
+            let mut data = vec![first];
+            data.extend(rest);
+            let local: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+            let from: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            a.handle_datagram(t0, local, from, &data);
+            a.handle_timeout(t0 + Duration::from_secs(1));
+            while a.poll_output().is_some() {}
+            let mut out = Vec::new();
+            a.pull_audio(t0, &mut out);
+            prop_assert_eq!(a.state(), state);
+            prop_assert_eq!(out.len(), 80);
+        }
     }
 }
