@@ -90,6 +90,12 @@ pub trait Encoder: Send {
     fn kind(&self) -> CodecKind;
     /// Encodes one frame of 10, 20, 30, 40 or 60 ms and appends the payload to `out`.
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// The loss the receiver reports (RTCP fraction lost, in percent), so an encoder with
+    /// redundancy can spend bits on it only when it helps. Codecs without redundancy
+    /// ignore it, which is what the default does.
+    fn set_reported_loss(&mut self, percent: u8) {
+        let _ = percent;
+    }
 }
 
 /// Decodes RTP payloads into PCM (mono, 16 bit, at [`CodecKind::sample_rate`]).

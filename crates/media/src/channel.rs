@@ -623,6 +623,9 @@ impl Channel {
             }
             _ => codecs::encoder(kind)?,
         };
+        // Until the peer's first report the encoder keeps its configured redundancy (Opus:
+        // FEC for 10 % loss): a call that starts lossy is protected at once, and a clean
+        // one sheds it after the first RTCP report.
         let decoder: Box<dyn Decoder> = codecs::decoder(kind)?;
         let samples_per_packet = kind.samples_per_frame(neg.ptime_ms);
         let ts_per_packet = kind.rtp_clock_rate() / 1000 * neg.ptime_ms;
@@ -1203,6 +1206,11 @@ impl Channel {
             };
             for r in reports.iter().filter(|r| r.ssrc == self.config.ssrc) {
                 self.remote_fraction_lost = Some(r.fraction_lost);
+                // The peer's loss steers the encoder's redundancy (Opus FEC).
+                if let Some(s) = self.session.as_mut() {
+                    let percent = (u32::from(r.fraction_lost) * 100).div_ceil(256);
+                    s.send.encoder.set_reported_loss(percent.min(100) as u8);
+                }
                 if let Some(rtt) = rtp::round_trip(now, &self.config.clock, r) {
                     self.rtt = Some(rtt);
                 }
