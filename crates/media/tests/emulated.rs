@@ -412,3 +412,41 @@ fn offer_of_everything_answered_by_plain_and_sdes_peers() {
         assert_eq!(a.stats().srtp.is_some(), want == "RTP/SAVP");
     }
 }
+
+#[test]
+fn dtls_fingerprint_mismatch_fails_the_channel_with_an_error_event() {
+    let t0 = Instant::now();
+    let s = Settings {
+        codecs: vec![CodecKind::OpusWb],
+        ..Settings::default()
+    };
+    let mut a = channel(4000, s.clone(), 1, t0);
+    let mut b = channel(5000, s, 2, t0);
+    let mut answer = b.accept_offer(t0, &a.create_offer()).unwrap();
+    // A man in the middle would present another certificate: here the signalled
+    // fingerprint is altered instead.
+    answer.media[0].fingerprint.as_mut().unwrap().value[0] ^= 0xff;
+    a.apply_answer(t0, &answer).unwrap();
+    let mut now = t0;
+    let mut events = Vec::new();
+    run_for(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(3),
+        &mut events,
+    );
+    assert_eq!(a.state(), ChannelState::Failed);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Error { fault: media::Fault::DtlsFailed, text } if text.contains("fingerprint")
+        )),
+        "{events:?}"
+    );
+    assert_eq!(
+        a.stats().received.packets,
+        0,
+        "no media without authentication"
+    );
+}
