@@ -5,11 +5,13 @@
 //! into the samples before it so the joins are smooth (App. I §I.2.2). After 10 and 20 ms
 //! of loss one more period is taken into the repetition to avoid a buzzy tone (§I.2.4),
 //! and from 10 ms on the output fades by 20 % per 10 ms, reaching silence at 60 ms
-//! (§I.2.5). The first good frame after a loss is cross-faded from the concealed
-//! continuation (§I.2.6) by [`Concealer::good_in_place`].
+//! (§I.2.5; [`Concealer::with_fade`] sets another fade). The first good frame after a
+//! loss is cross-faded from the concealed continuation (§I.2.6) by
+//! [`Concealer::good_in_place`].
 //!
 //! Unlike App. I this has no 3.75 ms output delay: decoded frames are given out at once,
-//! so the join into the concealment is smoothed only inside the repeated signal.
+//! so the join into the concealment is smoothed only inside the repeated signal, unless
+//! the decoder can continue its own output ([`Concealer::lead_in`], G.722).
 //! Everything is sized in [`Concealer::new`]; `good`/`conceal` never allocate.
 
 /// Shortest pitch lag searched, in µs (400 Hz).
@@ -18,6 +20,8 @@ const MIN_LAG_US: u32 = 2500;
 const MAX_LAG_US: u32 = 15_000;
 /// Correlation window for the pitch search (App. I uses 20 ms).
 const WINDOW_US: u32 = 20_000;
+/// Longest decoder continuation [`Concealer::lead_in`] takes, in µs.
+const MAX_LEAD_US: u32 = 10_000;
 
 /// Conceals lost frames of one mono PCM stream.
 #[derive(Debug, Clone)]
@@ -45,6 +49,11 @@ pub struct Concealer {
     fade_left: usize,
     /// Samples concealed in the current loss; 0 while frames arrive.
     lost: usize,
+    /// Samples at full level, then the fall in level per 10 ms (§I.2.5).
+    full: usize,
+    fade_step: f32,
+    /// The decoder's own continuation, cross-faded into the start of a loss.
+    lead: Vec<f32>,
 }
 
 impl Concealer {
@@ -73,7 +82,18 @@ impl Concealer {
             old_pos: 0,
             fade_left: 0,
             lost: 0,
+            full: per_us(10_000),
+            fade_step: 0.2,
+            lead: Vec::with_capacity(per_us(MAX_LEAD_US)),
         }
+    }
+
+    /// Full level for the first `full_us` µs of a loss, then `step` less per 10 ms (App. I
+    /// §I.2.5 is 10 ms and 0.2).
+    pub fn with_fade(mut self, full_us: u32, step: f32) -> Self {
+        self.full = ((u64::from(self.rate) * u64::from(full_us)) / 1_000_000) as usize;
+        self.fade_step = step;
+        self
     }
 
     /// The sample rate given to [`Concealer::new`].
@@ -86,6 +106,7 @@ impl Concealer {
     /// their output use [`Concealer::good_in_place`].
     pub fn good(&mut self, pcm: &[i16]) {
         self.lost = 0;
+        self.lead.clear();
         self.push_history(pcm);
     }
 
@@ -103,6 +124,21 @@ impl Concealer {
             }
         }
         self.good(pcm);
+    }
+
+    /// Whether a loss is being concealed.
+    pub fn in_loss(&self) -> bool {
+        self.lost > 0
+    }
+
+    /// Before a loss: the decoder's own continuation of its output (at most 10 ms), which
+    /// the repetition is cross-faded from over its length, so the loss starts without the
+    /// step App. I avoids with its 3.75 ms delay (§I.2.2).
+    pub fn lead_in(&mut self, continuation: &[i16]) {
+        self.lead.clear();
+        let n = continuation.len().min(self.lead.capacity());
+        self.lead
+            .extend(continuation[..n].iter().map(|&s| f32::from(s)));
     }
 
     /// Appends the concealment of one lost frame of `samples` samples to `out`, the shape
@@ -213,11 +249,16 @@ impl Concealer {
             self.fade_left -= 1;
         }
         self.pos = (self.pos + 1) % (self.periods * self.pitch);
-        // Full level for 10 ms, then 20 % less per 10 ms: silent at 60 ms (§I.2.5).
-        let gain = if self.lost < self.ms10 {
+        if let Some(&c) = self.lead.get(self.lost) {
+            let w = (self.lost + 1) as f32 / (self.lead.len() + 1) as f32;
+            v = c * (1.0 - w) + v * w;
+        }
+        // Full level, then a linear fall: App. I holds 10 ms, then 20 % per 10 ms (§I.2.5).
+        let gain = if self.lost < self.full {
             1.0
         } else {
-            (1.0 - 0.2 * (self.lost - self.ms10) as f32 / self.ms10 as f32).max(0.0)
+            let faded = (self.lost - self.full) as f32 / self.ms10 as f32;
+            (1.0 - self.fade_step * faded).max(0.0)
         };
         self.lost = self.lost.saturating_add(1);
         v * gain
@@ -304,6 +345,38 @@ mod tests {
         let raw_jump = (i32::from(raw[0]) - i32::from(lost[79])).abs();
         assert!(jump < raw_jump, "{jump} vs {raw_jump}");
         assert_eq!(next[40..], raw[40..]);
+    }
+
+    #[test]
+    fn lead_in_starts_the_loss() {
+        let mut plc = Concealer::new(8000);
+        plc.good(&sine(8000, 300.0, 10_000.0, 800, 0));
+        plc.lead_in(&[5000; 20]);
+        let mut out = vec![0i16; 80];
+        plc.conceal(&mut out);
+        // The first sample is nearly all continuation, the 20th nearly all repetition.
+        assert!((i32::from(out[0]) - 5000).abs() < 700, "{}", out[0]);
+        let mut plain = Concealer::new(8000);
+        plain.good(&sine(8000, 300.0, 10_000.0, 800, 0));
+        let mut reference = vec![0i16; 80];
+        plain.conceal(&mut reference);
+        assert_eq!(out[20..], reference[20..]);
+    }
+
+    #[test]
+    fn fade_from_the_start() {
+        let mut plc = Concealer::new(8000).with_fade(0, 0.5);
+        plc.good(&sine(8000, 250.0, 20_000.0, 800, 0));
+        let mut out = vec![0i16; 80];
+        let mut peaks = Vec::new();
+        for _ in 0..3 {
+            plc.conceal(&mut out);
+            peaks.push(out.iter().map(|s| s.unsigned_abs()).max().unwrap());
+        }
+        assert!(
+            peaks[0] < 20_000 && peaks[1] < 10_500 && peaks[2] == 0,
+            "{peaks:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! Measured here (PESQ-WB): Opus 0 % loss ours 3.874 at ~50 ms delay, GStreamer 3.874
 //! (`opusdec` at 16 kHz) / 3.894 (at 48 kHz, resampled, the pipeline), clean
 //! decode 3.874; 10 % loss ours 3.000 at ~64 ms, GStreamer 3.001 / 3.013, ideal offline
-//! FEC decode 3.001; G.722 10 % loss 1.806 (offline with the same concealment 1.821).
+//! FEC decode 3.001; G.722 10 % loss 1.877 (1.806 with plain G.711 App. I concealment).
 //!
 //! Needs espeak-ng, sox, the venv Python with `pesq`, and GStreamer with the good
 //! plugins (`udpsrc`, `rtpjitterbuffer`, `rtpopusdepay`, `opusdec`, `wavenc`);
@@ -355,8 +355,8 @@ fn g722_10_percent_loss_30ms_jitter() {
         ours.stats.target_delay,
         ours.stats
     );
-    // Goal 2.5. An offline decode concealing the same losses with the codec's
-    // concealer scores 1.821: the limit is the concealment (codecs::plc, whose ADPCM
-    // state does not follow the concealed signal), not the buffer.
-    assert!(ours_pesq >= 1.75, "G.722 PESQ-WB {ours_pesq:.3} below 1.75");
+    // Goal 2.5, out of reach for concealment from past audio alone: the limit is the
+    // codec's concealment, not the buffer (codecs/tests/g722_plc_quality.rs: 1.760
+    // offline at 11 % loss; 1.806 here before the G.722 lead-in and early fade).
+    assert!(ours_pesq >= 1.85, "G.722 PESQ-WB {ours_pesq:.3} below 1.85");
 }
