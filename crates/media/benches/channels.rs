@@ -55,6 +55,7 @@ fn config_with(addr: SocketAddr, codec: CodecKind, seed: u32, srtp: bool) -> Cha
         jitter: jitter::Config::default(),
         certificate: None,
         ice: media::ice::IceConfig::default(),
+        ice_servers: media::gather::IceServers::default(),
     }
 }
 

@@ -10,9 +10,20 @@
 //!   [`Channel::pull_audio`].
 //!
 //! The path a received datagram takes is chosen by its first byte (RFC 7983) and the mode
-//! negotiated in [`negotiate`](crate::negotiate): STUN to ICE, DTLS records to the DTLS
+//! negotiated in [`negotiate`]: STUN to ICE, DTLS records to the DTLS
 //! endpoint, RTP/RTCP through SRTP (when keyed) to the RTP receiver, the jitter buffer and
 //! the DTMF detector.
+//!
+//! Server-reflexive and relay candidates (RFC 8445 §5.1.1.2) come from the STUN/TURN
+//! servers of `AllocChannel.iceServers`, resolved by the caller into
+//! [`ChannelConfig::ice_servers`]; the [`Gatherer`] starts in [`Channel::new`]. A datagram
+//! from one of those servers goes to the gatherer before the demux above: TURN control is
+//! consumed there, and data relayed from a peer comes back unwrapped and takes the normal
+//! path as if it had arrived on the relayed address. Everything we send from a relayed
+//! address (ICE checks, DTLS, SRTP) is wrapped for its server (Send indication or
+//! ChannelData, RFC 5766 §10–11). New candidates are trickled as [`Event::LocalCandidate`]
+//! (RFC 8838) and [`Event::GatheringComplete`] follows when every server has answered or
+//! failed. TURN over TCP needs a connection the owner opens on [`Output::Connect`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,16 +31,20 @@ use std::time::{Duration, Instant};
 
 use codecs::dtmf::{EventPacket, Sender as DtmfSender, TelephoneEvent};
 use codecs::{CodecKind, Decoder, Encoder};
-use protocol::media::{Codec, Coder, Direction, Media, MediaKind, SdesKey, SessionDesc, SetupRole};
+use protocol::media::{
+    Candidate, Codec, Coder, Direction, Media, MediaKind, SdesKey, SessionDesc, SetupRole,
+};
 use rtc_rtcp::receiver_report::ReceiverReport;
 use rtc_rtcp::sender_report::SenderReport;
 
 use crate::demux::{self, Datagram};
 use crate::dtls::{Certificate, Dtls, DtlsEvent, DtlsRole};
+use crate::gather::{GatherError, GatherEvent, Gatherer, IceServers, Input, ServerSpec};
 use crate::ice::{IceAgent, IceConfig, IceEvent, IceState};
 use crate::negotiate::{self, Negotiated, Security, Settings};
 use crate::rtp::{self, Arrival, Clock, ReceiveStats, RtpReceiver, RtpSender};
 use crate::srtp::{self, SrtpProfile, SrtpSession, SrtpStats};
+use crate::transmit::Transport;
 use crate::{Fault, MediaError};
 
 /// Silence from a peer that should send, after which the no-media fault is reported
@@ -83,6 +98,9 @@ pub struct ChannelConfig {
     pub certificate: Option<Certificate>,
     /// ICE timers and credentials.
     pub ice: IceConfig,
+    /// STUN/TURN servers for srflx and relay candidates, already resolved (see
+    /// [`crate::gather::resolve_servers`]); empty: host candidates only.
+    pub ice_servers: IceServers,
 }
 
 /// Where a channel is in its life.
@@ -117,7 +135,16 @@ pub enum Event {
         /// The new RTP destination.
         rtp: SocketAddr,
     },
-    /// Something went wrong; fatal faults also move the state to `Failed`.
+    /// A local candidate learnt after the channel was made (srflx from a STUN server,
+    /// relay from a TURN server): trickle it to the peer (RFC 8838). Descriptions made from
+    /// now on carry it too.
+    LocalCandidate(Candidate),
+    /// Every STUN/TURN server has answered or failed (at once without servers): an owner
+    /// that does not trickle makes its description after this.
+    GatheringComplete,
+    /// Something went wrong; fatal faults also move the state to `Failed`. A STUN/TURN
+    /// server that gives nothing (`StunFailed`, `StunDns`) is not fatal: the call goes on
+    /// with the other candidates.
     Error {
         /// Native fault code.
         fault: Fault,
@@ -129,6 +156,9 @@ pub enum Event {
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
+    /// `Udp`: from the socket bound to `from`. `Tcp`: one framed TURN message on the
+    /// connection `from` → `to` opened for [`Output::Connect`].
+    pub transport: Transport,
     /// The local socket to send from.
     pub from: SocketAddr,
     /// The destination.
@@ -142,6 +172,12 @@ pub struct Transmit {
 pub enum Output {
     /// Send a datagram.
     Transmit(Transmit),
+    /// Open a TCP connection to this TURN server (`turn:…?transport=tcp`), then report it
+    /// with [`Channel::handle_connected`] or [`Channel::handle_connect_failed`].
+    Connect {
+        /// The server's address.
+        server: SocketAddr,
+    },
     /// Tell the owner.
     Event(Event),
 }
@@ -263,6 +299,14 @@ pub struct Channel {
     local_sdes: Option<SdesKey>,
     /// Received audio packets while recording is on.
     recording: Option<Vec<RecordedPacket>>,
+    /// srflx and relay candidates, and the TURN relays.
+    gatherer: Gatherer,
+    /// TURN-over-TCP servers waiting for the owner's connection.
+    connecting: Vec<(ServerSpec, SocketAddr)>,
+    /// `GatheringComplete` was reported.
+    gathered: bool,
+    /// Remote candidate addresses: each relay permits them (RFC 5766 §8).
+    remote_addrs: Vec<SocketAddr>,
 }
 
 impl Channel {
@@ -296,7 +340,11 @@ impl Channel {
         } else {
             None
         };
-        Ok(Channel {
+        let mut channel = Channel {
+            gatherer: Gatherer::default(),
+            connecting: Vec::new(),
+            gathered: false,
+            remote_addrs: Vec::new(),
             ice: Some(ice),
             dtls: None,
             srtp: None,
@@ -315,7 +363,254 @@ impl Channel {
             remote_fraction_lost: None,
             outputs: VecDeque::new(),
             stats: ChannelStats::default(),
-        })
+        };
+        channel.start_gathering(now);
+        Ok(channel)
+    }
+
+    /// Asks every configured server for candidates: STUN and TURN over UDP from each RTP
+    /// socket of the server's IP family, TURN over TCP once the owner has connected.
+    fn start_gathering(&mut self, now: Instant) {
+        let servers = self.config.ice_servers.clone();
+        for e in servers.errors {
+            self.gather_error(e);
+        }
+        let locals: Vec<SocketAddr> = self
+            .config
+            .sockets
+            .iter()
+            .filter(|s| !s.rtcp)
+            .map(|s| s.addr)
+            .collect();
+        for s in servers.servers {
+            let url = s.spec.url.clone();
+            let Some(&first) = s.addrs.first() else {
+                self.gather_error(GatherError::Resolve {
+                    url,
+                    reason: "no address".into(),
+                });
+                continue;
+            };
+            // One address per family the sockets have; the first of the resolver's list.
+            let server_for = |local: &SocketAddr| {
+                s.addrs
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_ipv4() == local.is_ipv4())
+            };
+            if s.spec.transport() == Transport::Tcp {
+                let has_credentials = s.spec.username.as_deref().is_some_and(|u| !u.is_empty())
+                    && s.spec.credential.is_some();
+                if !has_credentials {
+                    self.gather_error(GatherError::NoCredentials { url });
+                    continue;
+                }
+                let server = locals.iter().find_map(server_for).unwrap_or(first);
+                self.connecting.push((s.spec.clone(), server));
+                self.outputs.push_back(Output::Connect { server });
+                continue;
+            }
+            let mut error = None;
+            let mut started = false;
+            for local in &locals {
+                let Some(server) = server_for(local) else {
+                    continue;
+                };
+                match self.gatherer.add_server(now, &s.spec, server, *local) {
+                    Ok(_) => started = true,
+                    Err(e) => error = Some(e),
+                }
+            }
+            if !started {
+                let local = locals.first().copied().unwrap_or(first);
+                self.gather_error(error.unwrap_or(GatherError::Family {
+                    url,
+                    server: first,
+                    local,
+                }));
+            }
+        }
+        self.poll_gatherer(now);
+    }
+
+    /// A gathering failure, reported but not fatal.
+    fn gather_error(&mut self, e: GatherError) {
+        let fault = match e {
+            GatherError::Resolve { .. } => Fault::StunDns,
+            _ => Fault::StunFailed,
+        };
+        self.outputs.push_back(Output::Event(Event::Error {
+            fault,
+            text: e.to_string(),
+        }));
+    }
+
+    /// Turns the gatherer's news into candidates and events, and its messages into
+    /// outputs.
+    fn poll_gatherer(&mut self, now: Instant) {
+        while let Some(e) = self.gatherer.poll_event() {
+            match e {
+                GatherEvent::Srflx { mapped, base, .. } => {
+                    if let Some(ice) = self.ice.as_mut() {
+                        let c = ice.add_local_srflx(mapped, base);
+                        self.outputs
+                            .push_back(Output::Event(Event::LocalCandidate(c)));
+                    }
+                }
+                GatherEvent::Relay {
+                    relayed,
+                    mapped,
+                    local,
+                    transport,
+                    ..
+                } => {
+                    let Some(ice) = self.ice.as_mut() else {
+                        continue;
+                    };
+                    match ice.add_local_relay(relayed, mapped.unwrap_or(local), transport) {
+                        Ok(c) => self
+                            .outputs
+                            .push_back(Output::Event(Event::LocalCandidate(c))),
+                        Err(e) => tracing::warn!(%relayed, error = %e, "relay candidate"),
+                    }
+                    // Peers known before the allocation: checks may pass at once.
+                    for peer in &self.remote_addrs {
+                        self.gatherer.permit(now, *peer);
+                    }
+                }
+                GatherEvent::Failed { error, .. } => self.gather_error(error),
+                // Common and harmless: servers refuse private or loopback peers.
+                GatherEvent::PermissionFailed { error, .. } => {
+                    tracing::debug!(%error, "TURN permission");
+                }
+            }
+        }
+        self.flush_gatherer();
+        if !self.gathered && self.connecting.is_empty() && !self.gatherer.is_gathering() {
+            self.gathered = true;
+            self.outputs
+                .push_back(Output::Event(Event::GatheringComplete));
+        }
+    }
+
+    /// Moves the gatherer's messages for its servers into the outputs.
+    fn flush_gatherer(&mut self) {
+        while let Some(t) = self.gatherer.poll_transmit() {
+            self.outputs.push_back(Output::Transmit(Transmit {
+                transport: t.transport,
+                from: t.local,
+                to: t.remote,
+                data: t.data.to_vec(),
+            }));
+        }
+    }
+
+    /// Sends a datagram from one of our addresses; from a relayed address it goes through
+    /// that relay's TURN server.
+    fn send_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        if self.gatherer.relays().any(|r| r == from) {
+            if let Err(e) = self.gatherer.send(now, from, to, &data) {
+                tracing::debug!(error = %e, "relay send");
+            }
+            self.flush_gatherer();
+        } else {
+            self.outputs.push_back(Output::Transmit(Transmit {
+                transport: Transport::Udp,
+                from,
+                to,
+                data,
+            }));
+        }
+    }
+
+    /// Remembers remote candidates and permits them on every relay (RFC 5766 §8: a relay
+    /// drops what comes from a peer without a permission).
+    fn permit_remote<'a>(
+        &mut self,
+        now: Instant,
+        candidates: impl IntoIterator<Item = &'a Candidate>,
+    ) {
+        for c in candidates {
+            let ip = c.addr.parse::<std::net::IpAddr>();
+            let (Ok(ip), Some(rtp)) = (ip, c.rtp) else {
+                continue;
+            };
+            let peer = SocketAddr::new(ip, rtp.port);
+            if !self.remote_addrs.contains(&peer) {
+                self.remote_addrs.push(peer);
+                self.gatherer.permit(now, peer);
+            }
+        }
+    }
+
+    /// The TCP connection asked for by [`Output::Connect`] is up, from `local`. Returns
+    /// false when it is not (or no longer) wanted: close it.
+    pub fn handle_connected(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        server: SocketAddr,
+    ) -> bool {
+        if self.state == ChannelState::Closed {
+            return false;
+        }
+        let Some(i) = self.connecting.iter().position(|(_, s)| *s == server) else {
+            return false;
+        };
+        let (spec, _) = self.connecting.remove(i);
+        let used = match self.gatherer.add_server(now, &spec, server, local) {
+            Ok(_) => true,
+            Err(e) => {
+                self.gather_error(e);
+                false
+            }
+        };
+        self.poll_gatherer(now);
+        used
+    }
+
+    /// The TCP connection asked for by [`Output::Connect`] could not be opened.
+    pub fn handle_connect_failed(&mut self, now: Instant, server: SocketAddr, reason: &str) {
+        let Some(i) = self.connecting.iter().position(|(_, s)| *s == server) else {
+            return;
+        };
+        let (spec, _) = self.connecting.remove(i);
+        self.gather_error(GatherError::Connect {
+            url: spec.url,
+            server,
+            reason: reason.into(),
+        });
+        self.poll_gatherer(now);
+    }
+
+    /// Bytes read from the TCP connection `local` → `server` (any split: the gatherer
+    /// reassembles STUN and ChannelData messages, RFC 5766 §11.5).
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        server: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if self.state == ChannelState::Closed {
+            return;
+        }
+        for r in self
+            .gatherer
+            .handle_stream(now, local, server, bytes)
+            .unwrap_or_default()
+        {
+            self.handle_media_datagram(now, r.relay, r.peer, &r.data);
+        }
+        self.drive(now);
+    }
+
+    /// The TCP connection `local` → `server` was closed or broke.
+    pub fn handle_stream_closed(&mut self, now: Instant, local: SocketAddr, server: SocketAddr) {
+        self.gatherer.connection_lost(local, server);
+        if self.state != ChannelState::Closed {
+            self.drive(now);
+        }
     }
 
     /// The state.
@@ -561,6 +856,7 @@ impl Channel {
                     tracing::debug!("remote candidate {}: {e}", c.addr);
                 }
             }
+            self.permit_remote(now, &ri.candidates);
         }
         if let Some(s) = self.session.as_mut() {
             s.neg.ice = neg.ice;
@@ -606,6 +902,7 @@ impl Channel {
             .ok_or_else(|| MediaError::State("the peer does no ICE".into()))?;
         ice.add_remote_candidate(c)
             .map_err(|e| MediaError::Negotiation(format!("candidate {}: {e}", c.addr)))?;
+        self.permit_remote(now, [c]);
         self.drive(now);
         Ok(())
     }
@@ -671,12 +968,15 @@ impl Channel {
                         tracing::debug!("remote candidate {}: {e}", c.addr);
                     }
                 }
+                self.permit_remote(now, &ri.candidates);
             }
             (_, ice) => {
                 if let Some(ice) = ice {
                     ice.close();
                 }
                 self.ice = None;
+                // Candidates are of no use to a peer without ICE: free the allocations.
+                self.gatherer.close(now);
             }
         }
         match &neg.security {
@@ -730,15 +1030,11 @@ impl Channel {
 
     /// Moves what ICE and DTLS want to send and report into the outputs, and updates the
     /// channel state. Called after every input.
-    fn drive(&mut self, _now: Instant) {
+    fn drive(&mut self, now: Instant) {
+        // New local candidates first, so the checks they start go out below.
+        self.poll_gatherer(now);
         if let Some(ice) = self.ice.as_mut() {
-            while let Some(t) = ice.poll_transmit() {
-                self.outputs.push_back(Output::Transmit(Transmit {
-                    from: t.local,
-                    to: t.remote,
-                    data: t.data.to_vec(),
-                }));
-            }
+            let transmits: Vec<_> = std::iter::from_fn(|| ice.poll_transmit()).collect();
             let events: Vec<IceEvent> = std::iter::from_fn(|| ice.poll_event()).collect();
             for e in events {
                 match e {
@@ -755,6 +1051,9 @@ impl Channel {
                     IceEvent::State(_) | IceEvent::RoleChanged { .. } => {}
                 }
             }
+            for t in transmits {
+                self.send_datagram(now, t.local, t.remote, t.data.to_vec());
+            }
         }
         // DTLS goes out on the first writable ICE pair at once (issue 3: no 200 ms tick),
         // or straight to the peer's address without ICE.
@@ -767,9 +1066,9 @@ impl Channel {
                 .map(|to| (self.rtp_socket(), to)),
         };
         if let (Some(dtls), Some((from, to))) = (self.dtls.as_mut(), dtls_path) {
-            while let Some(data) = dtls.poll_transmit() {
-                self.outputs
-                    .push_back(Output::Transmit(Transmit { from, to, data }));
+            let records: Vec<Vec<u8>> = std::iter::from_fn(|| dtls.poll_transmit()).collect();
+            for data in records {
+                self.send_datagram(now, from, to, data);
             }
         }
         let dtls_events: Vec<DtlsEvent> = match self.dtls.as_mut() {
@@ -794,11 +1093,12 @@ impl Channel {
         if self.state == ChannelState::Connecting && self.media_ready() {
             self.set_state(ChannelState::Connected);
         }
+        self.poll_gatherer(now);
     }
 
     /// Sends an RTP or RTCP packet: protected when SRTP is on, on the ICE pair or to the
     /// direct address. Dropped while not ready (before DTLS keys, ICE).
-    fn emit(&mut self, packet: &[u8], rtcp: bool) {
+    fn emit(&mut self, now: Instant, packet: &[u8], rtcp: bool) {
         if self.state != ChannelState::Connected {
             return;
         }
@@ -838,8 +1138,7 @@ impl Channel {
             }
         };
         if let Some((from, to)) = route {
-            self.outputs
-                .push_back(Output::Transmit(Transmit { from, to, data }));
+            self.send_datagram(now, from, to, data);
         }
     }
 
@@ -917,7 +1216,7 @@ impl Channel {
             );
         }
         for p in packets {
-            self.emit(&p, false);
+            self.emit(now, &p, false);
         }
         Ok(())
     }
@@ -1019,7 +1318,7 @@ impl Channel {
             s.send.marker = true;
         }
         for p in packets {
-            self.emit(&p, false);
+            self.emit(now, &p, false);
         }
     }
 
@@ -1034,6 +1333,24 @@ impl Channel {
         if self.state == ChannelState::Closed {
             return;
         }
+        // Our STUN/TURN servers first: their responses look like ICE checks (STUN).
+        match self.gatherer.handle_input(now, local, source, data) {
+            Input::NotMine => self.handle_media_datagram(now, local, source, data),
+            Input::Consumed => {}
+            Input::Relayed(r) => self.handle_media_datagram(now, r.relay, r.peer, &r.data),
+        }
+        self.drive(now);
+    }
+
+    /// A datagram for ICE, DTLS or RTP/RTCP, arrived on `local` (a socket or a relayed
+    /// address) from `source`.
+    fn handle_media_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+    ) {
         match demux::classify(data) {
             Datagram::Stun => match self.ice.as_mut() {
                 Some(ice) => {
@@ -1083,7 +1400,6 @@ impl Channel {
             }
             Datagram::TurnChannel | Datagram::Unknown => self.stats.garbage += 1,
         }
-        self.drive(now);
     }
 
     /// With ICE, only media from a checked pair is taken (RFC 8445 §11).
@@ -1232,7 +1548,8 @@ impl Channel {
                     ),
             )
         });
-        [self.next_rtcp, dtmf, ice, dtls]
+        let gather = self.gatherer.poll_timeout();
+        [self.next_rtcp, dtmf, ice, dtls, gather]
             .into_iter()
             .flatten()
             .min()
@@ -1249,6 +1566,9 @@ impl Channel {
             && dtls.poll_timeout().is_some_and(|t| t <= now)
         {
             dtls.handle_timeout(now);
+        }
+        if self.gatherer.poll_timeout().is_some_and(|t| t <= now) {
+            self.gatherer.handle_timeout(now);
         }
         self.drive(now);
         self.flush_dtmf(now);
@@ -1299,7 +1619,7 @@ impl Channel {
                 None => Box::new(rtp::receiver_report(self.config.ssrc, reports)),
             };
         let data = rtp::compound(report, self.config.ssrc, &self.config.cname);
-        self.emit(&data, true);
+        self.emit(now, &data, true);
     }
 
     /// Next datagram to send or event to report.
@@ -1342,6 +1662,10 @@ impl Channel {
             dtls.close(now);
         }
         self.drive(now);
+        // Deallocations (RFC 5766 §7: Refresh with lifetime 0), after close_notify.
+        self.gatherer.close(now);
+        self.flush_gatherer();
+        self.connecting.clear();
         if let Some(ice) = self.ice.as_mut() {
             ice.close();
         }
@@ -1382,6 +1706,7 @@ mod tests {
             jitter: jitter::Config::default(),
             certificate: None,
             ice: IceConfig::default(),
+            ice_servers: IceServers::default(),
         }
     }
 
@@ -1431,6 +1756,7 @@ mod tests {
                     match o {
                         Output::Transmit(t) => b.handle_datagram(now, t.to, t.from, &t.data),
                         Output::Event(e) => events_a.push(e),
+                        Output::Connect { .. } => unreachable!("no TURN server"),
                     }
                 }
                 while let Some(o) = b.poll_output() {
@@ -1521,7 +1847,7 @@ mod tests {
         let sent: Vec<Transmit> = std::iter::from_fn(|| a.poll_output())
             .filter_map(|o| match o {
                 Output::Transmit(t) => Some(t),
-                Output::Event(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(sent.len(), 2, "two 20 ms packets");
@@ -1534,6 +1860,449 @@ mod tests {
             std::iter::from_fn(|| a.poll_output())
                 .all(|o| !matches!(o, Output::Event(Event::Latched { .. })))
         );
+    }
+
+    fn events(ch: &mut Channel) -> Vec<Event> {
+        std::iter::from_fn(|| ch.poll_output())
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A STUN server inside the test loop answers Binding requests with `mapped` (what a
+    /// NAT would show); a second server stays silent, a third name does not resolve. The
+    /// srflx candidate is trickled at once and is in the offer; the failures are error
+    /// events that end nothing; gathering completes when the silent server is given up.
+    #[test]
+    fn stun_server_gives_a_srflx_candidate() {
+        use protocol::media_protocol::IceServer;
+        use rtc_stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message};
+        use rtc_stun::xoraddr::XorMappedAddress;
+        let t0 = Instant::now();
+        let stun: SocketAddr = "192.0.2.1:3478".parse().expect("addr");
+        let silent: SocketAddr = "192.0.2.2:3478".parse().expect("addr");
+        let mapped: SocketAddr = "203.0.113.9:40000".parse().expect("addr");
+        let local: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        let mut cfg = config(4000, vec![CodecKind::Pcmu], 1);
+        cfg.settings.ice = true;
+        cfg.ice_servers = IceServers::from_addrs(&[IceServer {
+            urls: vec![
+                format!("stun:{stun}"),
+                format!("stun:{silent}"),
+                "stun:stun.invalid".into(),
+            ],
+            username: None,
+            credential: None,
+            credential_type: None,
+        }]);
+        let mut ch = Channel::new(cfg, t0).expect("valid");
+        let mut now = t0;
+        let mut seen = Vec::new();
+        let mut to_silent = 0;
+        let mut srflx_at = None;
+        while !seen.contains(&Event::GatheringComplete) {
+            assert!(now < t0 + Duration::from_secs(30), "{seen:?}");
+            while let Some(o) = ch.poll_output() {
+                match o {
+                    Output::Transmit(t) if t.to == stun => {
+                        assert_eq!((t.transport, t.from), (Transport::Udp, local));
+                        let mut req = Message::new();
+                        req.raw = t.data.clone();
+                        req.decode().expect("STUN");
+                        assert_eq!(req.typ, BINDING_REQUEST);
+                        let mut resp = Message::new();
+                        resp.build(&[
+                            Box::new(req),
+                            Box::new(BINDING_SUCCESS),
+                            Box::new(XorMappedAddress {
+                                ip: mapped.ip(),
+                                port: mapped.port(),
+                            }),
+                        ])
+                        .expect("response");
+                        ch.handle_datagram(now, t.from, t.to, &resp.raw);
+                    }
+                    Output::Transmit(t) if t.to == silent => to_silent += 1,
+                    Output::Transmit(t) => panic!("unexpected {t:?}"),
+                    Output::Event(e) => {
+                        if matches!(e, Event::LocalCandidate(_)) {
+                            srflx_at = Some(now - t0);
+                        }
+                        seen.push(e);
+                    }
+                    Output::Connect { .. } => panic!("no TCP server"),
+                }
+            }
+            if let Some(t) = ch.poll_timeout() {
+                now = t.max(now);
+                ch.handle_timeout(now);
+            }
+        }
+        let srflx = Candidate {
+            foundation: String::new(),
+            transport: "udp".into(),
+            addr: "203.0.113.9".into(),
+            typ: protocol::media::CandidateType::Srflx,
+            rtp: None,
+            rtcp: None,
+            related_addr: Some("127.0.0.1".into()),
+            related_rtp: Some(4000),
+            related_rtcp: None,
+            tcptype: None,
+            extensions: Vec::new(),
+        };
+        let same = |c: &Candidate| {
+            c.typ == srflx.typ
+                && c.addr == srflx.addr
+                && c.rtp.map(|p| p.port) == Some(40000)
+                && (&c.related_addr, c.related_rtp) == (&srflx.related_addr, srflx.related_rtp)
+        };
+        // The order of what was reported: the unresolvable name at once, the candidate
+        // on the first answer, the silent server after its 7 requests (7.8 s), then done.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(
+            matches!(&seen[0], Event::Error { fault: Fault::StunDns, text }
+            if text.starts_with("stun:stun.invalid")),
+            "{seen:?}"
+        );
+        assert!(
+            matches!(&seen[1], Event::LocalCandidate(c) if same(c)),
+            "{seen:?}"
+        );
+        assert_eq!(srflx_at, Some(Duration::ZERO));
+        assert!(
+            matches!(&seen[2], Event::Error { fault: Fault::StunFailed, text }
+            if text.starts_with(&format!("stun:{silent}: no answer"))),
+            "{seen:?}"
+        );
+        assert_eq!(seen[3], Event::GatheringComplete);
+        assert_eq!(to_silent, 7);
+        assert_eq!(now - t0, Duration::from_millis(7800));
+        assert_eq!(ch.state(), ChannelState::New);
+        // The offer carries the host and the srflx candidate.
+        let offer = ch.create_offer();
+        let cands = &offer.media[0].candidates;
+        assert_eq!(cands.len(), 2, "{cands:?}");
+        assert_eq!(cands[0].typ, protocol::media::CandidateType::Host);
+        assert!(same(&cands[1]), "{cands:?}");
+        // Its STUN traffic is over: no timers left but RTCP's (none before a session).
+        assert_eq!(ch.poll_timeout(), None);
+    }
+
+    /// Without servers, gathering is complete at once: an owner waiting for it goes on.
+    #[test]
+    fn no_servers_complete_at_once() {
+        let mut ch =
+            Channel::new(config(4000, vec![CodecKind::Pcmu], 1), Instant::now()).expect("valid");
+        assert_eq!(events(&mut ch), [Event::GatheringComplete]);
+    }
+
+    /// TURN over TCP: the channel asks the owner for a connection; one that cannot be
+    /// opened is an error naming the URL, and gathering completes. A TURN URL without
+    /// credentials is refused before any connection.
+    #[test]
+    fn turn_tcp_asks_for_a_connection() {
+        use protocol::media_protocol::IceServer;
+        let t0 = Instant::now();
+        let server: SocketAddr = "192.0.2.3:3478".parse().expect("addr");
+        let mut cfg = config(4000, vec![CodecKind::Pcmu], 1);
+        cfg.ice_servers = IceServers::from_addrs(&[
+            IceServer {
+                urls: vec![format!("turn:{server}?transport=tcp")],
+                username: Some("u".into()),
+                credential: Some("p".into()),
+                credential_type: None,
+            },
+            IceServer {
+                urls: vec![format!("turn:{server}?transport=tcp")],
+                username: None,
+                credential: None,
+                credential_type: None,
+            },
+        ]);
+        let mut ch = Channel::new(cfg, t0).expect("valid");
+        let out: Vec<Output> = std::iter::from_fn(|| ch.poll_output()).collect();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0], Output::Connect { server });
+        assert!(
+            matches!(&out[1], Output::Event(Event::Error { fault: Fault::StunFailed, text })
+            if text.contains("needs a username")),
+            "{out:?}"
+        );
+        // Unknown connections are refused, so the owner closes them.
+        let other: SocketAddr = "192.0.2.4:3478".parse().expect("addr");
+        assert!(!ch.handle_connected(t0, "127.0.0.1:40000".parse().expect("addr"), other));
+        ch.handle_connect_failed(t0, server, "connection refused");
+        let seen = events(&mut ch);
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let text = format!(
+            "turn:{server}?transport=tcp: no TCP connection to {server}: connection refused"
+        );
+        assert_eq!(
+            seen[0],
+            Event::Error {
+                fault: Fault::StunFailed,
+                text
+            }
+        );
+        assert_eq!(seen[1], Event::GatheringComplete);
+    }
+
+    /// A scripted TURN server (RFC 5766) for one client, enough for the relay path: 401
+    /// then success for Allocate, Binding, permissions, channel binds, Send indications
+    /// and ChannelData out, Data indications in. Its responses carry no
+    /// MESSAGE-INTEGRITY (the client does not check them).
+    struct FakeTurn {
+        client: SocketAddr,
+        relay: SocketAddr,
+        permitted: Vec<std::net::IpAddr>,
+        channels: std::collections::HashMap<u16, SocketAddr>,
+        deallocated: bool,
+    }
+
+    impl FakeTurn {
+        /// A message from the client: the server's reply, and data for a peer.
+        #[allow(clippy::type_complexity)]
+        fn client_sent(&mut self, data: &[u8]) -> (Option<Vec<u8>>, Option<(SocketAddr, Vec<u8>)>) {
+            use rtc_stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_NONCE, ATTR_REALM};
+            use rtc_stun::error_code::CODE_UNAUTHORIZED;
+            use rtc_stun::message::*;
+            use rtc_stun::textattrs::TextAttribute;
+            use rtc_stun::xoraddr::XorMappedAddress;
+            use rtc_turn::proto::{
+                channum::ChannelNumber, data::Data, lifetime::Lifetime, peeraddr::PeerAddress,
+                relayaddr::RelayedAddress,
+            };
+            // ChannelData (RFC 5766 §11.4): channel number, length, data.
+            if let [c0 @ 0x40..=0x7f, c1, l0, l1, rest @ ..] = data {
+                let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+                let peer = self.channels[&u16::from_be_bytes([*c0, *c1])];
+                return (None, Some((peer, rest[..len].to_vec())));
+            }
+            let mut req = Message::new();
+            req.raw = data.to_vec();
+            req.decode().expect("STUN from the client");
+            let mut peer = PeerAddress::default();
+            let peer = peer
+                .get_from(&req)
+                .ok()
+                .map(|()| SocketAddr::new(peer.ip, peer.port));
+            let method = req.typ.method;
+            let mut attrs: Vec<Box<dyn Setter>> = vec![
+                Box::new(req.clone()),
+                Box::new(MessageType::new(method, CLASS_SUCCESS_RESPONSE)),
+            ];
+            let mut forward = None;
+            match method {
+                METHOD_BINDING => attrs.push(Box::new(XorMappedAddress {
+                    ip: self.client.ip(),
+                    port: self.client.port(),
+                })),
+                METHOD_ALLOCATE if !req.contains(ATTR_MESSAGE_INTEGRITY) => {
+                    attrs[1] = Box::new(MessageType::new(method, CLASS_ERROR_RESPONSE));
+                    attrs.push(Box::new(CODE_UNAUTHORIZED));
+                    attrs.push(Box::new(TextAttribute::new(ATTR_REALM, "test".into())));
+                    attrs.push(Box::new(TextAttribute::new(ATTR_NONCE, "n0nce".into())));
+                }
+                METHOD_ALLOCATE => {
+                    attrs.push(Box::new(RelayedAddress {
+                        ip: self.relay.ip(),
+                        port: self.relay.port(),
+                    }));
+                    attrs.push(Box::new(XorMappedAddress {
+                        ip: self.client.ip(),
+                        port: self.client.port(),
+                    }));
+                    attrs.push(Box::new(Lifetime(Duration::from_secs(600))));
+                }
+                METHOD_CREATE_PERMISSION => {
+                    self.permitted.push(peer.expect("XOR-PEER-ADDRESS").ip());
+                }
+                METHOD_CHANNEL_BIND => {
+                    let mut n = ChannelNumber::default();
+                    n.get_from(&req).expect("CHANNEL-NUMBER");
+                    self.channels.insert(n.0, peer.expect("XOR-PEER-ADDRESS"));
+                }
+                METHOD_SEND => {
+                    let mut d = Data::default();
+                    d.get_from(&req).expect("DATA");
+                    forward = Some((peer.expect("XOR-PEER-ADDRESS"), d.0));
+                }
+                METHOD_REFRESH => {
+                    let mut l = Lifetime::default();
+                    self.deallocated |= l.get_from(&req).is_ok() && l.0.is_zero();
+                    attrs.push(Box::new(l));
+                }
+                other => panic!("unexpected {other}"),
+            }
+            if req.typ.class == CLASS_INDICATION {
+                return (None, forward);
+            }
+            let mut resp = Message::new();
+            resp.build(&attrs).expect("response");
+            (Some(resp.raw), forward)
+        }
+
+        /// A peer's datagram to the relayed address: a Data indication for the client, or
+        /// nothing without a permission for the peer's IP (RFC 5766 §8).
+        fn peer_sent(&self, peer: SocketAddr, data: &[u8]) -> Option<Vec<u8>> {
+            use rtc_stun::message::*;
+            use rtc_turn::proto::{data::Data, peeraddr::PeerAddress};
+            if !self.permitted.contains(&peer.ip()) {
+                return None;
+            }
+            let mut m = Message::new();
+            m.build(&[
+                Box::new(TransactionId::new()),
+                Box::new(MessageType::new(METHOD_DATA, CLASS_INDICATION)),
+                Box::new(PeerAddress {
+                    ip: peer.ip(),
+                    port: peer.port(),
+                }),
+                Box::new(Data(data.to_vec())),
+            ])
+            .expect("Data indication");
+            Some(m.raw)
+        }
+    }
+
+    /// `a` has a TURN server, and everything between the two host addresses is dropped
+    /// (a firewall). `a`'s relay is allocated only after the remote description: its
+    /// candidate is trickled to `b`, the remote host candidate known before is permitted
+    /// on the relay, ICE connects relay ↔ host and RTP flows both ways through the server
+    /// (ChannelData after the channel bind). Closing deallocates.
+    #[test]
+    fn relay_allocated_after_the_answer_carries_the_call() {
+        use protocol::media_protocol::IceServer;
+        let t0 = Instant::now();
+        let server: SocketAddr = "192.0.2.5:3478".parse().expect("addr");
+        let a_local: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        let b_local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let mut turn = FakeTurn {
+            client: a_local,
+            relay: "192.0.2.5:50000".parse().expect("addr"),
+            permitted: Vec::new(),
+            channels: std::collections::HashMap::new(),
+            deallocated: false,
+        };
+        let mut ca = config(4000, vec![CodecKind::Pcmu], 1);
+        ca.settings.ice = true;
+        ca.ice_servers = IceServers::from_addrs(&[IceServer {
+            urls: vec![format!("turn:{server}")],
+            username: Some("u".into()),
+            credential: Some("p".into()),
+            credential_type: None,
+        }]);
+        let mut cb = config(5000, vec![CodecKind::Pcmu], 2);
+        cb.settings.ice = true;
+        let mut a = Channel::new(ca, t0).expect("valid");
+        let mut b = Channel::new(cb, t0).expect("valid");
+        // The server has not answered yet: the answer has the host candidate only.
+        let answer = a.accept_offer(t0, &b.create_offer()).expect("answerable");
+        assert_eq!(answer.media[0].candidates.len(), 1);
+        b.apply_answer(t0, &answer).expect("applicable");
+
+        let (mut blocked, mut trickled) = (0, Vec::new());
+        let (mut a_events, mut b_events) = (Vec::new(), Vec::new());
+        let mut pcm = Vec::new();
+        let mut now = t0;
+        for step in 0..1000u64 {
+            now = t0 + Duration::from_millis(step * 10);
+            for ch in [&mut a, &mut b] {
+                if ch.poll_timeout().is_some_and(|t| t <= now) {
+                    ch.handle_timeout(now);
+                }
+                ch.send_audio(now, &[1000; 80]).expect("encodes");
+            }
+            loop {
+                let mut moved = false;
+                while let Some(o) = a.poll_output() {
+                    moved = true;
+                    match o {
+                        Output::Transmit(t) if t.to == server => {
+                            let (reply, forward) = turn.client_sent(&t.data);
+                            if let Some(r) = reply {
+                                a.handle_datagram(now, a_local, server, &r);
+                            }
+                            match forward {
+                                Some((peer, d)) if peer == b_local => {
+                                    b.handle_datagram(now, b_local, turn.relay, &d);
+                                }
+                                Some(other) => panic!("relayed to {other:?}"),
+                                None => {}
+                            }
+                        }
+                        Output::Transmit(_) => blocked += 1,
+                        Output::Event(Event::LocalCandidate(c)) => {
+                            b.add_remote_candidate(now, &c).expect("trickle");
+                            trickled.push(c);
+                        }
+                        Output::Event(e) => a_events.push(e),
+                        Output::Connect { .. } => panic!("no TCP"),
+                    }
+                }
+                while let Some(o) = b.poll_output() {
+                    moved = true;
+                    match o {
+                        Output::Transmit(t) if t.to == turn.relay => {
+                            if let Some(ind) = turn.peer_sent(t.from, &t.data) {
+                                a.handle_datagram(now, a_local, server, &ind);
+                            }
+                        }
+                        Output::Transmit(_) => blocked += 1,
+                        Output::Event(e) => b_events.push(e),
+                        Output::Connect { .. } => panic!("no TCP"),
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for ch in [&mut a, &mut b] {
+                pcm.clear();
+                ch.pull_audio(now, &mut pcm);
+            }
+            if a.stats().received.packets >= 50 && b.stats().received.packets >= 50 {
+                break;
+            }
+        }
+        assert!(
+            now - t0 < Duration::from_secs(5),
+            "{a_events:?} {b_events:?}"
+        );
+        assert_eq!(trickled.len(), 1, "{trickled:?}");
+        let c = &trickled[0];
+        assert_eq!(c.typ, protocol::media::CandidateType::Relay);
+        assert_eq!(
+            (c.addr.as_str(), c.rtp.map(|p| p.port)),
+            ("192.0.2.5", Some(50000))
+        );
+        assert_eq!(
+            (c.related_addr.as_deref(), c.related_rtp),
+            (Some("127.0.0.1"), Some(4000))
+        );
+        assert!(a_events.contains(&Event::GatheringComplete), "{a_events:?}");
+        assert!(a_events.contains(&Event::State(ChannelState::Connected)));
+        // The remote host candidate was permitted as soon as the relay existed.
+        assert_eq!(turn.permitted, [b_local.ip()]);
+        assert!(!turn.channels.is_empty(), "no channel bind");
+        assert!(blocked > 0, "the host pairs were tried");
+        assert_eq!(a.stats().path, Some((turn.relay, b_local)));
+        assert_eq!(b.stats().path, Some((b_local, turn.relay)));
+        // Later descriptions carry the relay candidate.
+        let offer = a.restart_ice(now).expect("ICE");
+        assert!(offer.media[0].candidates.contains(c));
+        a.close(now);
+        while let Some(o) = a.poll_output() {
+            if let Output::Transmit(t) = o
+                && t.to == server
+            {
+                turn.client_sent(&t.data);
+            }
+        }
+        assert!(turn.deallocated, "no Refresh with lifetime 0");
     }
 
     #[test]

@@ -1,30 +1,40 @@
-//! The thin tokio driver: owns a channel's UDP sockets and clock, feeds the state machine,
-//! and moves audio between it and lock-free ring buffers.
+//! The thin tokio driver: owns a channel's UDP sockets, its TCP connections to TURN
+//! servers and its clock, feeds the state machine, and moves audio between it and
+//! lock-free ring buffers.
 //!
 //! All protocol decisions live in [`Channel`]; this task only waits for the first of
-//! (datagram, command, 10 ms audio tick, channel timer), hands it over and flushes the
-//! outputs. Audio crosses to the device side through `rtrb` single-producer
+//! (datagram, TCP bytes, command, 10 ms audio tick, channel timer), hands it over and
+//! flushes the outputs. STUN/TURN server names are resolved before the channel is made
+//! ([`crate::gather::resolve_servers`] into [`crate::channel::ChannelConfig::ice_servers`]);
+//! TCP connections (`turn:…?transport=tcp`) are opened here when the channel asks
+//! ([`Output::Connect`]), each by a task that writes what the channel sends and passes on
+//! what it reads. Audio crosses to the device side through `rtrb` single-producer
 //! single-consumer rings of 48 kHz mono samples (the audio side's internal rate), so audio
 //! callbacks never lock or allocate; the driver resamples to and from the codec's rate.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use codecs::resample::Resampler;
-use protocol::media::{Direction, SessionDesc};
-use tokio::net::UdpSocket;
+use protocol::media::{Candidate, Direction, SessionDesc};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{self, MissedTickBehavior};
 
 use crate::MediaError;
 use crate::channel::{Channel, ChannelState, ChannelStats, Event, Output, RecordedPacket};
+use crate::transmit::Transport;
 
 /// The audio side's sample rate.
 pub const AUDIO_RATE: u32 = 48_000;
 /// Samples in one 10 ms block at [`AUDIO_RATE`].
 pub const BLOCK: usize = 480;
+/// How long a TCP connection to a TURN server may take (the OS would wait minutes); a
+/// silent UDP server is given up after about 8 s too.
+const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The device ends of a channel's audio: microphone samples in, speaker samples out.
 pub struct AudioIo {
@@ -77,6 +87,7 @@ enum Command {
         oneshot::Sender<Result<SessionDesc, MediaError>>,
     ),
     ApplyAnswer(SessionDesc, oneshot::Sender<Result<(), MediaError>>),
+    AddRemoteCandidate(Candidate, oneshot::Sender<Result<(), MediaError>>),
     SendDtmf(char, u32, oneshot::Sender<Result<(), MediaError>>),
     SetDirection(Direction),
     SetMuted(bool),
@@ -122,6 +133,15 @@ impl ChannelHandle {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::ApplyAnswer(answer, tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// A candidate the peer trickled (RFC 8838), after its description.
+    pub async fn add_remote_candidate(&self, candidate: Candidate) -> Result<(), MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::AddRemoteCandidate(candidate, tx))
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
@@ -202,12 +222,20 @@ pub fn spawn(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (dg_tx, dg_rx) = mpsc::channel(256);
+    let (stream_tx, stream_rx) = mpsc::channel(64);
     let mut readers = Vec::new();
     for (addr, sock) in &by_addr {
         readers.push(tokio::spawn(read_loop(*addr, sock.clone(), dg_tx.clone())));
     }
     let task = tokio::spawn(async move {
-        run(channel, by_addr, audio, cmd_rx, ev_tx, dg_rx).await;
+        let io = Io {
+            sockets: by_addr,
+            datagrams: dg_rx,
+            stream_tx,
+            streams: stream_rx,
+            tcp: HashMap::new(),
+        };
+        run(channel, io, audio, cmd_rx, ev_tx).await;
         for r in readers {
             r.abort();
         }
@@ -248,6 +276,111 @@ async fn read_loop(local: SocketAddr, sock: Arc<UdpSocket>, tx: mpsc::Sender<Dat
     }
 }
 
+/// News from a TCP connection task.
+enum Stream {
+    Connected {
+        local: SocketAddr,
+        server: SocketAddr,
+        /// Messages to write.
+        writer: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    Failed {
+        server: SocketAddr,
+        reason: String,
+    },
+    Data {
+        local: SocketAddr,
+        server: SocketAddr,
+        at: Instant,
+        data: Vec<u8>,
+    },
+    Closed {
+        local: SocketAddr,
+        server: SocketAddr,
+    },
+}
+
+/// One TCP connection to a TURN server: connects, then writes what the channel sends and
+/// reports what arrives, until either side ends. Dropping the writer closes it after the
+/// queued messages are written (the deallocation on close).
+async fn tcp_connection(server: SocketAddr, tx: mpsc::Sender<Stream>) {
+    let stream = match time::timeout(TCP_CONNECT_TIMEOUT, TcpStream::connect(server)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let reason = e.to_string();
+            let _ = tx.send(Stream::Failed { server, reason }).await;
+            return;
+        }
+        Err(_) => {
+            let reason = format!("no connection within {} s", TCP_CONNECT_TIMEOUT.as_secs());
+            let _ = tx.send(Stream::Failed { server, reason }).await;
+            return;
+        }
+    };
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            let reason = e.to_string();
+            let _ = tx.send(Stream::Failed { server, reason }).await;
+            return;
+        }
+    };
+    // Small messages (checks, media) must not wait for Nagle's algorithm.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%server, "TCP_NODELAY: {e}");
+    }
+    let (writer, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+    if tx
+        .send(Stream::Connected {
+            local,
+            server,
+            writer,
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let data = buf[..n].to_vec();
+                    let news = Stream::Data { local, server, at: Instant::now(), data };
+                    if tx.send(news).await.is_err() {
+                        return;
+                    }
+                }
+            },
+            m = outgoing.recv() => match m {
+                Some(data) => {
+                    if let Err(e) = wr.write_all(&data).await {
+                        tracing::debug!(%server, "TCP write: {e}");
+                        break;
+                    }
+                }
+                // The channel let go of the connection.
+                None => return,
+            },
+        }
+    }
+    let _ = tx.send(Stream::Closed { local, server }).await;
+}
+
+/// The network side of a channel task.
+struct Io {
+    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    datagrams: mpsc::Receiver<Datagram>,
+    /// Kept to hand to new connection tasks.
+    stream_tx: mpsc::Sender<Stream>,
+    streams: mpsc::Receiver<Stream>,
+    /// Open TCP connections by (local, server).
+    tcp: HashMap<(SocketAddr, SocketAddr), mpsc::UnboundedSender<Vec<u8>>>,
+}
+
 /// Resamplers between the audio side's rate and the codec rate, made on negotiation;
 /// `None` when the rates match.
 struct Converters {
@@ -286,11 +419,10 @@ impl Converters {
 
 async fn run(
     mut channel: Channel,
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    mut io: Io,
     mut audio: AudioIo,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
-    mut datagrams: mpsc::Receiver<Datagram>,
 ) {
     let mut tick = time::interval(time::Duration::from_millis(10));
     // The playout clock: catch up after a stall rather than drift (the device keeps
@@ -302,9 +434,27 @@ async fn run(
     loop {
         let timeout = channel.poll_timeout();
         tokio::select! {
-            d = datagrams.recv() => match d {
+            d = io.datagrams.recv() => match d {
                 Some(d) => channel.handle_datagram(d.at, d.local, d.source, &d.data),
                 None => break,
+            },
+            // Never `None`: `io` holds a sender.
+            Some(s) = io.streams.recv() => match s {
+                Stream::Connected { local, server, writer } => {
+                    if channel.handle_connected(Instant::now(), local, server) {
+                        io.tcp.insert((local, server), writer);
+                    }
+                }
+                Stream::Failed { server, reason } => {
+                    channel.handle_connect_failed(Instant::now(), server, &reason);
+                }
+                Stream::Data { local, server, at, data } => {
+                    channel.handle_stream(at, local, server, &data);
+                }
+                Stream::Closed { local, server } => {
+                    io.tcp.remove(&(local, server));
+                    channel.handle_stream_closed(Instant::now(), local, server);
+                }
             },
             c = commands.recv() => {
                 let now = Instant::now();
@@ -312,6 +462,7 @@ async fn run(
                     Some(Command::CreateOffer(r)) => { let _ = r.send(channel.create_offer()); }
                     Some(Command::AcceptOffer(o, r)) => { let _ = r.send(channel.accept_offer(now, &o)); }
                     Some(Command::ApplyAnswer(a, r)) => { let _ = r.send(channel.apply_answer(now, &a)); }
+                    Some(Command::AddRemoteCandidate(c, r)) => { let _ = r.send(channel.add_remote_candidate(now, &c)); }
                     Some(Command::SendDtmf(d, ms, r)) => { let _ = r.send(channel.send_dtmf(now, d, ms)); }
                     Some(Command::SetDirection(d)) => channel.set_direction(d),
                     Some(Command::SetMuted(m)) => channel.set_muted(m),
@@ -340,12 +491,23 @@ async fn run(
         }
         while let Some(out) = channel.poll_output() {
             match out {
-                Output::Transmit(t) => {
-                    if let Some(s) = sockets.get(&t.from)
-                        && let Err(e) = s.try_send_to(&t.data, t.to)
-                    {
-                        tracing::debug!(to = %t.to, "send: {e}");
+                Output::Transmit(t) => match t.transport {
+                    Transport::Udp => {
+                        if let Some(s) = io.sockets.get(&t.from)
+                            && let Err(e) = s.try_send_to(&t.data, t.to)
+                        {
+                            tracing::debug!(to = %t.to, "send: {e}");
+                        }
                     }
+                    Transport::Tcp => {
+                        if let Some(w) = io.tcp.get(&(t.from, t.to)) {
+                            // Fails only when the task ended; its `Closed` is on the way.
+                            let _ = w.send(t.data);
+                        }
+                    }
+                },
+                Output::Connect { server } => {
+                    tokio::spawn(tcp_connection(server, io.stream_tx.clone()));
                 }
                 Output::Event(e) => {
                     let _ = events.send(e);
@@ -356,7 +518,8 @@ async fn run(
             break;
         }
     }
-    drop(sockets);
+    // Writers dropped: each connection task writes what is queued, then closes.
+    drop(io);
     if let Some(r) = close_reply {
         let _ = r.send(());
     }

@@ -28,7 +28,9 @@
 //!   for ICE-TCP. The relayed transport is always UDP (RFC 6062 TCP allocations are not
 //!   supported by rtc-turn, nor needed). `stuns:`/`turns:` (TLS) are not supported.
 //!
-//! Name resolution is IO and so lives outside the state machine: [`resolve`].
+//! Name resolution is IO and so lives outside the state machine: [`resolve`], or
+//! [`resolve_servers`] for a whole `iceServers` list, whose [`IceServers`] a
+//! [`crate::channel::Channel`] gathers from.
 
 use crate::transmit::{Transmit, Transport};
 use bytes::{Bytes, BytesMut};
@@ -124,6 +126,96 @@ pub async fn resolve(spec: &ServerSpec) -> Result<Vec<SocketAddr>, GatherError> 
     Ok(addrs.collect())
 }
 
+/// One usable URL of `iceServers` with the addresses its host resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedServer {
+    /// The URL and credentials.
+    pub spec: ServerSpec,
+    /// The server's addresses, in the resolver's order.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// `AllocChannel.iceServers` ready for a channel ([`crate::channel::ChannelConfig`]):
+/// resolution is IO, so it happens before the sans-IO channel is made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IceServers {
+    /// The servers to gather from.
+    pub servers: Vec<ResolvedServer>,
+    /// URLs that cannot be used (unsupported, unresolvable): the channel reports each as
+    /// an error event, like a server that fails later.
+    pub errors: Vec<GatherError>,
+}
+
+impl IceServers {
+    /// Servers given as addresses (IP literals need no resolver; tests).
+    pub fn from_addrs(servers: &[IceServer]) -> IceServers {
+        let (specs, errors) = server_specs(servers);
+        let mut out = IceServers {
+            servers: Vec::new(),
+            errors,
+        };
+        for spec in specs {
+            match spec.parsed.host.parse::<std::net::IpAddr>() {
+                Ok(ip) => out.servers.push(ResolvedServer {
+                    addrs: vec![SocketAddr::new(ip, spec.parsed.port)],
+                    spec,
+                }),
+                Err(_) => out.errors.push(GatherError::Resolve {
+                    url: spec.url.clone(),
+                    reason: "not an IP address (use resolve_servers)".into(),
+                }),
+            }
+        }
+        out
+    }
+}
+
+/// How long a name lookup may take: the system resolver can hang for much longer, and a
+/// silent server is given up after about 8 s anyway.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Parses and resolves an `iceServers` list, all names at once.
+pub async fn resolve_servers(servers: &[IceServer]) -> IceServers {
+    let (specs, errors) = server_specs(servers);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, spec) in specs.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let r = match tokio::time::timeout(RESOLVE_TIMEOUT, resolve(&spec)).await {
+                Ok(Ok(addrs)) if addrs.is_empty() => Err(GatherError::Resolve {
+                    url: spec.url.clone(),
+                    reason: "no address".into(),
+                }),
+                Ok(r) => r,
+                Err(_) => Err(GatherError::Resolve {
+                    url: spec.url.clone(),
+                    reason: format!("no answer within {} s", RESOLVE_TIMEOUT.as_secs()),
+                }),
+            };
+            (i, spec, r)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(r) => done.push(r),
+            Err(e) => tracing::warn!(error = %e, "name resolution task"),
+        }
+    }
+    // Keep the list's order: earlier servers are preferred.
+    done.sort_by_key(|(i, _, _)| *i);
+    let mut out = IceServers {
+        servers: Vec::new(),
+        errors,
+    };
+    for (_, spec, r) in done {
+        match r {
+            Ok(addrs) => out.servers.push(ResolvedServer { spec, addrs }),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
 /// Why a server gave no candidate, or a relay stopped working.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GatherError {
@@ -158,6 +250,16 @@ pub enum GatherError {
     NoCredentials {
         /// The URL.
         url: String,
+    },
+    /// The TCP connection to a `?transport=tcp` server could not be opened.
+    #[error("{url}: no TCP connection to {server}: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Server address.
+        server: SocketAddr,
+        /// The socket error.
+        reason: String,
     },
     /// No answer after all retransmissions.
     #[error("{url}: no answer from {server} (unreachable, or not a STUN/TURN server)")]
@@ -1147,6 +1249,58 @@ mod tests {
         assert!(texts[0].starts_with("turns:turn.example.org: STUN/TURN over TLS"));
         assert!(texts[1].starts_with("http://nope: "));
         assert!(texts[2].starts_with("stuns:x: "));
+    }
+
+    /// Names are resolved together and keep the list's order; what cannot be used is an
+    /// error naming its URL.
+    #[tokio::test]
+    async fn resolve_servers_keeps_order_and_reports_errors() {
+        let servers = resolve_servers(&[IceServer {
+            urls: vec![
+                "turn:localhost?transport=tcp".into(),
+                "turns:127.0.0.1".into(),
+                "stun:127.0.0.1:3479".into(),
+            ],
+            username: Some("u".into()),
+            credential: Some("p".into()),
+            credential_type: None,
+        }])
+        .await;
+        let urls: Vec<&str> = servers
+            .servers
+            .iter()
+            .map(|s| s.spec.url.as_str())
+            .collect();
+        assert_eq!(
+            urls,
+            ["turn:localhost?transport=tcp", "stun:127.0.0.1:3479"]
+        );
+        assert!(
+            servers.servers[0]
+                .addrs
+                .iter()
+                .all(|a| a.ip().is_loopback())
+        );
+        assert!(!servers.servers[0].addrs.is_empty());
+        assert_eq!(servers.servers[1].addrs, [addr("127.0.0.1:3479")]);
+        assert_eq!(servers.errors.len(), 1);
+        assert!(
+            servers.errors[0]
+                .to_string()
+                .starts_with("turns:127.0.0.1: ")
+        );
+        // Without a resolver: IP literals only.
+        let literal = IceServers::from_addrs(&[IceServer {
+            urls: vec!["stun:192.0.2.1".into(), "stun:stun.example.org".into()],
+            username: None,
+            credential: None,
+            credential_type: None,
+        }]);
+        assert_eq!(literal.servers[0].addrs, [addr("192.0.2.1:3478")]);
+        assert!(
+            matches!(&literal.errors[..], [GatherError::Resolve { url, .. }]
+            if url == "stun:stun.example.org")
+        );
     }
 
     #[test]

@@ -98,6 +98,7 @@ fn channel_in(ns: &Netns) -> (ChannelHandle, driver::AudioEnds) {
         jitter: jitter::Config::default(),
         certificate: Some(media::dtls::Certificate::generate().unwrap()),
         ice: media::ice::IceConfig::default(),
+        ice_servers: media::gather::IceServers::default(),
     };
     let channel = Channel::new(config, Instant::now()).unwrap();
     let (io, ends) = driver::audio_rings_at(RATE, 300);

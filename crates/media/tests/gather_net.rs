@@ -4,13 +4,15 @@
 //! way the channel's driver will.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::turn::turnserver;
 use media::gather::{GatherError, GatherEvent, Gatherer, Input, Relayed, ServerSpec, server_specs};
 use media::transmit::Transport;
 use protocol::media_protocol::IceServer;
 use rtc_stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message};
 use rtc_stun::xoraddr::XorMappedAddress;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -211,127 +213,7 @@ async fn stun_answer_equal_to_the_base_is_no_candidate() {
 }
 
 // ---------------------------------------------------------------------------------------
-// coturn
-
-/// A `turnserver` on 127.0.0.1 with user `u`, password `p`, realm `test`; killed on drop.
-struct TurnServer {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for TurnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl TurnServer {
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-}
-
-/// Starts coturn; `None` (the test then returns) only when `turnserver` is missing and
-/// this is not CI. In CI (`CI` set) a missing server fails the test.
-async fn turnserver() -> Option<TurnServer> {
-    let present = Command::new("turnserver")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !present {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "turnserver (Debian package coturn) is missing: run `scripts/test`, which installs it"
-            );
-        }
-        eprintln!(
-            "SKIPPED: turnserver (package coturn) is not installed; `scripts/test` installs it"
-        );
-        return None;
-    }
-    // Unique per server: `cargo test` runs the tests of this file as threads of one process.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("myapps-turn-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for _attempt in 0..5 {
-        // A port free for both UDP and TCP right now.
-        let port = {
-            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = u.local_addr().unwrap().port();
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-                continue;
-            }
-            port
-        };
-        let child = Command::new("turnserver")
-            .args([
-                "-n",
-                "--listening-ip",
-                "127.0.0.1",
-                "--relay-ip",
-                "127.0.0.1",
-            ])
-            .args(["--listening-port", &port.to_string()])
-            .args(["--lt-cred-mech", "--user", "u:p", "--realm", "test"])
-            .args([
-                "--no-tls",
-                "--no-dtls",
-                "--no-cli",
-                "--allow-loopback-peers",
-            ])
-            .arg("--pidfile")
-            .arg(dir.join("pid"))
-            .arg("--userdb")
-            .arg(dir.join("turndb"))
-            .arg("--log-file")
-            .arg(dir.join("log"))
-            .args(["--simple-log", "--no-stdout-log"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = TurnServer {
-            child,
-            port,
-            dir: dir.clone(),
-        };
-        if ready(server.addr()).await {
-            return Some(server);
-        }
-        drop(server);
-        std::fs::create_dir_all(&dir).unwrap();
-    }
-    panic!("turnserver did not start (log in {})", dir.display());
-}
-
-/// Whether the server answers a STUN Binding within 10 s (coturn sets up its relay ports
-/// first).
-async fn ready(server: SocketAddr) -> bool {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut req = Message::new();
-    req.build(&[
-        Box::new(rtc_stun::message::TransactionId::new()),
-        Box::new(BINDING_REQUEST),
-    ])
-    .unwrap();
-    let mut buf = [0u8; 1500];
-    for _ in 0..100 {
-        let _ = sock.send_to(&req.raw, server).await;
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(100), sock.recv_from(&mut buf)).await
-        {
-            return true;
-        }
-    }
-    false
-}
+// coturn (tests/common/turn.rs)
 
 fn relay_event(d: &Driver) -> Option<SocketAddr> {
     d.events.iter().find_map(|e| match e {

@@ -2,6 +2,8 @@
 //! in at real-time pace, received audio collected.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod turn;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Stdio;
@@ -69,6 +71,7 @@ pub fn start_at(settings: Settings, rate: u32) -> (ChannelHandle, AudioEnds, Soc
         jitter: jitter::Config::default(),
         certificate: None,
         ice: media::ice::IceConfig::default(),
+        ice_servers: media::gather::IceServers::default(),
     };
     let channel = Channel::new(config, Instant::now()).unwrap();
     let (io, ends) = driver::audio_rings_at(rate, 300);
