@@ -2371,6 +2371,7 @@ mod robustness {
                     jitter: jitter::Config::default(),
                     certificate: Some(Certificate::generate().expect("cert")),
                     ice: IceConfig::default(),
+                    ice_servers: Default::default(),
                 },
                 t0,
             )

@@ -31,6 +31,7 @@ fn channel(port: u16, settings: Settings, seed: u32, t0: Instant) -> Channel {
             jitter: jitter::Config::default(),
             certificate: Some(media::dtls::Certificate::generate().unwrap()),
             ice: media::ice::IceConfig::default(),
+            ice_servers: Default::default(),
         },
         t0,
     )
@@ -97,6 +98,7 @@ fn call(settings: Settings, link: Config, seed: u64, secs: u64) -> Run {
                 match o {
                     Output::Transmit(t) => net.push(now, t),
                     Output::Event(e) => events.push(e),
+                    Output::Connect { .. } => {}
                 }
             }
         }
@@ -263,6 +265,7 @@ fn run_for(
                 match o {
                     Output::Transmit(t) => b.handle_datagram(*now, t.to, t.from, &t.data),
                     Output::Event(e) => events.push(e),
+                    Output::Connect { .. } => {}
                 }
             }
             while let Some(o) = b.poll_output() {
@@ -270,6 +273,7 @@ fn run_for(
                 match o {
                     Output::Transmit(t) => a.handle_datagram(*now, t.to, t.from, &t.data),
                     Output::Event(e) => events.push(e),
+                    Output::Connect { .. } => {}
                 }
             }
             if !moved {
