@@ -473,8 +473,11 @@ async fn run(
                     None => channel.close(now),
                 }
             }
-            _ = tick.tick() => {
-                let now = Instant::now();
+            scheduled = tick.tick() => {
+                // The playout clock is the tick's schedule, not when the task got to run:
+                // a late wake-up (a busy machine) then looks like what it is, a delayed
+                // read of a steady device clock, and not like jitter to adapt to.
+                let now = scheduled.into_std();
                 if conv.as_ref().map(|c| c.rate) != channel.pcm_rate() {
                     conv = match channel.pcm_rate().map(|r| Converters::new(r, audio.rate)) {
                         Some(Ok(c)) => Some(c),
