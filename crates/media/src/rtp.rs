@@ -220,17 +220,7 @@ impl RtpReceiver {
             if self.ssrc.is_some() {
                 self.ssrc_changes += 1;
             }
-            let (dup, changes) = (self.duplicates, self.ssrc_changes);
-            let last_sr = self.last_sr.take();
-            *self = RtpReceiver {
-                ssrc: Some(header.ssrc),
-                base_seq: u32::from(seq),
-                max_seq: seq,
-                duplicates: dup,
-                ssrc_changes: changes,
-                last_sr,
-                ..RtpReceiver::default()
-            };
+            self.restart(header.ssrc, seq);
             arrival = Arrival::NewSource;
         } else if self.recent.contains(&Some(seq)) {
             self.duplicates += 1;
@@ -250,16 +240,7 @@ impl RtpReceiver {
             self.max_seq = seq;
         } else if delta <= u16::MAX - MAX_MISORDER {
             // A big jump: the RFC restarts after two sequential packets; we simply restart.
-            let (dup, changes, last_sr) = (self.duplicates, self.ssrc_changes, self.last_sr);
-            *self = RtpReceiver {
-                ssrc: Some(header.ssrc),
-                base_seq: u32::from(seq),
-                max_seq: seq,
-                duplicates: dup,
-                ssrc_changes: changes,
-                last_sr,
-                ..RtpReceiver::default()
-            };
+            self.restart(header.ssrc, seq);
             arrival = Arrival::OutOfWindow;
         }
         // else: reordered within MAX_MISORDER, counted below.
@@ -279,6 +260,20 @@ impl RtpReceiver {
         }
         self.transit = Some(transit);
         arrival
+    }
+
+    /// Restarts the sequence statistics at `seq` of `ssrc` (RFC 3550 §A.1 init_seq),
+    /// keeping the lifetime counters and the last SR.
+    fn restart(&mut self, ssrc: u32, seq: u16) {
+        *self = RtpReceiver {
+            ssrc: Some(ssrc),
+            base_seq: u32::from(seq),
+            max_seq: seq,
+            duplicates: self.duplicates,
+            ssrc_changes: self.ssrc_changes,
+            last_sr: self.last_sr,
+            ..RtpReceiver::default()
+        };
     }
 
     /// Records a sender report from the peer (for LSR/DLSR in our reports).

@@ -58,11 +58,7 @@ fn score_played(
     dir: &TempDir,
     mode: &str,
 ) -> f64 {
-    let ours = played;
-    let ours_path = dir.join("ours.wav");
-    let aligned = test_support::aligned(reference, ours, rate as usize * 3);
-    test_support::wav::write(&ours_path, rate, &aligned);
-    test_support::pesq(ref_path, &ours_path, mode)
+    score(ref_path, reference, played, rate, mode, dir, "ours.wav")
 }
 
 /// A peer sends speech over plain RTP to our channel, paced in real time; we decode it.

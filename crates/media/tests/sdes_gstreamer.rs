@@ -44,10 +44,7 @@ fn pesq_of(
     dir: &TempDir,
     name: &str,
 ) -> f64 {
-    let aligned = test_support::aligned(reference, pcm, RATE as usize * 3);
-    let path = dir.join(name);
-    test_support::wav::write(&path, RATE, &aligned);
-    test_support::pesq(ref_path, &path, "wb")
+    score(ref_path, reference, pcm, RATE, "wb", dir, name)
 }
 
 async fn from_srtpenc(profile: SrtpProfile) {

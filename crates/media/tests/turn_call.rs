@@ -16,14 +16,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use codecs::CodecKind;
 use common::turn::turnserver;
 use media::channel::{Channel, ChannelConfig, ChannelState, Event, LocalSocket};
 use media::driver::{self, AudioEnds, ChannelHandle};
 use media::negotiate::Settings;
-use media::rtp::Clock;
 use protocol::media::{Candidate, CandidateType, SessionDesc};
 use protocol::media_protocol::IceServer;
 
@@ -95,23 +94,17 @@ async fn side(name: &'static str, ip: &str, turn_url: &str) -> Side {
     .await;
     assert!(ice_servers.errors.is_empty(), "{:?}", ice_servers.errors);
     let config = ChannelConfig {
-        settings: Settings {
-            codecs: vec![CodecKind::OpusWb],
-            sdes: false,
-            plain: false,
-            ..Settings::default()
-        },
-        sockets: vec![LocalSocket { addr, rtcp: false }],
         cname: format!("turn-{name}"),
-        ssrc: rand::random(),
-        first_seq: rand::random(),
-        first_timestamp: rand::random(),
-        clock: Clock::new(Instant::now(), SystemTime::now()),
-        opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
-        jitter: jitter::Config::default(),
-        certificate: Some(media::dtls::Certificate::generate().unwrap()),
-        ice: media::ice::IceConfig::default(),
         ice_servers,
+        ..common::config(
+            Settings {
+                codecs: vec![CodecKind::OpusWb],
+                sdes: false,
+                plain: false,
+                ..Settings::default()
+            },
+            vec![LocalSocket { addr, rtcp: false }],
+        )
     };
     let t0 = Instant::now();
     let channel = Channel::new(config, t0).unwrap();

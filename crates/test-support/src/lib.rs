@@ -190,3 +190,39 @@ pub fn aligned(reference: &[i16], degraded: &[i16], max_lag: usize) -> Vec<i16> 
     out.resize(reference.len(), 0);
     out
 }
+
+/// `received` lined up with `reference` when the sender played `reference` in a loop and
+/// the received audio starts anywhere in it (Chromium's fake microphone loops its file):
+/// finds the circular shift that matches best, then takes each reference position from
+/// the last place it was received. Positions never received stay silent.
+pub fn aligned_circular(reference: &[i16], received: &[i16]) -> Vec<i16> {
+    let n = reference.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let dec = |x: &[i16]| -> Vec<f64> {
+        x.chunks(8)
+            .map(|c| c.iter().map(|&s| f64::from(s)).sum::<f64>())
+            .collect()
+    };
+    let (r, d) = (dec(reference), dec(received));
+    let m = r.len();
+    let corr = |shift: usize| -> f64 {
+        d.iter()
+            .take(m)
+            .enumerate()
+            .map(|(i, b)| r[(i + shift) % m] * b)
+            .sum()
+    };
+    let shift = (0..m)
+        .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
+        .unwrap_or(0)
+        * 8;
+    // received[k] carries reference[(k + shift) mod n]; where a position arrived twice
+    // the later copy wins (the start of a call may be silence before the first packet).
+    let mut out = vec![0i16; n];
+    for (k, &s) in received.iter().enumerate() {
+        out[(k + shift) % n] = s;
+    }
+    out
+}

@@ -41,6 +41,28 @@ pub fn plain(codec: CodecKind) -> Settings {
     }
 }
 
+/// A channel configuration for real-peer tests: random SSRC, sequence and timestamp, a
+/// fresh DTLS certificate when `settings.dtls`, no STUN/TURN servers.
+pub fn config(settings: Settings, sockets: Vec<LocalSocket>) -> ChannelConfig {
+    let certificate = settings
+        .dtls
+        .then(|| media::dtls::Certificate::generate().unwrap());
+    ChannelConfig {
+        settings,
+        sockets,
+        cname: "test@myapps".into(),
+        ssrc: rand::random(),
+        first_seq: rand::random(),
+        first_timestamp: rand::random(),
+        clock: Clock::new(Instant::now(), SystemTime::now()),
+        opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
+        jitter: jitter::Config::default(),
+        certificate,
+        ice: media::ice::IceConfig::default(),
+        ice_servers: media::gather::IceServers::default(),
+    }
+}
+
 /// A channel over a fresh loopback RTP/RTCP socket pair, running in the driver, with
 /// 48 kHz audio rings.
 pub fn start(settings: Settings) -> (ChannelHandle, AudioEnds, SocketAddr) {
@@ -53,26 +75,16 @@ pub fn start_at(settings: Settings, rate: u32) -> (ChannelHandle, AudioEnds, Soc
     let rtp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
     let rtcp = UdpSocket::bind(("127.0.0.1", port + 1)).unwrap();
     let addr = rtp.local_addr().unwrap();
-    let config = ChannelConfig {
+    let config = config(
         settings,
-        sockets: vec![
+        vec![
             LocalSocket { addr, rtcp: false },
             LocalSocket {
                 addr: rtcp.local_addr().unwrap(),
                 rtcp: true,
             },
         ],
-        cname: "test@myapps".into(),
-        ssrc: rand::random(),
-        first_seq: rand::random(),
-        first_timestamp: rand::random(),
-        clock: Clock::new(Instant::now(), SystemTime::now()),
-        opus: codecs::opus::Settings::default_for(CodecKind::OpusWb),
-        jitter: jitter::Config::default(),
-        certificate: None,
-        ice: media::ice::IceConfig::default(),
-        ice_servers: media::gather::IceServers::default(),
-    };
+    );
     let channel = Channel::new(config, Instant::now()).unwrap();
     let (io, ends) = driver::audio_rings_at(rate, 300);
     let handle = driver::spawn(channel, vec![rtp, rtcp], io).unwrap();
@@ -170,18 +182,21 @@ pub fn resample(pcm: &[i16], from: u32, to: u32) -> Vec<i16> {
     out
 }
 
-/// PESQ-WB of `received` (16 kHz) against the reference file, after alignment.
-pub fn pesq_wb(
-    reference_path: &Path,
+/// PESQ (`mode` `wb` or `nb`) of `received` at `rate` against the reference file, after
+/// aligning it to `reference` (up to 3 s of lag: call set-up and buffering).
+pub fn score(
+    ref_path: &Path,
     reference: &[i16],
     received: &[i16],
+    rate: u32,
+    mode: &str,
     dir: &test_support::TempDir,
     name: &str,
 ) -> f64 {
-    let aligned = test_support::aligned(reference, received, 16_000 * 3);
+    let aligned = test_support::aligned(reference, received, rate as usize * 3);
     let path = dir.join(name);
-    test_support::wav::write(&path, 16_000, &aligned);
-    test_support::pesq(reference_path, &path, "wb")
+    test_support::wav::write(&path, rate, &aligned);
+    test_support::pesq(ref_path, &path, mode)
 }
 
 /// Runs a program to completion, failing with its stderr.
