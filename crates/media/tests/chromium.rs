@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used)]
+// Private network namespaces (test_support::netns) exist on Linux only.
+#![cfg(target_os = "linux")]
 //! Our channel against a real Chromium WebRTC peer (ICE, DTLS-SRTP, rtcp-mux, Opus), in a
 //! private network namespace with only loopback; Chromium offers in one test and answers
 //! in the other. Audio is verified on both sides: Chromium's `getStats()` (packets and

@@ -7,6 +7,7 @@
 //! tests, where a panic with a clear message is the report.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(target_os = "linux")]
 pub mod netns;
 pub mod wav;
 
