@@ -468,6 +468,23 @@ struct Job {
     permissions: HashMap<SocketAddr, Permission>,
 }
 
+impl Job {
+    /// The allocation at `relay` is gone (RFC 5766 §7.3): the job fails, and this is the
+    /// event that says why.
+    fn relay_lost(&mut self, relay: SocketAddr, reason: String) -> GatherEvent {
+        self.phase = Phase::Failed;
+        GatherEvent::Failed {
+            server: self.id,
+            error: GatherError::RelayLost {
+                url: self.url.clone(),
+                server: self.server,
+                relay,
+                reason,
+            },
+        }
+    }
+}
+
 /// The srflx/relay gatherer and TURN relay of one channel. See the module docs.
 pub struct Gatherer {
     config: GatherConfig,
@@ -771,22 +788,14 @@ impl Gatherer {
                 && job.phase == Phase::Allocated
                 && let Some(relay) = job.relayed
             {
-                job.phase = Phase::Failed;
-                self.events.push_back(GatherEvent::Failed {
-                    server: job.id,
-                    error: GatherError::RelayLost {
-                        url: job.url.clone(),
-                        server: job.server,
-                        relay,
-                        reason: format!(
-                            "refresh refused: {}",
-                            p.error
-                                .as_ref()
-                                .map(|(c, r)| format!("{c} {r}"))
-                                .unwrap_or_default()
-                        ),
-                    },
-                });
+                let reason = format!(
+                    "refresh refused: {}",
+                    p.error
+                        .as_ref()
+                        .map(|(c, r)| format!("{c} {r}"))
+                        .unwrap_or_default()
+                );
+                self.events.push_back(job.relay_lost(relay, reason));
             }
         }
         self.drain(now, idx)
@@ -866,16 +875,9 @@ impl Gatherer {
                         && let Some(relay) = job.relayed
                     {
                         // A refresh or channel bind went unanswered: the server is gone.
-                        job.phase = Phase::Failed;
-                        self.events.push_back(GatherEvent::Failed {
-                            server: job.id,
-                            error: GatherError::RelayLost {
-                                url: job.url.clone(),
-                                server: job.server,
-                                relay,
-                                reason: "the server stopped answering".into(),
-                            },
-                        });
+                        self.events.push_back(
+                            job.relay_lost(relay, "the server stopped answering".into()),
+                        );
                     } else if job.phase == Phase::Closing {
                         job.phase = Phase::Failed;
                     }
