@@ -87,6 +87,7 @@ enum Command {
         oneshot::Sender<Result<SessionDesc, MediaError>>,
     ),
     ApplyAnswer(SessionDesc, oneshot::Sender<Result<(), MediaError>>),
+    RestartIce(oneshot::Sender<Result<SessionDesc, MediaError>>),
     AddRemoteCandidate(Candidate, oneshot::Sender<Result<(), MediaError>>),
     SendDtmf(char, u32, oneshot::Sender<Result<(), MediaError>>),
     SetDirection(Direction),
@@ -117,6 +118,15 @@ impl ChannelHandle {
             .send(Command::CreateOffer(tx))
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())
+    }
+
+    /// New ICE credentials (RFC 8445 §9); returns the offer that carries them.
+    pub async fn restart_ice(&self) -> Result<SessionDesc, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::RestartIce(tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     /// Applies the peer's offer; returns our answer.
@@ -462,6 +472,7 @@ async fn run(
                     Some(Command::CreateOffer(r)) => { let _ = r.send(channel.create_offer()); }
                     Some(Command::AcceptOffer(o, r)) => { let _ = r.send(channel.accept_offer(now, &o)); }
                     Some(Command::ApplyAnswer(a, r)) => { let _ = r.send(channel.apply_answer(now, &a)); }
+                    Some(Command::RestartIce(r)) => { let _ = r.send(channel.restart_ice(now)); }
                     Some(Command::AddRemoteCandidate(c, r)) => { let _ = r.send(channel.add_remote_candidate(now, &c)); }
                     Some(Command::SendDtmf(d, ms, r)) => { let _ = r.send(channel.send_dtmf(now, d, ms)); }
                     Some(Command::SetDirection(d)) => channel.set_direction(d),

@@ -7,14 +7,34 @@
 //! ```text
 //! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
 //! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
+//! myapps --headless [options]               # the local service without a window
 //! ```
+//!
+//! `--headless` prints one JSON line (`{"version","http","media","secret","pid"}`) on
+//! stdout once the service listens, then serves until SIGINT/SIGTERM or until stdin
+//! closes when `--stdin-close` is given (so a parent that dies takes it along).
+
+mod headless;
 
 use std::io::Read;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: myapps [--version | --help | sdp-to-channels | channels-to-sdp]
+const USAGE: &str =
+    "usage: myapps [--version | --help | sdp-to-channels | channels-to-sdp | --headless [options]]
   sdp-to-channels   read SDP on stdin, print the innovaphone Channels JSON object
-  channels-to-sdp   read a Channels JSON object on stdin, print SDP";
+  channels-to-sdp   read a Channels JSON object on stdin, print SDP
+  --headless        run the local service without a window; prints one JSON line with
+                    the service URLs and secret. Options:
+    --port N                  TCP port (default: a free one)
+    --disable-localhost       name the service 127.0.0.1 instead of localhost
+    --allow-origin URL        another origin that may use the service (repeatable)
+    --media-address IP        use this local address for media (repeatable; default:
+                              every usable interface)
+    --exclude-interfaces LIST addresses starting with these comma-separated prefixes
+                              are not used for media (EXCLUDEINTERFACES)
+    --exclude-vpn             no media over VPN interfaces
+    --max-channels N          channels per connection (default 16)
+    --stdin-close             stop when stdin closes";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +50,13 @@ fn main() -> ExitCode {
             println!("myapps {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("--headless") => match headless::parse(&args[1..]) {
+            Ok(opts) => headless::run(opts),
+            Err(e) => {
+                eprintln!("myapps --headless: {e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

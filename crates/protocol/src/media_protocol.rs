@@ -206,26 +206,239 @@ impl IceUrl {
     }
 }
 
-/// A Media-protocol message from an app.
+/// A media description as an app hands it over: SDP text or a Channels JSON object
+/// (exactly one of the two), and whether it is an offer or an answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteDesc {
+    /// `offer` or `answer`.
+    #[serde(rename = "type")]
+    pub typ: DescType,
+    /// SDP (RFC 8866).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp: Option<String>,
+    /// innovaphone Channels JSON (public-protocols.md §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Value>,
+}
+
+impl RemoteDesc {
+    /// Parses whichever encoding is present into the one model.
+    pub fn session(&self) -> Result<crate::media::SessionDesc, ParseError> {
+        match (&self.sdp, &self.channels) {
+            (Some(sdp), None) => crate::sdp::parse(sdp).map_err(|e| e.within("sdp")),
+            (None, Some(ch)) => {
+                crate::channels::from_channels_value(ch.clone()).map_err(|e| e.within("channels"))
+            }
+            (Some(_), Some(_)) => Err(ParseError::new("", "give either sdp or channels, not both")),
+            (None, None) => Err(ParseError::new("", "give sdp or channels")),
+        }
+    }
+}
+
+/// Offer or answer (RFC 3264).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DescType {
+    /// An offer.
+    Offer,
+    /// An answer.
+    Answer,
+}
+
+/// `AllocChannel` with what our protocol adds: the peer's offer when the app already has
+/// one, and the statistics interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocChannelExt {
+    /// The seed's fields.
+    pub base: AllocChannel,
+    /// Our additions.
+    pub ext: AllocExtra,
+}
+
+/// The fields our protocol adds to `AllocChannel` (read from the same object; kept apart
+/// so errors name the field: serde's `flatten` loses the path).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocExtra {
+    /// The peer's offer: the reply then carries our answer. Absent: the reply carries our
+    /// offer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteDesc>,
+    /// Milliseconds between `ChannelStats` events; 0 turns them off. Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_interval: Option<u32>,
+}
+
+/// A request naming one channel, with its `src`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// The channel id from `AllocChannel` (or from its result when the app gave none).
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+}
+
+/// `Connect`: the peer's answer to our offer, or a new offer from the peer
+/// (renegotiation: hold, ICE restart); the reply carries our answer then.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Connect {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// The description.
+    pub remote: RemoteDesc,
+}
+
+/// `AddCandidate`: a trickled remote candidate (RFC 8838), as the SDP attribute value
+/// (`candidate:…`, what `RTCIceCandidate.candidate` holds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddCandidate {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// The candidate line.
+    pub candidate: String,
+}
+
+/// `Hold`: put the call on hold (`sendonly`, RFC 3264 §8.4) or take it back; the reply
+/// carries the new offer for the peer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// On hold or not.
+    pub hold: bool,
+}
+
+/// `SendDtmf`: digits as RFC 4733 events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SendDtmf {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// `0`–`9`, `*`, `#`, `A`–`D`; at most 64.
+    pub digits: String,
+    /// Per digit, ms (40–5000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+}
+
+/// `Mute`: stop or restart sending the microphone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mute {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// Muted or not.
+    pub mute: bool,
+}
+
+/// `Recording`: the recording tap on or off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// On or off.
+    pub on: bool,
+}
+
+/// `SetDevices`: which microphone and speaker a channel uses (ids from the device
+/// protocol); absent fields keep the current choice, `""` means the system default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SetDevices {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// Microphone id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microphone: Option<String>,
+    /// Speaker id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+}
+
+/// A Media-protocol message from an app. The names are the `mt` values.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MediaRequest {
     /// `AllocChannel`.
-    AllocChannel(AllocChannel),
+    AllocChannel(AllocChannelExt),
+    /// `Connect`.
+    Connect(Connect),
+    /// `AddCandidate`.
+    AddCandidate(AddCandidate),
+    /// `Hold`.
+    Hold(Hold),
+    /// `RestartIce`: new ICE credentials; the reply carries the new offer.
+    RestartIce(ChannelRef),
+    /// `SendDtmf`.
+    SendDtmf(SendDtmf),
+    /// `Mute`.
+    Mute(Mute),
+    /// `Recording`.
+    Recording(Recording),
+    /// `SetDevices`.
+    SetDevices(SetDevices),
+    /// `GetStats`: one `ChannelStats` now.
+    GetStats(ChannelRef),
+    /// `FreeChannel`: close the channel and release its ports.
+    FreeChannel(ChannelRef),
 }
+
+/// Every `mt` a [`MediaRequest`] can have (docs/protocol.md is checked against it).
+pub const MEDIA_REQUESTS: &[&str] = &[
+    "AllocChannel",
+    "Connect",
+    "AddCandidate",
+    "Hold",
+    "RestartIce",
+    "SendDtmf",
+    "Mute",
+    "Recording",
+    "SetDevices",
+    "GetStats",
+    "FreeChannel",
+];
 
 impl MediaRequest {
     /// Parses one websocket text frame.
     pub fn parse(text: &str) -> Result<MediaRequest, ParseError> {
         let v: Value = from_json(text)?;
+        Self::from_value(v)
+    }
+
+    /// Like [`MediaRequest::parse`] for a parsed value.
+    pub fn from_value(v: Value) -> Result<MediaRequest, ParseError> {
+        if !v.is_object() {
+            return Err(ParseError::new("", "a message must be a JSON object"));
+        }
         let mt = v
             .get("mt")
             .ok_or_else(|| ParseError::new("mt", "missing"))?
             .as_str()
             .ok_or_else(|| ParseError::new("mt", "must be a string"))?;
-        match mt {
+        Ok(match mt {
             "AllocChannel" => {
-                let a: AllocChannel = from_value(v)?;
-                for (i, s) in a.ice_servers.iter().enumerate() {
+                let base: AllocChannel = from_value(v.clone())?;
+                let ext: AllocExtra = from_value(v)?;
+                let a = AllocChannelExt { base, ext };
+                for (i, s) in a.base.ice_servers.iter().enumerate() {
                     for (j, u) in s.urls.iter().enumerate() {
                         IceUrl::parse(u).map_err(|e| ParseError {
                             field: format!("iceServers[{i}].urls[{j}]"),
@@ -233,19 +446,101 @@ impl MediaRequest {
                         })?;
                     }
                 }
-                Ok(MediaRequest::AllocChannel(a))
+                MediaRequest::AllocChannel(a)
             }
-            other => Err(ParseError::new(
-                "mt",
-                format!("unknown message type {other:?}"),
-            )),
+            "Connect" => MediaRequest::Connect(from_value(v)?),
+            "AddCandidate" => MediaRequest::AddCandidate(from_value(v)?),
+            "Hold" => MediaRequest::Hold(from_value(v)?),
+            "RestartIce" => MediaRequest::RestartIce(from_value(v)?),
+            "SendDtmf" => MediaRequest::SendDtmf(from_value(v)?),
+            "Mute" => MediaRequest::Mute(from_value(v)?),
+            "Recording" => MediaRequest::Recording(from_value(v)?),
+            "SetDevices" => MediaRequest::SetDevices(from_value(v)?),
+            "GetStats" => MediaRequest::GetStats(from_value(v)?),
+            "FreeChannel" => MediaRequest::FreeChannel(from_value(v)?),
+            other => {
+                return Err(ParseError::new(
+                    "mt",
+                    format!("unknown message type {other:?}"),
+                ));
+            }
+        })
+    }
+
+    /// The `mt` of this request.
+    pub fn mt(&self) -> &'static str {
+        match self {
+            MediaRequest::AllocChannel(_) => "AllocChannel",
+            MediaRequest::Connect(_) => "Connect",
+            MediaRequest::AddCandidate(_) => "AddCandidate",
+            MediaRequest::Hold(_) => "Hold",
+            MediaRequest::RestartIce(_) => "RestartIce",
+            MediaRequest::SendDtmf(_) => "SendDtmf",
+            MediaRequest::Mute(_) => "Mute",
+            MediaRequest::Recording(_) => "Recording",
+            MediaRequest::SetDevices(_) => "SetDevices",
+            MediaRequest::GetStats(_) => "GetStats",
+            MediaRequest::FreeChannel(_) => "FreeChannel",
         }
     }
 
     /// The JSON form, `mt` first.
     pub fn to_value(&self) -> Value {
+        let mt = self.mt();
         match self {
-            MediaRequest::AllocChannel(a) => with_mt("AllocChannel", a),
+            MediaRequest::AllocChannel(a) => {
+                let mut v = with_mt(mt, &a.base);
+                if let (Value::Object(o), Ok(Value::Object(e))) =
+                    (&mut v, serde_json::to_value(&a.ext))
+                {
+                    o.extend(e);
+                }
+                v
+            }
+            MediaRequest::Connect(m) => with_mt(mt, m),
+            MediaRequest::AddCandidate(m) => with_mt(mt, m),
+            MediaRequest::Hold(m) => with_mt(mt, m),
+            MediaRequest::RestartIce(m)
+            | MediaRequest::GetStats(m)
+            | MediaRequest::FreeChannel(m) => with_mt(mt, m),
+            MediaRequest::SendDtmf(m) => with_mt(mt, m),
+            MediaRequest::Mute(m) => with_mt(mt, m),
+            MediaRequest::Recording(m) => with_mt(mt, m),
+            MediaRequest::SetDevices(m) => with_mt(mt, m),
+        }
+    }
+
+    /// The channel the request names (for error replies), when it parsed that far.
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            MediaRequest::AllocChannel(a) => a.base.channel.as_deref(),
+            MediaRequest::Connect(Connect { channel, .. })
+            | MediaRequest::AddCandidate(AddCandidate { channel, .. })
+            | MediaRequest::Hold(Hold { channel, .. })
+            | MediaRequest::SendDtmf(SendDtmf { channel, .. })
+            | MediaRequest::Mute(Mute { channel, .. })
+            | MediaRequest::Recording(Recording { channel, .. })
+            | MediaRequest::SetDevices(SetDevices { channel, .. })
+            | MediaRequest::RestartIce(ChannelRef { channel, .. })
+            | MediaRequest::GetStats(ChannelRef { channel, .. })
+            | MediaRequest::FreeChannel(ChannelRef { channel, .. }) => Some(channel),
+        }
+    }
+
+    /// The request's `src`, copied into its reply.
+    pub fn src(&self) -> Option<&str> {
+        match self {
+            MediaRequest::AllocChannel(a) => a.base.src.as_deref(),
+            MediaRequest::Connect(Connect { src, .. })
+            | MediaRequest::AddCandidate(AddCandidate { src, .. })
+            | MediaRequest::Hold(Hold { src, .. })
+            | MediaRequest::SendDtmf(SendDtmf { src, .. })
+            | MediaRequest::Mute(Mute { src, .. })
+            | MediaRequest::Recording(Recording { src, .. })
+            | MediaRequest::SetDevices(SetDevices { src, .. })
+            | MediaRequest::RestartIce(ChannelRef { src, .. })
+            | MediaRequest::GetStats(ChannelRef { src, .. })
+            | MediaRequest::FreeChannel(ChannelRef { src, .. }) => src.as_deref(),
         }
     }
 }
@@ -257,18 +552,31 @@ mod tests {
     #[test]
     fn seed_example_parses() {
         let t = r#"{"mt":"AllocChannel","channel":"81429cba-396d-43de-8a76-ec020ba8796e","iceServers":[{"urls":"turn:myturn.domaincom:4077?transport=udp","username":"turnuser","credential":"pwd","credentialType":"password"},{"urls":"stun:mystun.domain.com:4077"}],"dn":"Foo Bar","type":"RemoteRtp","kind":"video"}"#;
-        let MediaRequest::AllocChannel(a) = MediaRequest::parse(t).unwrap();
-        assert_eq!(a.kind, ChannelKind::Video);
+        let MediaRequest::AllocChannel(a) = MediaRequest::parse(t).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.base.kind, ChannelKind::Video);
+        let a = a.base;
         assert_eq!(a.ice_servers.len(), 2);
         assert_eq!(a.ice_servers[0].credential.as_deref(), Some("pwd"));
         assert_eq!(a.typ.as_deref(), Some("RemoteRtp"));
         let u = IceUrl::parse(&a.ice_servers[0].urls[0]).unwrap();
         assert_eq!((u.scheme, u.port, u.tcp), (IceScheme::Turn, 4077, false));
         // Round trip through our own output.
-        let again =
-            MediaRequest::parse(&MediaRequest::AllocChannel(a.clone()).to_value().to_string())
-                .unwrap();
-        assert_eq!(again, MediaRequest::AllocChannel(a));
+        let ext = AllocChannelExt {
+            base: a,
+            ext: AllocExtra {
+                remote: None,
+                stats_interval: Some(250),
+            },
+        };
+        let again = MediaRequest::parse(
+            &MediaRequest::AllocChannel(ext.clone())
+                .to_value()
+                .to_string(),
+        )
+        .unwrap();
+        assert_eq!(again, MediaRequest::AllocChannel(ext));
     }
 
     #[test]
@@ -282,7 +590,10 @@ mod tests {
             let t = format!(
                 r#"{{"mt":"AllocChannel","iceServers":[{{"urls":["stun:[::1]:3479","turn:h?transport=tcp"]}}],"stunSlow":{v}}}"#
             );
-            let MediaRequest::AllocChannel(a) = MediaRequest::parse(&t).unwrap();
+            let MediaRequest::AllocChannel(a) = MediaRequest::parse(&t).unwrap() else {
+                panic!()
+            };
+            let a = a.base;
             assert_eq!(a.stun_slow, want, "{v}");
             assert_eq!(a.ice_servers[0].urls.len(), 2);
         }
@@ -310,5 +621,48 @@ mod tests {
             MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":1,"channel":7}"#).unwrap_err();
         assert_eq!(e.field, "channel");
         assert!(MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":{"deep":[1]}}"#).is_ok());
+    }
+
+    #[test]
+    fn protocol_requests_parse() {
+        let t = r#"{"mt":"AllocChannel","channel":"a","remote":{"type":"offer","sdp":"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"},"statsInterval":500}"#;
+        let MediaRequest::AllocChannel(a) = MediaRequest::parse(t).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.ext.stats_interval, Some(500));
+        let remote = a.ext.remote.unwrap();
+        assert_eq!(remote.typ, DescType::Offer);
+        assert_eq!(remote.session().unwrap().media[0].port, 4000);
+        let r = MediaRequest::parse(r#"{"mt":"SendDtmf","channel":"a","digits":"12#","src":"s1"}"#)
+            .unwrap();
+        assert_eq!(
+            (r.channel(), r.src(), r.mt()),
+            (Some("a"), Some("s1"), "SendDtmf")
+        );
+        for mt in MEDIA_REQUESTS {
+            // Every name parses into its own variant (with its fields present).
+            let t = format!(
+                r#"{{"mt":"{mt}","channel":"c","remote":{{"type":"answer","channels":{{}}}},"candidate":"x","hold":true,"digits":"1","mute":false,"on":true}}"#
+            );
+            assert_eq!(MediaRequest::parse(&t).map(|r| r.mt()), Ok(*mt), "{mt}");
+        }
+    }
+
+    #[test]
+    fn protocol_request_errors_name_the_field() {
+        let e = MediaRequest::parse(r#"{"mt":"Mute","channel":"a"}"#).unwrap_err();
+        assert_eq!(e.field, "mute");
+        let e = MediaRequest::parse(r#"{"mt":"Mute","channel":"a","mute":"yes"}"#).unwrap_err();
+        assert_eq!(e.field, "mute");
+        let e = MediaRequest::parse(r#"{"mt":"Connect","channel":"a","remote":{"type":"x"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "remote.type");
+        let r = MediaRequest::parse(r#"{"mt":"Connect","channel":"a","remote":{"type":"answer"}}"#)
+            .unwrap();
+        let MediaRequest::Connect(c) = r else {
+            panic!()
+        };
+        assert!(c.remote.session().is_err());
+        assert_eq!(MediaRequest::parse("[1]").unwrap_err().field, "");
     }
 }

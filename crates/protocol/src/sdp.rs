@@ -178,6 +178,44 @@ fn parse_media(
     Ok(media)
 }
 
+/// One trickled candidate (RFC 8838) from its attribute value (`candidate:…`, with or
+/// without the prefix): one component, so RTP or RTCP is set.
+pub fn parse_candidate(value: &str) -> Result<Candidate, ParseError> {
+    let line = CandidateLine::parse(value)?;
+    group_candidates(vec![line])
+        .pop()
+        .ok_or_else(|| ParseError::new("candidate", "empty"))
+}
+
+/// The attribute values (`candidate:…`) of a candidate, one per component.
+pub fn candidate_strings(c: &Candidate) -> Vec<String> {
+    candidate_lines(c)
+        .into_iter()
+        .map(|l| format!("candidate:{l}"))
+        .collect()
+}
+
+fn candidate_lines(c: &Candidate) -> Vec<CandidateLine> {
+    let mut out = Vec::new();
+    for (component, port, related) in [(1u16, c.rtp, c.related_rtp), (2, c.rtcp, c.related_rtcp)] {
+        let Some(port) = port else { continue };
+        out.push(CandidateLine {
+            foundation: c.foundation.clone(),
+            component,
+            transport: c.transport.clone(),
+            priority: port.priority,
+            addr: c.addr.clone(),
+            port: port.port,
+            typ: c.typ,
+            raddr: c.related_addr.clone(),
+            rport: related,
+            tcptype: c.tcptype.clone(),
+            extensions: c.extensions.clone(),
+        });
+    }
+    out
+}
+
 /// Joins the component-1 and component-2 lines of one address into one candidate, the
 /// way a Channels candidate object holds both (public-protocols.md §10).
 fn group_candidates(lines: Vec<CandidateLine>) -> Vec<Candidate> {
@@ -549,23 +587,7 @@ fn media_to_sdp(m: &Media, lite_at_session: bool) -> MediaDescription {
         a.push(attr("ptime", p.to_string()));
     }
     for c in &m.candidates {
-        for (component, port, related) in
-            [(1u16, c.rtp, c.related_rtp), (2, c.rtcp, c.related_rtcp)]
-        {
-            let Some(port) = port else { continue };
-            let line = CandidateLine {
-                foundation: c.foundation.clone(),
-                component,
-                transport: c.transport.clone(),
-                priority: port.priority,
-                addr: c.addr.clone(),
-                port: port.port,
-                typ: c.typ,
-                raddr: c.related_addr.clone(),
-                rport: related,
-                tcptype: c.tcptype.clone(),
-                extensions: c.extensions.clone(),
-            };
+        for line in candidate_lines(c) {
             a.push(attr("candidate", line.to_string()));
         }
     }

@@ -1,0 +1,145 @@
+//! `myapps --headless`: the local service without a window, for tests, terminal servers
+//! and scripting.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use service::{Config, Service};
+
+/// Parsed options.
+pub struct Options {
+    config: Config,
+    stdin_close: bool,
+}
+
+/// Parses the options after `--headless`.
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut config = Config::default();
+    let mut stdin_close = false;
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                config.port = v
+                    .parse()
+                    .map_err(|_| format!("--port {v:?} is not a port number (0-65535)"))?;
+            }
+            "--disable-localhost" => config.use_localhost = false,
+            "--allow-origin" => {
+                let v = value("--allow-origin")?;
+                if !(v.starts_with("https://") || v.starts_with("http://")) {
+                    return Err(format!(
+                        "--allow-origin {v:?} is not an origin (https://host[:port])"
+                    ));
+                }
+                config.allowed_origins.push(v);
+            }
+            "--media-address" => {
+                let v = value("--media-address")?;
+                addresses.push(
+                    v.parse()
+                        .map_err(|_| format!("--media-address {v:?} is not an IP address"))?,
+                );
+            }
+            "--exclude-interfaces" => {
+                let v = value("--exclude-interfaces")?;
+                config.media.filter = config.media.filter.clone().with_exclude_list(&v);
+            }
+            "--exclude-vpn" => config.media.filter.exclude_vpn = true,
+            "--max-channels" => {
+                let v = value("--max-channels")?;
+                config.max_channels = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--max-channels {v:?} is not a positive number"))?;
+            }
+            "--stdin-close" => stdin_close = true,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if !addresses.is_empty() {
+        config.media.addresses = Some(addresses);
+    }
+    config.audio = Arc::new(service::audio::Tone);
+    Ok(Options {
+        config,
+        stdin_close,
+    })
+}
+
+/// Runs the service until a signal (or stdin's end with `--stdin-close`).
+pub fn run(opts: Options) -> ExitCode {
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("myapps --headless: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let service = match Service::start(opts.config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("myapps --headless: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("{}", service.info());
+        tracing::info!(url = %service.base_url(), "service running (headless)");
+        wait_for_stop(opts.stdin_close).await;
+        tracing::info!("stopping");
+        service.stop().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_stop(stdin_close: bool) {
+    let stdin_end = async {
+        if stdin_close {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 256];
+            let mut stdin = tokio::io::stdin();
+            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+        _ = stdin_end => {}
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

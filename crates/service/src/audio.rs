@@ -1,0 +1,149 @@
+//! Where a channel's audio comes from and goes to, behind [`ChannelAudio`].
+//!
+//! The media driver exchanges 48 kHz mono samples with the audio side through lock-free
+//! rings ([`media::driver::AudioEnds`]); a backend owns the other ends. [`Tone`] is the
+//! built-in backend for headless runs and tests: each channel sends a steady tone (its
+//! frequency derived from the channel id, so two channels are told apart) and the level of
+//! what it receives is measured, which makes "audio flows both ways" observable over the
+//! protocol alone (`audio` in `ChannelStats`). Sound devices plug in here as another
+//! backend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use media::driver::{AUDIO_RATE, AudioEnds, BLOCK};
+use serde_json::{Value, json};
+
+/// A source and sink of channel audio.
+pub trait ChannelAudio: Send + Sync {
+    /// Connects a channel's audio ends; dropping the result disconnects them.
+    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String>;
+    /// The backend's name (`tone`), for logs and the service info.
+    fn name(&self) -> &'static str;
+}
+
+/// One channel's connection to a [`ChannelAudio`] backend.
+pub trait Attached: Send + Sync {
+    /// Chooses devices (`None`: keep; `""`: the system default). Errors name the device.
+    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String>;
+    /// Figures for `ChannelStats.audio`.
+    fn stats(&self) -> Value;
+}
+
+/// The built-in test-tone backend (see the module docs).
+pub struct Tone;
+
+struct ToneAttached {
+    task: tokio::task::JoinHandle<()>,
+    meters: Arc<Meters>,
+    frequency: f32,
+}
+
+#[derive(Default)]
+struct Meters {
+    /// RMS of the last second of playback, as f32 bits.
+    playback_rms: AtomicU32,
+    /// Playback samples seen.
+    playback_samples: AtomicU64,
+    /// Capture samples written.
+    capture_samples: AtomicU64,
+}
+
+impl ChannelAudio for Tone {
+    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+        // 300–1000 Hz in 100 Hz steps from a hash of the id.
+        let h = channel
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let frequency = 300.0 + 100.0 * (h % 8) as f32;
+        let meters = Arc::new(Meters::default());
+        let task = tokio::spawn(run_tone(ends, frequency, meters.clone()));
+        Ok(Box::new(ToneAttached {
+            task,
+            meters,
+            frequency,
+        }))
+    }
+
+    fn name(&self) -> &'static str {
+        "tone"
+    }
+}
+
+async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let step = std::f32::consts::TAU * frequency / AUDIO_RATE as f32;
+    let mut phase = 0f32;
+    // A one-second window of squared playback samples.
+    let mut energy = 0f64;
+    let mut count = 0usize;
+    let mut buf = vec![0i16; BLOCK];
+    loop {
+        tick.tick().await;
+        for s in buf.iter_mut() {
+            // −12 dBFS.
+            *s = (phase.sin() * 8192.0) as i16;
+            phase = (phase + step) % std::f32::consts::TAU;
+        }
+        if let Ok(chunk) = ends.capture.write_chunk_uninit(BLOCK) {
+            chunk.fill_from_iter(buf.iter().copied());
+            meters
+                .capture_samples
+                .fetch_add(BLOCK as u64, Ordering::Relaxed);
+        }
+        let n = ends.playback.slots();
+        if let Ok(chunk) = ends.playback.read_chunk(n) {
+            for s in chunk.into_iter() {
+                energy += f64::from(s) * f64::from(s);
+                count += 1;
+            }
+            meters
+                .playback_samples
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if count >= AUDIO_RATE as usize {
+            let rms = (energy / count as f64).sqrt() as f32;
+            meters.playback_rms.store(rms.to_bits(), Ordering::Relaxed);
+            energy = 0.0;
+            count = 0;
+        }
+    }
+}
+
+impl Attached for ToneAttached {
+    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+        for d in [microphone, speaker].into_iter().flatten() {
+            if !d.is_empty() && d != "tone" {
+                return Err(format!(
+                    "device {d:?} is unknown: this service runs with the test-tone audio backend \
+                     (devices \"\" and \"tone\")"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Value {
+        let rms = f32::from_bits(self.meters.playback_rms.load(Ordering::Relaxed));
+        let dbfs = if rms > 0.0 {
+            (20.0 * (rms / 32768.0).log10() * 10.0).round() / 10.0
+        } else {
+            -120.0
+        };
+        json!({
+            "backend": "tone",
+            "toneHz": self.frequency,
+            "captureSamples": self.meters.capture_samples.load(Ordering::Relaxed),
+            "playbackSamples": self.meters.playback_samples.load(Ordering::Relaxed),
+            "playbackDbfs": dbfs,
+        })
+    }
+}
+
+impl Drop for ToneAttached {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,236 @@
+//! The local service of the myApps platform services: a loopback HTTP and websocket
+//! server through which apps in the myApps client reach what a browser cannot give them.
+//!
+//! | path | protocol | module |
+//! |---|---|---|
+//! | `/media` | Media protocol: RTP channels (`AllocChannel` …) | [`media`] |
+//! | `/` , `/assets/…` | our own pages and the JS client library | [`server`] |
+//!
+//! Every message is documented in `docs/protocol.md` (version [`PROTOCOL_VERSION`]).
+//!
+//! # Closed to foreign web pages
+//! A local web server that any page can drive is how CVE-2019-13450 (Zoom) happened. Every
+//! websocket upgrade here passes three checks before a websocket exists ([`auth`]):
+//! the `Host` header names our loopback listener (DNS rebinding), the `Origin` is one we
+//! serve (our own pages, the configured PBX, the App Proxy) or absent (native clients), and
+//! the query carries the secret made at start (256 random bits, compared in constant
+//! time). Refusals are answered with 403 and logged with the reason; nothing is allocated
+//! for a refused peer.
+//!
+//! # Bad input
+//! Every text frame gets a reply. Frames that are not JSON, name an unknown `mt`, have a
+//! field of the wrong type or exceed [`Config::max_message`] get an error reply naming the
+//! fault ([`errors`]); the connection and its other channels go on. A closed connection
+//! frees its channels.
+
+#![forbid(unsafe_code)]
+
+pub mod audio;
+pub mod auth;
+pub mod errors;
+pub mod media;
+pub mod server;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use ::media::interfaces::InterfaceFilter;
+use ::media::negotiate::Settings;
+use ::media::ports::{PortAllocator, PortRange};
+use protocol::media_protocol::ChannelKind;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Version of our protocols (`docs/protocol.md`); sent in the headless line and the
+/// launcher model.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the service is started with.
+#[derive(Clone)]
+pub struct Config {
+    /// Name the service `localhost` in its URLs (default); `false` is the
+    /// `DISABLELOCALHOST` setting: `127.0.0.1`.
+    pub use_localhost: bool,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Origins besides our own that may open websockets (the PBX: `https://pbx.example.com`,
+    /// the App Proxy). Compared exactly, scheme and port included.
+    pub allowed_origins: Vec<String>,
+    /// Channels one connection may hold at once.
+    pub max_channels: usize,
+    /// Largest text frame answered normally; larger ones get a `TooLarge` error reply.
+    pub max_message: usize,
+    /// Media settings.
+    pub media: MediaConfig,
+    /// Where channel audio comes from and goes to.
+    pub audio: Arc<dyn audio::ChannelAudio>,
+}
+
+/// Media settings of the service.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// Codecs and security modes offered and accepted.
+    pub settings: Settings,
+    /// Which host interfaces give candidates (VPN exclusion, `EXCLUDEINTERFACES`).
+    pub filter: InterfaceFilter,
+    /// Fixed local addresses instead of enumerating interfaces (tests, scripting:
+    /// `--media-address 127.0.0.1`).
+    pub addresses: Option<Vec<IpAddr>>,
+    /// Audio ports (default 50000–50099).
+    pub audio_ports: PortRange,
+    /// Video ports (default 50100–50199), for app sharing once video channels exist.
+    pub video_ports: PortRange,
+    /// How long an `AllocChannel` with STUN/TURN servers waits for their candidates before
+    /// it answers (later ones are trickled as `LocalCandidate`).
+    pub gather_wait: std::time::Duration,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            settings: Settings::default(),
+            filter: InterfaceFilter::default(),
+            addresses: None,
+            audio_ports: PortRange::for_kind(ChannelKind::Audio),
+            video_ports: PortRange::for_kind(ChannelKind::Video),
+            gather_wait: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            use_localhost: true,
+            port: 0,
+            allowed_origins: Vec::new(),
+            max_channels: 16,
+            max_message: 1 << 20,
+            media: MediaConfig::default(),
+            audio: Arc::new(audio::Tone),
+        }
+    }
+}
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub secret: String,
+    pub port: u16,
+    pub audio_ports: Mutex<PortAllocator>,
+    /// Channels open on all connections (for the service info and tests).
+    pub channels: std::sync::atomic::AtomicUsize,
+}
+
+/// A running service.
+pub struct Service {
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Service {
+    /// Binds the loopback listener(s) and starts serving on the current tokio runtime.
+    pub async fn start(config: Config) -> Result<Service, StartError> {
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.port);
+        let l4 = tokio::net::TcpListener::bind(v4)
+            .await
+            .map_err(|source| StartError::Bind { addr: v4, source })?;
+        let port = l4
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: v4, source })?
+            .port();
+        // `localhost` may resolve to ::1 first; serve it on the same port where IPv6 exists.
+        let l6 =
+            tokio::net::TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port))
+                .await
+                .ok();
+        let shared = Arc::new(Shared {
+            audio_ports: Mutex::new(PortAllocator::new(config.media.audio_ports)),
+            secret: auth::new_secret(),
+            port,
+            config,
+            channels: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(shared.clone(), l4, l6, stopped));
+        Ok(Service {
+            shared,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// The secret every websocket must present (`?secret=`).
+    pub fn secret(&self) -> &str {
+        &self.shared.secret
+    }
+
+    /// `http://localhost:PORT` (or `127.0.0.1` with `DISABLELOCALHOST`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url()
+    }
+
+    /// Channels open right now, on all connections.
+    pub fn open_channels(&self) -> usize {
+        self.shared
+            .channels
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What `myapps --headless` prints: version, URLs, secret.
+    pub fn info(&self) -> Value {
+        let ws = self.shared.ws_base();
+        json!({
+            "version": PROTOCOL_VERSION,
+            "http": self.base_url(),
+            "media": format!("{ws}/media"),
+            "secret": self.secret(),
+            "pid": std::process::id(),
+        })
+    }
+
+    /// Stops accepting, closes every connection (freeing its channels) and waits.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Shared {
+    fn host(&self) -> &'static str {
+        if self.config.use_localhost {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        }
+    }
+
+    pub(crate) fn base_url(&self) -> String {
+        format!("http://{}:{}", self.host(), self.port)
+    }
+
+    pub(crate) fn ws_base(&self) -> String {
+        format!("ws://{}:{}", self.host(), self.port)
+    }
+}

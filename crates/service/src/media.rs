@@ -1,0 +1,605 @@
+//! The Media protocol (`/media`): one websocket, any number of channels told apart by
+//! their `channel` id, each one [`media::channel::Channel`] run by the media driver.
+//!
+//! Requests are handled one after the other, in order; each gets exactly one reply
+//! (`<mt>Result`, with `error`/`errorText` when it failed). Channel news comes as events
+//! (`ChannelState`, `ChannelStats`, `Dtmf`, `LocalCandidate`, `GatheringComplete`,
+//! `ChannelLatched`, `ChannelError`), forwarded by one task per channel that also sends
+//! the periodic statistics. Closing the websocket frees every channel it holds.
+//! Messages and fields: `docs/protocol.md`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use media::channel::{Channel, ChannelConfig, ChannelState, ChannelStats, Event};
+use media::driver::{self, ChannelHandle};
+use media::rtp::Clock;
+use protocol::media::{Direction, SessionDesc};
+use protocol::media_protocol::{AllocChannelExt, ChannelKind, DescType, MediaRequest, RemoteDesc};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::Shared;
+use crate::audio::Attached;
+use crate::errors::{Code, Fault, routing_of};
+use crate::server::{Conn, Outbox};
+
+/// Default statistics interval.
+const STATS_DEFAULT_MS: u32 = 1000;
+/// Shortest statistics interval (protects the connection from a flood).
+const STATS_MIN_MS: u32 = 100;
+/// Longest channel id accepted.
+const MAX_ID: usize = 128;
+
+struct Chan {
+    handle: Arc<ChannelHandle>,
+    forward: tokio::task::JoinHandle<()>,
+    /// The channel's audio connection; dropped with the channel, which stops it.
+    audio: Arc<dyn Attached>,
+    /// Our offer is out and no answer came yet.
+    awaiting_answer: bool,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    out: Outbox,
+    channels: HashMap<String, Chan>,
+    /// For ids the service makes when the app gives none.
+    next_id: u64,
+}
+
+/// Serves one Media-protocol connection until the peer goes.
+pub(crate) async fn run(mut conn: Conn, shared: Arc<Shared>) {
+    let mut s = Session {
+        shared,
+        out: conn.out.clone(),
+        channels: HashMap::new(),
+        next_id: 1,
+    };
+    while let Some(text) = conn.inbound.recv().await {
+        s.handle(&text).await;
+    }
+    let ids: Vec<String> = s.channels.keys().cloned().collect();
+    for id in ids {
+        s.free(&id).await;
+    }
+}
+
+impl Session {
+    async fn handle(&mut self, text: &str) {
+        let req = match serde_json::from_str::<Value>(text) {
+            Err(e) => {
+                let e = protocol::ParseError::new("", format!("not JSON: {e}"));
+                self.out
+                    .send(Fault::parse(&e, false).reply(None, None, None));
+                return;
+            }
+            Ok(v) => MediaRequest::from_value(v),
+        };
+        let req = match req {
+            Ok(r) => r,
+            Err(e) => {
+                let fault = Fault::parse(&e, true);
+                let (mt, channel, src) = routing_of(text);
+                // An unknown `mt` has no `<mt>Result`.
+                let mt = mt.filter(|_| fault.code != Code::UnknownMessage.code());
+                self.out
+                    .send(fault.reply(mt.as_deref(), channel.as_deref(), src.as_deref()));
+                return;
+            }
+        };
+        let mt = req.mt();
+        let src = req.src().map(str::to_owned);
+        let named = req.channel().map(str::to_owned);
+        match self.dispatch(req).await {
+            Ok((channel, body)) => {
+                let mut m = Map::new();
+                m.insert("mt".into(), json!(format!("{mt}Result")));
+                m.insert("channel".into(), json!(channel));
+                if let Some(s) = src {
+                    m.insert("src".into(), json!(s));
+                }
+                m.extend(body);
+                self.out.send(Value::Object(m));
+            }
+            Err(f) => {
+                self.out
+                    .send(f.reply(Some(mt), named.as_deref(), src.as_deref()));
+            }
+        }
+    }
+
+    fn chan(&mut self, id: &str) -> Result<&mut Chan, Fault> {
+        self.channels.get_mut(id).ok_or_else(|| {
+            Fault::new(
+                Code::UnknownChannel,
+                format!("no channel {id:?} on this connection"),
+            )
+        })
+    }
+
+    /// Runs one request; `Ok((channel id, reply fields))`.
+    async fn dispatch(&mut self, req: MediaRequest) -> Result<(String, Map<String, Value>), Fault> {
+        let mut body = Map::new();
+        let id = match req {
+            MediaRequest::AllocChannel(a) => {
+                let (id, local, typ) = self.alloc(a).await?;
+                body.insert("local".into(), local_json(&local, typ));
+                id
+            }
+            MediaRequest::Connect(c) => {
+                let remote = session_of(&c.remote)?;
+                let chan = self.chan(&c.channel)?;
+                match c.remote.typ {
+                    DescType::Answer => {
+                        if !chan.awaiting_answer {
+                            return Err(Fault::new(
+                                Code::Negotiation,
+                                "an answer came but no offer of ours is outstanding",
+                            ));
+                        }
+                        chan.handle
+                            .apply_answer(remote)
+                            .await
+                            .map_err(|e| Fault::media(&e))?;
+                        chan.awaiting_answer = false;
+                    }
+                    DescType::Offer => {
+                        let answer = chan
+                            .handle
+                            .accept_offer(remote)
+                            .await
+                            .map_err(|e| Fault::media(&e))?;
+                        chan.awaiting_answer = false;
+                        body.insert("local".into(), local_json(&answer, DescType::Answer));
+                    }
+                }
+                c.channel
+            }
+            MediaRequest::AddCandidate(a) => {
+                let cand = protocol::sdp::parse_candidate(&a.candidate).map_err(|e| Fault {
+                    field: Some("candidate".into()),
+                    ..Fault::parse(&e.within("candidate"), true)
+                })?;
+                self.chan(&a.channel)?
+                    .handle
+                    .add_remote_candidate(cand)
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
+                a.channel
+            }
+            MediaRequest::Hold(h) => {
+                let chan = self.chan(&h.channel)?;
+                let dir = if h.hold {
+                    Direction::SendOnly
+                } else {
+                    Direction::SendRecv
+                };
+                chan.handle
+                    .set_direction(dir)
+                    .map_err(|e| Fault::media(&e))?;
+                let offer = chan
+                    .handle
+                    .create_offer()
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
+                chan.awaiting_answer = true;
+                body.insert("local".into(), local_json(&offer, DescType::Offer));
+                h.channel
+            }
+            MediaRequest::RestartIce(r) => {
+                let chan = self.chan(&r.channel)?;
+                let offer = chan
+                    .handle
+                    .restart_ice()
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
+                chan.awaiting_answer = true;
+                body.insert("local".into(), local_json(&offer, DescType::Offer));
+                r.channel
+            }
+            MediaRequest::SendDtmf(d) => {
+                let duration = d.duration.unwrap_or(100);
+                if !(40..=5000).contains(&duration) {
+                    return Err(field_fault("duration", "must be 40-5000 ms"));
+                }
+                if d.digits.is_empty() || d.digits.chars().count() > 64 {
+                    return Err(field_fault("digits", "give 1-64 digits"));
+                }
+                if let Some(bad) = d
+                    .digits
+                    .chars()
+                    .find(|c| !matches!(c, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d'))
+                {
+                    return Err(field_fault(
+                        "digits",
+                        &format!("{bad:?} is not a DTMF digit (0-9, *, #, A-D)"),
+                    ));
+                }
+                let chan = self.chan(&d.channel)?;
+                for c in d.digits.chars() {
+                    chan.handle
+                        .send_dtmf(c.to_ascii_uppercase(), duration)
+                        .await
+                        .map_err(|e| Fault::media(&e))?;
+                }
+                d.channel
+            }
+            MediaRequest::Mute(m) => {
+                self.chan(&m.channel)?
+                    .handle
+                    .set_muted(m.mute)
+                    .map_err(|e| Fault::media(&e))?;
+                body.insert("mute".into(), json!(m.mute));
+                m.channel
+            }
+            MediaRequest::Recording(r) => {
+                self.chan(&r.channel)?
+                    .handle
+                    .set_recording(r.on)
+                    .map_err(|e| Fault::media(&e))?;
+                body.insert("on".into(), json!(r.on));
+                r.channel
+            }
+            MediaRequest::SetDevices(d) => {
+                self.chan(&d.channel)?
+                    .audio
+                    .set_devices(d.microphone.as_deref(), d.speaker.as_deref())
+                    .map_err(|e| Fault::new(Code::Device, e))?;
+                d.channel
+            }
+            MediaRequest::GetStats(r) => {
+                let chan = self.chan(&r.channel)?;
+                let stats = chan.handle.stats().await.map_err(|e| Fault::media(&e))?;
+                if let Value::Object(o) = stats_json(&stats, chan.audio.stats()) {
+                    body.extend(o);
+                }
+                r.channel
+            }
+            MediaRequest::FreeChannel(r) => {
+                self.chan(&r.channel)?;
+                self.free(&r.channel).await;
+                r.channel
+            }
+        };
+        Ok((id, body))
+    }
+
+    async fn alloc(
+        &mut self,
+        a: AllocChannelExt,
+    ) -> Result<(String, SessionDesc, DescType), Fault> {
+        let cfg = &self.shared.config;
+        let id = match a.base.channel.clone() {
+            Some(id) if id.is_empty() || id.len() > MAX_ID => {
+                return Err(field_fault("channel", "must be 1-128 characters"));
+            }
+            Some(id) => id,
+            None => loop {
+                let id = format!("ch{}", self.next_id);
+                self.next_id += 1;
+                if !self.channels.contains_key(&id) {
+                    break id;
+                }
+            },
+        };
+        if self.channels.contains_key(&id) {
+            return Err(Fault::new(
+                Code::ChannelExists,
+                format!("channel {id:?} exists on this connection"),
+            ));
+        }
+        if self.channels.len() >= cfg.max_channels {
+            return Err(Fault::new(
+                Code::ChannelLimit,
+                format!(
+                    "this connection holds {} channels, the most it may",
+                    cfg.max_channels
+                ),
+            ));
+        }
+        if a.base.kind == ChannelKind::Video {
+            return Err(field_fault(
+                "kind",
+                "video channels (app sharing) are not implemented yet; use audio",
+            ));
+        }
+        let stats_ms = a.ext.stats_interval.unwrap_or(STATS_DEFAULT_MS);
+        let stats_every =
+            (stats_ms != 0).then(|| Duration::from_millis(u64::from(stats_ms.max(STATS_MIN_MS))));
+        let remote = a.ext.remote.as_ref().map(session_of).transpose()?;
+        if a.ext
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.typ != DescType::Offer)
+        {
+            return Err(field_fault(
+                "remote.type",
+                "AllocChannel takes the peer's offer; answers go in Connect",
+            ));
+        }
+
+        let addrs = local_addrs(&self.shared)?;
+        // A peer that muxes RTCP (or any ICE peer) needs no RTCP port; our own offers may
+        // reach a plain-RTP device that sends RTCP to port+1 (RFC 3550 §11).
+        let rtcp_pair = match &remote {
+            Some(r) => r.media.first().is_some_and(|m| !m.rtcp_mux),
+            None => true,
+        };
+        let sockets = {
+            let mut alloc = self
+                .shared
+                .audio_ports
+                .lock()
+                .map_err(|_| Fault::new(Code::Internal, "port allocator poisoned"))?;
+            media::ports::bind_channel(&mut alloc, &addrs, rtcp_pair)
+                .map_err(|e| Fault::new(Code::NoPorts, e.to_string()))?
+        };
+        let ice_servers = media::gather::resolve_servers(&a.base.ice_servers).await;
+        let has_servers = !ice_servers.servers.is_empty();
+        let settings = cfg.media.settings.clone();
+        let certificate = if settings.dtls {
+            Some(
+                media::dtls::Certificate::generate()
+                    .map_err(|e| Fault::new(Code::Internal, format!("DTLS certificate: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let config = ChannelConfig {
+            settings,
+            sockets: sockets.local,
+            cname: format!("myapps-{}", &self.shared.secret[..8]),
+            ssrc: rand::random(),
+            first_seq: rand::random(),
+            first_timestamp: rand::random(),
+            clock: Clock::new(Instant::now(), SystemTime::now()),
+            opus: codecs::opus::Settings::default_for(codecs::CodecKind::OpusWb),
+            jitter: jitter::Config::default(),
+            certificate,
+            ice: media::ice::IceConfig::default(),
+            ice_servers,
+        };
+        let channel = Channel::new(config, Instant::now()).map_err(|e| Fault::media(&e))?;
+        // 300 blocks = 3 s each way: the audio side never waits on the driver.
+        let (io, ends) = driver::audio_rings(300);
+        let mut handle =
+            driver::spawn(channel, sockets.sockets, io).map_err(|e| Fault::media(&e))?;
+        let attached: Arc<dyn Attached> = Arc::from(
+            self.shared
+                .config
+                .audio
+                .attach(&id, ends)
+                .map_err(|e| Fault::new(Code::Device, e))?,
+        );
+        // Take the events; early ones (gathering) are replayed to the app after the reply.
+        let (_, placeholder) = mpsc::unbounded_channel();
+        let mut events = std::mem::replace(&mut handle.events, placeholder);
+        let mut early = Vec::new();
+        if has_servers {
+            let deadline = tokio::time::Instant::now() + cfg.media.gather_wait;
+            while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+                let done = ev == Event::GatheringComplete;
+                early.push(ev);
+                if done {
+                    break;
+                }
+            }
+        }
+        let handle = Arc::new(handle);
+        let (local, typ) = match remote {
+            Some(offer) => match handle.accept_offer(offer).await {
+                Ok(answer) => (answer, DescType::Answer),
+                Err(e) => {
+                    close_handle(handle).await;
+                    return Err(Fault::media(&e));
+                }
+            },
+            None => match handle.create_offer().await {
+                Ok(offer) => (offer, DescType::Offer),
+                Err(e) => {
+                    close_handle(handle).await;
+                    return Err(Fault::media(&e));
+                }
+            },
+        };
+        let forward = tokio::spawn(forward(
+            id.clone(),
+            events,
+            early,
+            handle.clone(),
+            attached.clone(),
+            stats_every,
+            self.out.clone(),
+        ));
+        self.channels.insert(
+            id.clone(),
+            Chan {
+                handle,
+                forward,
+                audio: attached,
+                awaiting_answer: typ == DescType::Offer,
+            },
+        );
+        self.shared.channels.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(channel = %id, dn = a.base.dn.as_deref().unwrap_or(""), "channel allocated");
+        Ok((id, local, typ))
+    }
+
+    async fn free(&mut self, id: &str) {
+        let Some(chan) = self.channels.remove(id) else {
+            return;
+        };
+        chan.forward.abort();
+        let _ = chan.forward.await;
+        close_handle(chan.handle).await;
+        self.shared.channels.fetch_sub(1, Ordering::SeqCst);
+        tracing::info!(channel = %id, "channel freed");
+    }
+}
+
+/// Closes a channel task (its sockets, and so its ports, go with it).
+async fn close_handle(handle: Arc<ChannelHandle>) {
+    match Arc::try_unwrap(handle) {
+        Ok(h) => h.close().await,
+        // Only the forwarding task shares the handle and it has ended; should another
+        // holder exist, dropping ours still ends the task once it goes.
+        Err(h) => tracing::error!(
+            holders = Arc::strong_count(&h),
+            "channel still shared at close"
+        ),
+    }
+}
+
+fn field_fault(field: &str, text: &str) -> Fault {
+    Fault {
+        field: Some(field.into()),
+        ..Fault::new(Code::BadField, format!("{field}: {text}"))
+    }
+}
+
+fn session_of(r: &RemoteDesc) -> Result<SessionDesc, Fault> {
+    r.session()
+        .map_err(|e| Fault::parse(&e.within("remote"), true))
+}
+
+fn local_addrs(shared: &Shared) -> Result<Vec<IpAddr>, Fault> {
+    if let Some(a) = &shared.config.media.addresses {
+        return Ok(a.clone());
+    }
+    let ifaces = media::interfaces::usable(&shared.config.media.filter)
+        .map_err(|e| Fault::new(Code::NoPorts, format!("cannot list interfaces: {e}")))?;
+    let addrs: Vec<IpAddr> = ifaces.iter().map(|i| i.addr).collect();
+    if addrs.is_empty() {
+        return Err(Fault::new(
+            Code::NoPorts,
+            "no usable network interface (all excluded, VPN or down)",
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Our description in both encodings.
+fn local_json(desc: &SessionDesc, typ: DescType) -> Value {
+    json!({
+        "type": typ,
+        "sdp": protocol::sdp::to_sdp_string(desc),
+        "channels": protocol::channels::to_channels_value(desc),
+    })
+}
+
+fn state_name(s: ChannelState) -> &'static str {
+    match s {
+        ChannelState::New => "new",
+        ChannelState::Connecting => "connecting",
+        ChannelState::Connected => "connected",
+        ChannelState::Failed => "failed",
+        ChannelState::Closed => "closed",
+    }
+}
+
+fn event_json(channel: &str, ev: &Event) -> Vec<Value> {
+    match ev {
+        Event::State(s) => {
+            vec![json!({"mt":"ChannelState","channel":channel,"state":state_name(*s)})]
+        }
+        Event::Dtmf { digit, duration_ms } => vec![json!({
+            "mt":"Dtmf","channel":channel,"digit":digit.to_string(),"duration":duration_ms
+        })],
+        Event::Latched { rtp } => {
+            vec![json!({"mt":"ChannelLatched","channel":channel,"rtp":rtp.to_string()})]
+        }
+        Event::LocalCandidate(c) => protocol::sdp::candidate_strings(c)
+            .into_iter()
+            .map(|line| json!({"mt":"LocalCandidate","channel":channel,"candidate":line}))
+            .collect(),
+        Event::GatheringComplete => vec![json!({"mt":"GatheringComplete","channel":channel})],
+        Event::Error { fault, text } => vec![json!({
+            "mt":"ChannelError","channel":channel,"error":fault.code(),"errorText":text
+        })],
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn stats_json(s: &ChannelStats, audio: Value) -> Value {
+    let mut v = json!({
+        "packetsSent": s.packets_sent,
+        "octetsSent": s.octets_sent,
+        "packetsReceived": s.received.packets,
+        "packetsLost": s.received.lost,
+        "jitter": (s.received.jitter_ms * 10.0).round() / 10.0,
+        "roundTrip": s.rtt_ms.map(|r| (r * 10.0).round() / 10.0),
+        "remoteLoss": s.remote_fraction_lost,
+        "blocksPlayed": s.blocks_played,
+        "dtmfReceived": s.dtmf_received,
+        "wrongPt": s.wrong_pt,
+        "garbage": s.garbage,
+        "audio": audio,
+    });
+    if let Some(j) = &s.jitter {
+        v["buffer"] = json!({
+            "delay": ms(j.delay), "targetDelay": ms(j.target_delay),
+            "late": j.late, "lost": j.lost, "recovered": j.recovered,
+            "concealed": ms(j.concealed),
+        });
+    }
+    if let Some(x) = &s.srtp {
+        v["srtp"] = json!({
+            "authFailed": x.auth_failed, "replayed": x.replayed, "malformed": x.malformed,
+        });
+    }
+    if let Some(i) = &s.ice {
+        v["ice"] = json!(format!("{i:?}").to_ascii_lowercase());
+    }
+    if let Some((l, r)) = &s.path {
+        v["path"] = json!({"local": l.to_string(), "remote": r.to_string()});
+    }
+    v
+}
+
+/// Forwards a channel's events and sends its statistics every `every`.
+async fn forward(
+    id: String,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    early: Vec<Event>,
+    handle: Arc<ChannelHandle>,
+    audio: Arc<dyn Attached>,
+    every: Option<Duration>,
+    out: Outbox,
+) {
+    for ev in &early {
+        for v in event_json(&id, ev) {
+            out.send(v);
+        }
+    }
+    let mut tick = every.map(|d| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => for v in event_json(&id, &ev) { out.send(v) },
+                None => return,
+            },
+            _ = async { match tick.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending().await } } => {
+                if let Ok(s) = handle.stats().await {
+                    let mut m = Map::new();
+                    m.insert("mt".into(), json!("ChannelStats"));
+                    m.insert("channel".into(), json!(id));
+                    if let Value::Object(o) = stats_json(&s, audio.stats()) {
+                        m.extend(o);
+                    }
+                    out.send(Value::Object(m));
+                }
+            }
+        }
+    }
+}
