@@ -206,8 +206,9 @@ impl IceUrl {
     }
 }
 
-/// A media description as an app hands it over: SDP text or a Channels JSON object
-/// (exactly one of the two), and whether it is an offer or an answer.
+/// A media description as an app hands it over: SDP text or a Channels JSON object, and
+/// whether it is an offer or an answer. With both (our own `local` object passed on as
+/// it is), the SDP is used.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RemoteDesc {
     /// `offer` or `answer`.
@@ -225,11 +226,10 @@ impl RemoteDesc {
     /// Parses whichever encoding is present into the one model.
     pub fn session(&self) -> Result<crate::media::SessionDesc, ParseError> {
         match (&self.sdp, &self.channels) {
-            (Some(sdp), None) => crate::sdp::parse(sdp).map_err(|e| e.within("sdp")),
+            (Some(sdp), _) => crate::sdp::parse(sdp).map_err(|e| e.within("sdp")),
             (None, Some(ch)) => {
                 crate::channels::from_channels_value(ch.clone()).map_err(|e| e.within("channels"))
             }
-            (Some(_), Some(_)) => Err(ParseError::new("", "give either sdp or channels, not both")),
             (None, None) => Err(ParseError::new("", "give sdp or channels")),
         }
     }

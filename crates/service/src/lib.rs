@@ -120,6 +120,10 @@ pub(crate) struct Shared {
     pub audio_ports: Mutex<PortAllocator>,
     /// Channels open on all connections (for the service info and tests).
     pub channels: std::sync::atomic::AtomicUsize,
+    /// Channels allocated since start.
+    pub allocated: std::sync::atomic::AtomicU64,
+    /// Websocket handshakes refused since start.
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
 /// A running service.
@@ -164,6 +168,8 @@ impl Service {
             port,
             config,
             channels: std::sync::atomic::AtomicUsize::new(0),
+            allocated: std::sync::atomic::AtomicU64::new(0),
+            refused: std::sync::atomic::AtomicU64::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(shared.clone(), l4, l6, stopped));
@@ -193,6 +199,20 @@ impl Service {
     pub fn open_channels(&self) -> usize {
         self.shared
             .channels
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Channels allocated since start, on all connections.
+    pub fn channels_allocated(&self) -> u64 {
+        self.shared
+            .allocated
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Websocket handshakes refused since start (wrong Host, Origin or secret).
+    pub fn refusals(&self) -> u64 {
+        self.shared
+            .refused
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 

@@ -27,6 +27,17 @@ use crate::audio::Attached;
 use crate::errors::{Code, Fault, routing_of};
 use crate::server::{Conn, Outbox};
 
+/// Every event `mt` this protocol sends (docs/protocol.md is checked against it).
+pub const EVENTS: &[&str] = &[
+    "ChannelState",
+    "ChannelStats",
+    "Dtmf",
+    "LocalCandidate",
+    "GatheringComplete",
+    "ChannelLatched",
+    "ChannelError",
+];
+
 /// Default statistics interval.
 const STATS_DEFAULT_MS: u32 = 1000;
 /// Shortest statistics interval (protects the connection from a flood).
@@ -425,6 +436,7 @@ impl Session {
             },
         );
         self.shared.channels.fetch_add(1, Ordering::SeqCst);
+        self.shared.allocated.fetch_add(1, Ordering::SeqCst);
         tracing::info!(channel = %id, dn = a.base.dn.as_deref().unwrap_or(""), "channel allocated");
         Ok((id, local, typ))
     }
@@ -601,5 +613,56 @@ async fn forward(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::media::{Candidate, CandidateType, ComponentPort};
+
+    #[test]
+    fn every_event_has_a_documented_name() {
+        let cand = Candidate {
+            foundation: "1".into(),
+            transport: "udp".into(),
+            addr: "192.0.2.1".into(),
+            typ: CandidateType::Relay,
+            rtp: Some(ComponentPort {
+                port: 5000,
+                priority: 1,
+            }),
+            rtcp: None,
+            related_addr: None,
+            related_rtp: None,
+            related_rtcp: None,
+            tcptype: None,
+            extensions: vec![],
+        };
+        let events = [
+            Event::State(ChannelState::Connected),
+            Event::Dtmf {
+                digit: '5',
+                duration_ms: 100,
+            },
+            Event::Latched {
+                rtp: "192.0.2.1:4000".parse().unwrap(),
+            },
+            Event::LocalCandidate(cand),
+            Event::GatheringComplete,
+            Event::Error {
+                fault: ::media::Fault::IceFailed,
+                text: "x".into(),
+            },
+        ];
+        for ev in &events {
+            for v in event_json("a", ev) {
+                let mt = v["mt"].as_str().unwrap();
+                assert!(EVENTS.contains(&mt), "{mt} missing from EVENTS");
+                assert_eq!(v["channel"], "a");
+            }
+        }
+        let v = stats_json(&ChannelStats::default(), json!({}));
+        assert!(v["packetsReceived"].is_number());
     }
 }

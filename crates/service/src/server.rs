@@ -135,6 +135,10 @@ fn upgrade(
         allowed_origins: &state.shared.config.allowed_origins,
     };
     if let Err(refusal) = policy.check(&handshake) {
+        state
+            .shared
+            .refused
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tracing::warn!(
             protocol = ?proto,
             origin = handshake.origin.unwrap_or("-"),
