@@ -69,7 +69,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     if !addresses.is_empty() {
         config.media.addresses = Some(addresses);
     }
-    config.audio = Arc::new(service::audio::Tone);
+    config.audio = Arc::new(service::channel_audio::Tone);
     Ok(Options {
         config,
         stdin_close,

@@ -6,6 +6,7 @@
 //!   [`sdp`] (RFC 8866/RFC 3264, parsed and printed by the maintained `rtc-sdp` crate).
 //!   The media engine works on the model; the service hands apps both encodings.
 //! * [`media_protocol`]: the Media protocol's `AllocChannel` as the spec shows it.
+//! * [`ringer`]: the Ringer and device protocols.
 //! * [`api`]: the client-API envelope (`ApiRequest`, `ApiResult`, `ApiModel`, `ApiUpdate`,
 //!   `RegisterApi`, `ConsumeApi`, `ApiConsumerClosed`) as it travels over the ApiRelay.
 //!
@@ -26,6 +27,7 @@ pub mod channels;
 mod error;
 pub mod media;
 pub mod media_protocol;
+pub mod ringer;
 pub mod sdp;
 
 pub use error::ParseError;

@@ -121,6 +121,27 @@ impl Fault {
     }
 }
 
+/// The error reply to a frame that did not parse as a request: `Error` when it is not
+/// JSON or names no known `mt`, `<mt>Result` (with `field`) when a field was wrong.
+pub fn frame_fault(text: &str, e: &ParseError) -> Value {
+    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    let fault = Fault::parse(e, is_json);
+    let (mt, channel, src) = routing_of(text);
+    let mt = mt.filter(|_| fault.code == Code::BadField.code());
+    fault.reply(mt.as_deref(), channel.as_deref(), src.as_deref())
+}
+
+/// The reply to a request that succeeded: `{"mt":"<mt>Result", src?, …body}`.
+pub fn result(mt: &str, src: Option<&str>, body: Map<String, Value>) -> Value {
+    let mut m = Map::new();
+    m.insert("mt".into(), json!(format!("{mt}Result")));
+    if let Some(s) = src {
+        m.insert("src".into(), json!(s));
+    }
+    m.extend(body);
+    Value::Object(m)
+}
+
 /// Reads `mt`, `channel` and `src` from a frame that failed to parse fully, so the error
 /// reply can still name the request (best effort: any of them may be missing).
 pub fn routing_of(text: &str) -> (Option<String>, Option<String>, Option<String>) {

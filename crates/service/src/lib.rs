@@ -4,6 +4,8 @@
 //! | path | protocol | module |
 //! |---|---|---|
 //! | `/media` | Media protocol: RTP channels (`AllocChannel` …) | [`media`] |
+//! | `/ringer` | Ringer protocol: `StartRinging`, `StopRinging`, ringtones | [`ringer`] |
+//! | `/devices` | device protocol: microphones, speakers, ringers, hot-plug news | [`devices`] |
 //! | `/` , `/assets/…` | our own pages and the JS client library | [`server`] |
 //!
 //! Every message is documented in `docs/protocol.md` (version [`PROTOCOL_VERSION`]).
@@ -25,11 +27,14 @@
 
 #![forbid(unsafe_code)]
 
-pub mod audio;
 pub mod auth;
+pub mod channel_audio;
+pub mod devices;
 pub mod errors;
 pub mod media;
+pub mod ringer;
 pub mod server;
+pub mod sound;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -63,7 +68,9 @@ pub struct Config {
     /// Media settings.
     pub media: MediaConfig,
     /// Where channel audio comes from and goes to.
-    pub audio: Arc<dyn audio::ChannelAudio>,
+    pub audio: Arc<dyn channel_audio::ChannelAudio>,
+    /// Devices, ringtones and ringing for the Ringer and device protocols.
+    pub sound: Arc<dyn sound::Sound>,
 }
 
 /// Media settings of the service.
@@ -107,7 +114,8 @@ impl Default for Config {
             max_channels: 16,
             max_message: 1 << 20,
             media: MediaConfig::default(),
-            audio: Arc::new(audio::Tone),
+            audio: Arc::new(channel_audio::Tone),
+            sound: Arc::new(sound::NoSound),
         }
     }
 }
@@ -124,6 +132,8 @@ pub(crate) struct Shared {
     pub allocated: std::sync::atomic::AtomicU64,
     /// Websocket handshakes refused since start.
     pub refused: std::sync::atomic::AtomicU64,
+    /// Device news for every device-protocol connection.
+    pub device_news: tokio::sync::broadcast::Sender<Value>,
 }
 
 /// A running service.
@@ -131,6 +141,8 @@ pub struct Service {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The device watcher (stops with the service).
+    _watcher: Option<Box<dyn sound::Running>>,
 }
 
 /// Why the service did not start.
@@ -170,13 +182,16 @@ impl Service {
             channels: std::sync::atomic::AtomicUsize::new(0),
             allocated: std::sync::atomic::AtomicU64::new(0),
             refused: std::sync::atomic::AtomicU64::new(0),
+            device_news: tokio::sync::broadcast::channel(64).0,
         });
+        let watcher = devices::watch(&shared, shared.device_news.clone());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(shared.clone(), l4, l6, stopped));
         Ok(Service {
             shared,
             stop: Some(stop),
             task,
+            _watcher: watcher,
         })
     }
 
@@ -223,6 +238,8 @@ impl Service {
             "version": PROTOCOL_VERSION,
             "http": self.base_url(),
             "media": format!("{ws}/media"),
+            "ringer": format!("{ws}/ringer"),
+            "devices": format!("{ws}/devices"),
             "secret": self.secret(),
             "pid": std::process::id(),
         })

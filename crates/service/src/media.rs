@@ -23,8 +23,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::Shared;
-use crate::audio::Attached;
-use crate::errors::{Code, Fault, routing_of};
+use crate::channel_audio::Attached;
+use crate::errors::{Code, Fault, frame_fault};
 use crate::server::{Conn, Outbox};
 
 /// Every event `mt` this protocol sends (docs/protocol.md is checked against it).
@@ -81,24 +81,10 @@ pub(crate) async fn run(mut conn: Conn, shared: Arc<Shared>) {
 
 impl Session {
     async fn handle(&mut self, text: &str) {
-        let req = match serde_json::from_str::<Value>(text) {
-            Err(e) => {
-                let e = protocol::ParseError::new("", format!("not JSON: {e}"));
-                self.out
-                    .send(Fault::parse(&e, false).reply(None, None, None));
-                return;
-            }
-            Ok(v) => MediaRequest::from_value(v),
-        };
-        let req = match req {
+        let req = match MediaRequest::parse(text) {
             Ok(r) => r,
             Err(e) => {
-                let fault = Fault::parse(&e, true);
-                let (mt, channel, src) = routing_of(text);
-                // An unknown `mt` has no `<mt>Result`.
-                let mt = mt.filter(|_| fault.code != Code::UnknownMessage.code());
-                self.out
-                    .send(fault.reply(mt.as_deref(), channel.as_deref(), src.as_deref()));
+                self.out.send(frame_fault(text, &e));
                 return;
             }
         };

@@ -52,6 +52,8 @@ impl Outbox {
 #[derive(Clone, Copy, Debug)]
 enum Proto {
     Media,
+    Ringer,
+    Devices,
 }
 
 #[derive(Clone)]
@@ -71,7 +73,18 @@ pub(crate) async fn serve(
     let app = Router::new()
         .route("/", get(index))
         .route("/assets/myapps-service.js", get(client_js))
-        .route("/media", get(media_ws))
+        .route(
+            "/media",
+            get(|ws, h, q, s| ws_route(ws, h, q, s, Proto::Media)),
+        )
+        .route(
+            "/ringer",
+            get(|ws, h, q, s| ws_route(ws, h, q, s, Proto::Ringer)),
+        )
+        .route(
+            "/devices",
+            get(|ws, h, q, s| ws_route(ws, h, q, s, Proto::Devices)),
+        )
         .with_state(state);
     let mut servers = tokio::task::JoinSet::new();
     for l in std::iter::once(v4).chain(v6) {
@@ -107,13 +120,14 @@ async fn client_js() -> impl IntoResponse {
     )
 }
 
-async fn media_ws(
+async fn ws_route(
     ws: WebSocketUpgrade,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     State(state): State<AppState>,
+    proto: Proto,
 ) -> Response {
-    upgrade(ws, &headers, query.as_deref(), state, Proto::Media)
+    upgrade(ws, &headers, query.as_deref(), state, proto)
 }
 
 fn upgrade(
@@ -161,6 +175,8 @@ async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto) {
     let shared = state.shared.clone();
     let handler = match proto {
         Proto::Media => tokio::spawn(crate::media::run(conn, shared.clone())),
+        Proto::Ringer => tokio::spawn(crate::ringer::run(conn, shared.clone())),
+        Proto::Devices => tokio::spawn(crate::devices::run(conn, shared.clone())),
     };
     let max = shared.config.max_message;
     let mut shutdown = state.shutdown.clone();

@@ -23,6 +23,9 @@ fn every_message_is_documented() {
     let code: BTreeSet<String> = protocol::media_protocol::MEDIA_REQUESTS
         .iter()
         .chain(service::media::EVENTS)
+        .chain(protocol::ringer::RINGER_REQUESTS)
+        .chain(protocol::ringer::DEVICE_REQUESTS)
+        .chain(service::devices::EVENTS)
         .map(|s| (*s).to_owned())
         .collect();
     let docs = documented();
