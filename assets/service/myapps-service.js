@@ -1,6 +1,6 @@
 // myapps-service.js: client library of the myApps platform services' local service.
 // Protocol: docs/protocol.md (version 1). Works in browsers and in Node >= 22 (global
-// WebSocket). Served by the service at /assets/myapps-service.js.
+// WebSocket; Node 20 with --experimental-websocket). Served by the service at /assets/myapps-service.js.
 //
 //   const media = await MyAppsService.connect(info.media, info.secret);
 //   media.on("ChannelStats", ev => console.log(ev.packetsReceived));
@@ -89,6 +89,19 @@
     freeChannel(channel) { return this.request({ mt: "FreeChannel", channel }); }
   }
 
+  class RingerConnection extends Connection {
+    startRinging(args) { return this.request(Object.assign({ mt: "StartRinging" }, args || {})); }
+    stopRinging() { return this.request({ mt: "StopRinging" }); }
+    getRingtones() { return this.request({ mt: "GetRingtones" }); }
+    getRingerDevices() { return this.request({ mt: "GetRingerDevices" }); }
+  }
+
+  class DevicesConnection extends Connection {
+    /// Resolves with {microphones, speakers, ringers}; `DeviceAdded`/`DeviceRemoved`
+    /// arrive through on().
+    getDevices() { return this.request({ mt: "GetDevices" }); }
+  }
+
   function open(url, secret, Kind) {
     const u = url + (url.includes("?") ? "&" : "?") + "secret=" + encodeURIComponent(secret);
     return new Promise((resolve, reject) => {
@@ -103,8 +116,14 @@
     ServiceError,
     Connection,
     MediaConnection,
+    RingerConnection,
+    DevicesConnection,
     /// Opens the Media protocol websocket (`url` from the headless line or the launcher model).
     connect(url, secret) { return open(url, secret, MediaConnection); },
+    /// Opens the Ringer protocol websocket.
+    ringer(url, secret) { return open(url, secret, RingerConnection); },
+    /// Opens the device protocol websocket.
+    devices(url, secret) { return open(url, secret, DevicesConnection); },
     /// Opens any of the service's websockets as a plain request/event connection.
     open(url, secret) { return open(url, secret, Connection); },
   };
