@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None => {
             println!(
-                "myApps platform services {}\nThe desktop shell and the local media service are not part of this build yet.\n{USAGE}",
+                "myApps platform services {}\nThe desktop shell is not part of this build yet; `myapps --headless` runs the local service.\n{USAGE}",
                 env!("CARGO_PKG_VERSION")
             );
             ExitCode::SUCCESS
