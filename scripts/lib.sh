@@ -26,8 +26,9 @@ ensure_apt() {
   fi
 }
 
-# Build dependencies of the workspace (cmake builds the bundled libopus).
-BUILD_PKGS=(build-essential pkg-config cmake git)
+# Build dependencies of the workspace (cmake builds the bundled libopus; cpal's ALSA
+# fallback links libasound).
+BUILD_PKGS=(build-essential pkg-config cmake git libasound2-dev)
 
 # ensure_pyenv: a private Python venv in target/pyenv with the quality tools (PESQ).
 # Prints nothing when it is already complete.

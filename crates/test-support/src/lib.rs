@@ -9,6 +9,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod netns;
+#[cfg(target_os = "linux")]
+pub mod pipewire;
 pub mod wav;
 
 use std::ffi::OsStr;
@@ -66,6 +68,11 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&checked_output(cmd).stdout).into_owned()
 }
 
+/// Like [`run`], returning stdout as bytes (raw audio).
+pub fn run_bytes(cmd: &mut Command) -> Vec<u8> {
+    checked_output(cmd).stdout
+}
+
 /// Like [`run`], returning stderr (ffmpeg reports there).
 pub fn run_stderr(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&checked_output(cmd).stderr).into_owned()
@@ -105,6 +112,11 @@ impl TempDir {
             std::env::temp_dir().join(format!("myapps-{name}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
     }
 
     /// A path inside the directory.

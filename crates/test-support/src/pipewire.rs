@@ -1,0 +1,218 @@
+//! A private PipeWire sound server for audio tests on machines without a sound card
+//! (recipe in `docs/architecture.md`, audio section): its own D-Bus session bus,
+//! `pipewire`, `wireplumber` and `pipewire-pulse`, all with `HOME` and the XDG directories
+//! in a temporary directory, and two virtual devices from a config drop-in: the null sink
+//! [`SINK`] ("Test Sink", the default speaker) and the virtual source [`SOURCE`]
+//! ("Test Microphone"). Everything is killed on drop.
+//!
+//! Audio libraries find the server through the process environment (`XDG_RUNTIME_DIR`,
+//! read when they connect), and a test cannot change its own environment (that is
+//! `unsafe` and the workspace forbids it). So [`in_session`] starts a server and re-runs
+//! the calling test in a child process of the same test binary with the server's
+//! environment; there the body runs. Works the same under `cargo test` and nextest.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::TempDir;
+
+/// The null sink's node name (a speaker; its monitor `test_sink.monitor` records it).
+pub const SINK: &str = "test_sink";
+/// The virtual source's node name (a microphone that records silence).
+pub const SOURCE: &str = "test_mic";
+
+/// Set in the child that runs the test body.
+const CHILD_MARK: &str = "MYAPPS_PIPEWIRE_CHILD";
+
+const CONFIG: &str = r#"context.objects = [
+  { factory = adapter
+    args = { factory.name = support.null-audio-sink node.name = "test_sink"
+             node.description = "Test Sink" media.class = "Audio/Sink"
+             audio.position = [ FL FR ] } }
+  { factory = adapter
+    args = { factory.name = support.null-audio-sink node.name = "test_mic"
+             node.description = "Test Microphone" media.class = "Audio/Source/Virtual"
+             audio.position = [ MONO ] } }
+]
+"#;
+
+/// Runs `body` with a private PipeWire as the sound server: in the child process that
+/// [`in_session`] starts for the test called `test` (its full name as libtest knows it,
+/// e.g. `hot_plug` or `module::hot_plug`). Fails the test when the child fails.
+pub fn in_session(test: &str, body: impl FnOnce()) {
+    if std::env::var_os(CHILD_MARK).is_some() {
+        body();
+        return;
+    }
+    // libtest names the test's thread after the test: catches a wrong `test`, which would
+    // otherwise run nothing in the child.
+    if let Some(thread) = std::thread::current().name()
+        && thread != "main"
+        && thread != test
+    {
+        panic!("in_session(\"{test}\") called from test `{thread}`");
+    }
+    let session = Session::start();
+    let exe = std::env::current_exe().unwrap();
+    let status = session
+        .command(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_MARK, "1")
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "test `{test}` failed inside the private PipeWire session ({status}); its output is above, \
+         the server logs are in {}",
+        session.dir.path().display()
+    );
+}
+
+/// A running private PipeWire; killed on drop.
+pub struct Session {
+    dir: TempDir,
+    env: Vec<(&'static str, OsString)>,
+    /// Started in this order, killed in reverse.
+    children: Vec<(&'static str, Child)>,
+}
+
+impl Session {
+    /// Starts the server and waits (up to 15 s) until PulseAudio clients see [`SINK`] as
+    /// the default sink.
+    pub fn start() -> Session {
+        crate::require(&[
+            ("pipewire", &["--version"]),
+            ("wireplumber", &["--version"]),
+            ("pipewire-pulse", &["--version"]),
+            ("pactl", &["--version"]),
+            ("dbus-daemon", &["--version"]),
+        ]);
+        let dir = TempDir::new("pipewire");
+        let sub = |name: &str| {
+            let p = dir.join(name);
+            std::fs::create_dir_all(&p).unwrap();
+            p
+        };
+        let runtime = sub("xdg");
+        // PipeWire and libpulse refuse a runtime directory others can read.
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let conf = sub("conf");
+        let dropin = sub("conf/pipewire/pipewire.conf.d");
+        std::fs::write(dropin.join("test-devices.conf"), CONFIG).unwrap();
+        let bus = dir.join("dbus.sock");
+        let env = vec![
+            ("HOME", sub("home").into_os_string()),
+            ("XDG_RUNTIME_DIR", runtime.clone().into_os_string()),
+            ("XDG_CONFIG_HOME", conf.into_os_string()),
+            ("XDG_STATE_HOME", sub("state").into_os_string()),
+            ("XDG_DATA_HOME", sub("data").into_os_string()),
+            (
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", bus.display()).into(),
+            ),
+        ];
+        let mut session = Session {
+            dir,
+            env,
+            children: Vec::new(),
+        };
+        session.spawn(
+            "dbus-daemon",
+            &[
+                "--session",
+                "--nofork",
+                &format!("--address=unix:path={}", bus.display()),
+            ],
+        );
+        session.wait_for("the D-Bus socket", Duration::from_secs(5), |_| bus.exists());
+        session.spawn("pipewire", &[]);
+        // wireplumber gives up at once when the socket is not there yet.
+        let socket = runtime.join("pipewire-0");
+        session.wait_for("the PipeWire socket", Duration::from_secs(5), |_| {
+            socket.exists()
+        });
+        session.spawn("wireplumber", &[]);
+        session.spawn("pipewire-pulse", &[]);
+        session.wait_for("the default sink", Duration::from_secs(15), |s| {
+            s.command("pactl").arg("info").output().is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!("Default Sink: {SINK}"))
+            })
+        });
+        session
+    }
+
+    /// A command with the session's environment (and none of the user's sound server).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        for var in [
+            "PULSE_SERVER",
+            "PULSE_RUNTIME_PATH",
+            "PULSE_COOKIE",
+            "PIPEWIRE_REMOTE",
+            "PIPEWIRE_RUNTIME_DIR",
+        ] {
+            c.env_remove(var);
+        }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// The session's directory (server logs are in `<name>.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn spawn(&mut self, program: &'static str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.join(format!("{program}.log"))).unwrap();
+        let child = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        self.children.push((program, child));
+    }
+
+    fn wait_for(&mut self, what: &str, limit: Duration, ready: impl Fn(&Session) -> bool) {
+        let start = Instant::now();
+        while !ready(self) {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{name} exited ({status}) while waiting for {what}; log: {}",
+                        self.dir.join(format!("{name}.log")).display()
+                    );
+                }
+            }
+            assert!(
+                start.elapsed() < limit,
+                "private PipeWire: no {what} after {limit:?}; logs in {}",
+                self.dir.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        while let Some((_, mut child)) = self.children.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `pactl` with `args` in this process's environment (inside [`in_session`]'s body:
+/// the private server) and returns its stdout; fails the test when it fails.
+pub fn pactl(args: &[&str]) -> String {
+    crate::run(Command::new("pactl").args(args))
+}
