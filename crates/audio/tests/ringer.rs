@@ -4,48 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::f64::consts::PI;
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use audio::ringer::Ringer;
-use test_support::pipewire::{SINK, in_session};
+use test_support::pipewire::{SINK, in_session, record_monitor};
 
 /// 50 ms blocks: a whole number of cycles of any tone on a 20 Hz grid.
 const BLOCK: usize = 2400;
-
-/// Records `secs` of what the test sink plays: its left channel at 48 kHz (recording in
-/// mono would have PipeWire mix the channels with a gain of its own).
-fn record_monitor(secs: f64) -> Vec<i16> {
-    let mut child = Command::new("parecord")
-        .args([
-            &format!("--device={SINK}.monitor"),
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=2",
-            "--latency-msec=20",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|_| test_support::missing("parecord"));
-    let mut stdout = child.stdout.take().unwrap();
-    // Read while recording: the pipe holds less than a second.
-    let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        stdout.read_to_end(&mut bytes).unwrap();
-        bytes
-    });
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let bytes = reader.join().unwrap();
-    bytes
-        .chunks_exact(4)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
 
 /// Goertzel power of `hz` in `x` as the energy of that sinusoid (equals the block's
 /// energy for a pure tone with whole cycles in it).

@@ -17,6 +17,9 @@ pub struct Options {
 pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut config = Config::default();
     let mut stdin_close = false;
+    let mut sound = true;
+    let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
+        .map(|d| d.data_dir().to_path_buf());
     let mut addresses: Vec<IpAddr> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -63,6 +66,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or_else(|| format!("--max-channels {v:?} is not a positive number"))?;
             }
             "--stdin-close" => stdin_close = true,
+            "--no-sound" => sound = false,
+            "--data-dir" => data_dir = Some(value("--data-dir")?.into()),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -70,6 +75,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         config.media.addresses = Some(addresses);
     }
     config.audio = Arc::new(service::channel_audio::Tone);
+    if sound {
+        config.sound = Arc::new(service::sound::System::new(data_dir));
+    }
     Ok(Options {
         config,
         stdin_close,
@@ -142,4 +150,50 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_parse_and_errors_say_what_is_wrong() {
+        let o = parse(&args(&[
+            "--port",
+            "4000",
+            "--disable-localhost",
+            "--media-address",
+            "127.0.0.1",
+            "--allow-origin",
+            "https://pbx.example.com",
+            "--exclude-interfaces",
+            "10.,172",
+            "--exclude-vpn",
+            "--max-channels",
+            "3",
+            "--no-sound",
+        ]))
+        .unwrap();
+        assert_eq!(o.config.port, 4000);
+        assert!(!o.config.use_localhost);
+        assert_eq!(o.config.max_channels, 3);
+        assert!(o.config.media.filter.exclude_vpn);
+        assert_eq!(o.config.media.filter.exclude_prefixes, vec!["10.", "172"]);
+        assert_eq!(o.config.allowed_origins, vec!["https://pbx.example.com"]);
+        for (bad, says) in [
+            (&["--port", "x"][..], "not a port"),
+            (&["--port"][..], "needs a value"),
+            (&["--media-address", "host"][..], "not an IP"),
+            (&["--allow-origin", "pbx"][..], "not an origin"),
+            (&["--max-channels", "0"][..], "positive"),
+            (&["--frobnicate"][..], "unknown option"),
+        ] {
+            let e = parse(&args(bad)).err().unwrap();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
 }

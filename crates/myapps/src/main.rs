@@ -34,7 +34,9 @@ const USAGE: &str =
                               are not used for media (EXCLUDEINTERFACES)
     --exclude-vpn             no media over VPN interfaces
     --max-channels N          channels per connection (default 16)
-    --stdin-close             stop when stdin closes";
+    --stdin-close             stop when stdin closes
+    --no-sound                no sound devices (Ringer/device requests fail)
+    --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

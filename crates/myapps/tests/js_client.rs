@@ -9,6 +9,11 @@ use serde_json::Value;
 
 #[test]
 fn js_library_drives_the_service() {
+    // A private PipeWire, so the device protocol has devices to list.
+    test_support::pipewire::in_session("js_library_drives_the_service", run);
+}
+
+fn run() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
         .args([
             "--headless",
@@ -48,6 +53,6 @@ fn js_library_drives_the_service() {
     );
     assert_eq!(r["unknownChannel"], 0x0006_0005, "{r}");
     assert_eq!(r["badField"], "mute", "{r}");
-    // The headless service has no sound system (yet): the device protocol says so.
-    assert_eq!(r["devices"]["code"], 0x0006_000B, "{r}");
+    // The private PipeWire's sink (test_support::pipewire::SINK) is a speaker.
+    assert!(r["devices"].as_u64().unwrap() >= 1, "{r}");
 }

@@ -12,6 +12,7 @@
 //! environment; there the body runs. Works the same under `cargo test` and nextest.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -215,4 +216,36 @@ impl Drop for Session {
 /// the private server) and returns its stdout; fails the test when it fails.
 pub fn pactl(args: &[&str]) -> String {
     crate::run(Command::new("pactl").args(args))
+}
+
+/// Records `secs` of what the test sink plays: its left channel at 48 kHz (recording in
+/// mono would have PipeWire mix the channels with a gain of its own).
+pub fn record_monitor(secs: f64) -> Vec<i16> {
+    let mut child = Command::new("parecord")
+        .args([
+            &format!("--device={SINK}.monitor"),
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=2",
+            "--latency-msec=20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|_| crate::missing("parecord"));
+    let mut stdout = child.stdout.take().unwrap();
+    // Read while recording: the pipe holds less than a second.
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let bytes = reader.join().unwrap();
+    bytes
+        .chunks_exact(4)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
