@@ -4,7 +4,8 @@
 //! # Model (ours, §12 item 5; `docs/protocol.md`, "com.innovaphone.launcher")
 //! ```json
 //! {"version":1,"launcher":"myapps-rs","build":"0.1.0",
-//!  "services":{"media":"ws://localhost:P/media","api":"ws://localhost:P/api"},
+//!  "services":{"media":"ws://localhost:P/media","ringer":"ws://localhost:P/ringer",
+//!              "devices":"ws://localhost:P/devices","api":"ws://localhost:P/api"},
 //!  "secret":"<64 hex digits>","userActivity":{"inactive":false},"notifications":true}
 //! ```
 //! Apps find the launcher services and the secret for their URLs (`?secret=`) here.

@@ -201,7 +201,12 @@ impl Service {
         let ws = shared.ws_base();
         let (launcher, launcher_task) = launcher::Launcher::start(
             &shared.relay,
-            json!({"media": format!("{ws}/media"), "api": format!("{ws}/api")}),
+            json!({
+                "media": format!("{ws}/media"),
+                "ringer": format!("{ws}/ringer"),
+                "devices": format!("{ws}/devices"),
+                "api": format!("{ws}/api"),
+            }),
             shared.secret.clone(),
             shared.config.notifier.clone(),
         );

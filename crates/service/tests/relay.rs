@@ -96,7 +96,9 @@ async fn client_and_native_provider() {
     let entry = &first["apis"][LAUNCHER_API][&launcher];
     assert_eq!(entry["title"], "myapps-rs launcher");
     assert_eq!(entry["model"]["services"]["api"], service.info()["api"]);
-    assert_eq!(entry["model"]["services"]["media"], service.info()["media"]);
+    for s in ["media", "ringer", "devices", "api"] {
+        assert_eq!(entry["model"]["services"][s], service.info()[s], "{s}");
+    }
     assert_eq!(entry["model"]["secret"], service.secret());
     assert_eq!(entry["model"]["userActivity"]["inactive"], false);
     assert_eq!(entry["model"]["version"], 1);
