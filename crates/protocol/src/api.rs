@@ -38,6 +38,10 @@ pub struct Register {
     /// Provider display name on the ApiRelay (`dn` of `ApiWebsocketClient`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dn: Option<String>,
+    /// The consumer, on a `ConsumeApi` the ApiRelay forwards to a client (the native
+    /// endpoint's name, `@local-…`); absent everywhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
 }
 
 /// `ApiRequest`.

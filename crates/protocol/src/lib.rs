@@ -9,6 +9,8 @@
 //! * [`ringer`]: the Ringer and device protocols.
 //! * [`api`]: the client-API envelope (`ApiRequest`, `ApiResult`, `ApiModel`, `ApiUpdate`,
 //!   `RegisterApi`, `ConsumeApi`, `ApiConsumerClosed`) as it travels over the ApiRelay.
+//! * [`phone`]: the `com.innovaphone.phone` and `com.innovaphone.chat` requests that hot
+//!   keys and the URI handler send.
 //!
 //! # Rules every parser here follows
 //! * Unknown fields are ignored, never fatal (peers and newer PBX builds add fields).
@@ -27,6 +29,7 @@ pub mod channels;
 mod error;
 pub mod media;
 pub mod media_protocol;
+pub mod phone;
 pub mod ringer;
 pub mod sdp;
 

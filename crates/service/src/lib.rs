@@ -6,6 +6,7 @@
 //! | `/media` | Media protocol: RTP channels (`AllocChannel` …) | [`media`] |
 //! | `/ringer` | Ringer protocol: `StartRinging`, `StopRinging`, ringtones | [`ringer`] |
 //! | `/devices` | device protocol: microphones, speakers, ringers, hot-plug news | [`devices`] |
+//! | `/api` | ApiRelay: client APIs between the web client and native components | [`relay`], [`launcher`] |
 //! | `/` , `/assets/…` | our own pages and the JS client library | [`server`] |
 //!
 //! Every message is documented in `docs/protocol.md` (version [`PROTOCOL_VERSION`]).
@@ -31,7 +32,9 @@ pub mod auth;
 pub mod channel_audio;
 pub mod devices;
 pub mod errors;
+pub mod launcher;
 pub mod media;
+pub mod relay;
 pub mod ringer;
 pub mod server;
 pub mod sound;
@@ -71,6 +74,8 @@ pub struct Config {
     pub audio: Arc<dyn channel_audio::ChannelAudio>,
     /// Devices, ringtones and ringing for the Ringer and device protocols.
     pub sound: Arc<dyn sound::Sound>,
+    /// Shows the apps' local notifications (`com.innovaphone.launcher`).
+    pub notifier: Arc<dyn launcher::Notifier>,
 }
 
 /// Media settings of the service.
@@ -116,6 +121,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             audio: Arc::new(channel_audio::Tone),
             sound: Arc::new(sound::NoSound),
+            notifier: Arc::new(launcher::LogNotifier),
         }
     }
 }
@@ -124,6 +130,8 @@ impl Default for Config {
 pub(crate) struct Shared {
     pub config: Config,
     pub secret: String,
+    /// The ApiRelay hub (`/api` and in-process endpoints).
+    pub relay: relay::Relay,
     pub port: u16,
     pub audio_ports: Mutex<PortAllocator>,
     /// Channels open on all connections (for the service info and tests).
@@ -143,6 +151,8 @@ pub struct Service {
     task: tokio::task::JoinHandle<()>,
     /// The device watcher (stops with the service).
     _watcher: Option<Box<dyn sound::Running>>,
+    launcher: launcher::Launcher,
+    launcher_task: tokio::task::JoinHandle<()>,
 }
 
 /// Why the service did not start.
@@ -177,6 +187,7 @@ impl Service {
         let shared = Arc::new(Shared {
             audio_ports: Mutex::new(PortAllocator::new(config.media.audio_ports)),
             secret: auth::new_secret(),
+            relay: relay::Relay::new(),
             port,
             config,
             channels: std::sync::atomic::AtomicUsize::new(0),
@@ -187,11 +198,25 @@ impl Service {
         let watcher = devices::watch(&shared, shared.device_news.clone());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(shared.clone(), l4, l6, stopped));
+        let ws = shared.ws_base();
+        let (launcher, launcher_task) = launcher::Launcher::start(
+            &shared.relay,
+            json!({
+                "media": format!("{ws}/media"),
+                "ringer": format!("{ws}/ringer"),
+                "devices": format!("{ws}/devices"),
+                "api": format!("{ws}/api"),
+            }),
+            shared.secret.clone(),
+            shared.config.notifier.clone(),
+        );
         Ok(Service {
             shared,
             stop: Some(stop),
             task,
             _watcher: watcher,
+            launcher,
+            launcher_task,
         })
     }
 
@@ -240,13 +265,26 @@ impl Service {
             "media": format!("{ws}/media"),
             "ringer": format!("{ws}/ringer"),
             "devices": format!("{ws}/devices"),
+            "api": format!("{ws}/api"),
             "secret": self.secret(),
             "pid": std::process::id(),
         })
     }
 
+    /// The ApiRelay hub: [`relay::Relay::attach`] joins a native component in this
+    /// process (hot keys, the URI handler) without a socket.
+    pub fn relay(&self) -> relay::Relay {
+        self.shared.relay.clone()
+    }
+
+    /// The `com.innovaphone.launcher` provider: user activity, notification clicks.
+    pub fn launcher(&self) -> &launcher::Launcher {
+        &self.launcher
+    }
+
     /// Stops accepting, closes every connection (freeing its channels) and waits.
     pub async fn stop(mut self) {
+        self.launcher_task.abort();
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

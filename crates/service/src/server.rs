@@ -54,6 +54,7 @@ enum Proto {
     Media,
     Ringer,
     Devices,
+    Api(crate::relay::Role),
 }
 
 #[derive(Clone)]
@@ -85,6 +86,7 @@ pub(crate) async fn serve(
             "/devices",
             get(|ws, h, q, s| ws_route(ws, h, q, s, Proto::Devices)),
         )
+        .route("/api", get(api_ws))
         .with_state(state);
     let mut servers = tokio::task::JoinSet::new();
     for l in std::iter::once(v4).chain(v6) {
@@ -128,6 +130,18 @@ async fn ws_route(
     proto: Proto,
 ) -> Response {
     upgrade(ws, &headers, query.as_deref(), state, proto)
+}
+
+async fn api_ws(
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    State(state): State<AppState>,
+) -> Response {
+    match crate::relay::Role::from_query(query.as_deref()) {
+        Ok(role) => upgrade(ws, &headers, query.as_deref(), state, Proto::Api(role)),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
 }
 
 fn upgrade(
@@ -177,6 +191,7 @@ async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto) {
         Proto::Media => tokio::spawn(crate::media::run(conn, shared.clone())),
         Proto::Ringer => tokio::spawn(crate::ringer::run(conn, shared.clone())),
         Proto::Devices => tokio::spawn(crate::devices::run(conn, shared.clone())),
+        Proto::Api(role) => tokio::spawn(crate::relay::run(conn, shared.relay.clone(), role)),
     };
     let max = shared.config.max_message;
     let mut shutdown = state.shutdown.clone();
