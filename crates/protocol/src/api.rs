@@ -137,6 +137,17 @@ pub struct ConsumerClosed {
     pub client: Option<String>,
 }
 
+/// Every envelope `mt`.
+pub const API_MESSAGES: &[&str] = &[
+    "RegisterApi",
+    "ConsumeApi",
+    "ApiRequest",
+    "ApiResult",
+    "ApiModel",
+    "ApiUpdate",
+    "ApiConsumerClosed",
+];
+
 impl ApiMessage {
     /// The `mt` of this message.
     pub fn mt(&self) -> &'static str {

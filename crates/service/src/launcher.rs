@@ -39,6 +39,13 @@ use crate::relay::{EndpointSender, Relay};
 
 /// The launcher's API.
 pub const LAUNCHER_API: &str = "com.innovaphone.launcher";
+/// Every launcher message `mt` (`msg.mt` inside the envelope): handled requests and the
+/// click it sends (docs/protocol.md is checked against it).
+pub const MESSAGES: &[&str] = &[
+    "AddLocalNotification",
+    "RemoveLocalNotification",
+    "LocalNotificationClicked",
+];
 /// The API apps provide to hear of clicks (16r1).
 pub const NOTIFICATION_HANDLER_API: &str = "com.innovaphone.notificationhandler";
 /// The launcher's provider title.

@@ -46,6 +46,10 @@
 //! message that is not one of its role's gets `UnknownMessage`. Nothing is echoed for a
 //! good frame: a request's answer is the result that comes back from elsewhere.
 
+/// Every relay message `mt`: the client-API envelope ([`protocol::api::API_MESSAGES`]) plus
+/// the relay's greeting (docs/protocol.md is checked against it).
+pub const MESSAGES: &[&str] = &["ApiRelayInfo"];
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -657,7 +661,7 @@ impl Relay {
         let (id, name, out) = hub.router.connect(role);
         if let Sink::Socket(o) = &sink {
             o.send(json!({
-                "mt": "ApiRelayInfo",
+                "mt": MESSAGES[0],
                 "version": crate::PROTOCOL_VERSION,
                 "role": role.as_str(),
                 "name": name,

@@ -26,6 +26,9 @@ fn every_message_is_documented() {
         .chain(protocol::ringer::RINGER_REQUESTS)
         .chain(protocol::ringer::DEVICE_REQUESTS)
         .chain(service::devices::EVENTS)
+        .chain(protocol::api::API_MESSAGES)
+        .chain(service::relay::MESSAGES)
+        .chain(service::launcher::MESSAGES)
         .map(|s| (*s).to_owned())
         .collect();
     let docs = documented();
