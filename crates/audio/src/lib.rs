@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 
 pub mod devices;
+pub mod headset;
 pub mod resample;
 pub mod ringer;
 pub mod ringtones;
