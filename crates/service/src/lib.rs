@@ -21,9 +21,10 @@
 //! for a refused peer.
 //!
 //! # Bad input
-//! Every text frame gets a reply. Frames that are not JSON, name an unknown `mt`, have a
-//! field of the wrong type or exceed [`Config::max_message`] get an error reply naming the
-//! fault ([`errors`]); the connection and its other channels go on. A closed connection
+//! Frames that are not JSON, name an unknown `mt`, have a field of the wrong type or
+//! exceed [`Config::max_message`] get an error reply naming the fault ([`errors`]); the
+//! connection and its other channels go on. (On `/media`, `/ringer` and `/devices` every
+//! request gets exactly one reply; on `/api` results travel as the envelope routes them.) A closed connection
 //! frees its channels.
 
 #![forbid(unsafe_code)]
