@@ -24,7 +24,10 @@ fn main() {
             continue;
         };
         let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if let Some(dir) = path.parent().filter(|_| path.is_absolute() && path.exists()) {
+        if let Some(dir) = path
+            .parent()
+            .filter(|_| path.is_absolute() && path.exists())
+        {
             println!("cargo:rustc-link-search=native={}", dir.display());
             println!("cargo:rustc-link-lib=static:+whole-archive=ssp");
             return;

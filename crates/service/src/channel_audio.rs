@@ -126,7 +126,10 @@ impl Attached for ToneAttached {
     }
 
     fn stats(&self) -> Value {
-        let rms = f32::from_bits(self.meters.playback_rms.load(Ordering::Relaxed));
+        let rms = f64::from(f32::from_bits(
+            self.meters.playback_rms.load(Ordering::Relaxed),
+        ));
+        // One decimal, computed in f64 so the JSON says -15.4, not -15.399999618530273.
         let dbfs = if rms > 0.0 {
             (20.0 * (rms / 32768.0).log10() * 10.0).round() / 10.0
         } else {
@@ -134,7 +137,7 @@ impl Attached for ToneAttached {
         };
         json!({
             "backend": "tone",
-            "toneHz": self.frequency,
+            "toneHz": f64::from(self.frequency),
             "captureSamples": self.meters.capture_samples.load(Ordering::Relaxed),
             "playbackSamples": self.meters.playback_samples.load(Ordering::Relaxed),
             "playbackDbfs": dbfs,
