@@ -1,7 +1,8 @@
 //! Audio devices of the myApps platform services: enumeration and hot-plug
-//! ([`devices`]), ringtones ([`ringtones`]) and the ringer that loops one on a speaker
-//! ([`ringer`]). Capture, playback for calls, echo cancellation and the mixer come later
-//! (see `docs/architecture.md`).
+//! ([`devices`]), ringtones ([`ringtones`]), the ringer that loops one on a speaker
+//! ([`ringer`]) and the microphone's echo cancellation, noise suppression and gain
+//! control ([`aec`]). Capture, playback for calls and the mixer come later (see
+//! `docs/architecture.md`).
 //!
 //! # Design
 //!
@@ -46,6 +47,8 @@
 //! * `symphonia` (features `mp3`, `id3v1`, `id3v2` only): pure-Rust MP3 decoding for
 //!   user ringtones, no C library, no unsafe code; the tag readers skip ID3 tags, which
 //!   most MP3 files carry.
+//! * `sonora`: WebRTC's audio processing (AEC3, noise suppression, AGC2) ported to Rust;
+//!   builds offline without a C++ toolchain (see [`aec`] for why and its limits).
 //! * `serde` for [`devices::DeviceInfo`] (sent to the web apps as JSON), `thiserror` for
 //!   [`AudioError`].
 //!
@@ -55,6 +58,7 @@
 //! crate.
 #![forbid(unsafe_code)]
 
+pub mod aec;
 pub mod devices;
 pub mod headset;
 pub mod resample;
