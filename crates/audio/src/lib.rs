@@ -1,7 +1,8 @@
 //! Audio devices of the myApps platform services: enumeration and hot-plug
 //! ([`devices`]), ringtones ([`ringtones`]) and the ringer that loops one on a speaker
-//! ([`ringer`]). Capture, playback for calls, echo cancellation and the mixer come later
-//! (see `docs/architecture.md`).
+//! ([`ringer`]), and the call audio engine ([`engine`]): one microphone and one speaker
+//! stream shared by all call legs through the mix-minus [`mixer`], with device loss and
+//! mid-call switching handled (see `docs/architecture.md`).
 //!
 //! # Design
 //!
@@ -56,6 +57,8 @@
 #![forbid(unsafe_code)]
 
 pub mod devices;
+pub mod engine;
+pub mod mixer;
 pub mod resample;
 pub mod ringer;
 pub mod ringtones;
@@ -63,6 +66,7 @@ pub mod ringtones;
 use std::path::PathBuf;
 
 pub use devices::{DeviceEvent, DeviceInfo, DeviceKind, DeviceWatcher};
+pub use engine::{EchoStage, Engine, EngineConfig, EngineStats, Leg, LegStats};
 pub use ringer::Ringer;
 pub use ringtones::Ringtone;
 
@@ -127,6 +131,9 @@ pub enum AudioError {
     /// A volume that is not a number.
     #[error("volume {0} is not a number between 0 and 1")]
     InvalidVolume(f32),
+    /// The call audio engine could not do what was asked (stopped, no answer).
+    #[error("call audio: {0}")]
+    Engine(String),
 }
 
 /// The platform's audio host, made afresh (see the crate docs on hot-plug).
