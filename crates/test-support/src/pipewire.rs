@@ -250,32 +250,38 @@ pub fn record_monitor(secs: f64) -> Vec<i16> {
         .collect()
 }
 
-/// A `parecord` of a source (e.g. `<sink>.monitor`) running in the background until
-/// [`Recording::stop`]: 48 kHz, 16-bit, the source's first channel.
+/// A recording of what a sink plays (its monitor) running in the background until
+/// [`Recording::stop`]: 48 kHz, 16-bit, the sink's first channel. It uses `pw-record` with
+/// `node.dont-reconnect`, so when the sink goes away the recording ends there instead of
+/// following PipeWire to another device (as `parecord` would).
 pub struct Recording {
     child: Child,
     channels: usize,
     reader: Option<std::thread::JoinHandle<Vec<u8>>>,
-    /// When `parecord` was started.
+    /// When the recorder was started.
     pub started: Instant,
 }
 
-/// Starts recording `source` (which has `channels` channels: recording all of them and
-/// keeping the first avoids PipeWire's downmix gain). Inside [`in_session`]'s body.
-pub fn record(source: &str, channels: usize) -> Recording {
+/// Starts recording what `sink` (with `channels` channels: recording all of them and
+/// keeping the first avoids PipeWire's downmix gain) plays. Inside [`in_session`]'s body.
+pub fn record(sink: &str, channels: usize) -> Recording {
     let started = Instant::now();
-    let mut child = Command::new("parecord")
+    let mut child = Command::new("pw-record")
         .args([
-            &format!("--device={source}"),
-            "--raw",
-            "--format=s16le",
+            "--target",
+            sink,
+            "-P",
+            "{ stream.capture.sink = true node.dont-reconnect = true }",
             "--rate=48000",
             &format!("--channels={channels}"),
-            "--latency-msec=10",
+            "--format=s16",
+            "--latency=10ms",
+            "-",
         ])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|_| crate::missing("parecord"));
+        .unwrap_or_else(|_| crate::missing("pw-record"));
     let mut stdout = child.stdout.take().unwrap();
     // Read while recording: the pipe holds less than a second.
     let reader = std::thread::spawn(move || {
