@@ -1303,7 +1303,7 @@ fn choose_config(
                     default.sample_format()
                 ));
             }
-            default.clone()
+            *default
         }
     };
     let format = supported.sample_format();
@@ -1395,17 +1395,17 @@ mod tests {
         let (mut p, mut c) = rtrb::RingBuffer::new(48_000);
         let mut f = Fifo::new(BACKLOG + BLOCK);
         let mut out = [0i16; BLOCK];
-        p.push_partial_slice(&[1i16; BLOCK]);
+        let _ = p.push_partial_slice(&[1i16; BLOCK]);
         f.fill_from(&mut c, None);
         assert!(!f.take(&mut out), "one block is not yet the cushion");
-        p.push_partial_slice(&[2i16; BLOCK]);
+        let _ = p.push_partial_slice(&[2i16; BLOCK]);
         f.fill_from(&mut c, None);
         assert!(f.take(&mut out));
         assert_eq!(out, [1; BLOCK]);
         assert!(f.take(&mut out), "primed: a single block is enough");
         assert_eq!(out, [2; BLOCK]);
         assert!(!f.take(&mut out), "dry");
-        p.push_partial_slice(&[3i16; BLOCK]);
+        let _ = p.push_partial_slice(&[3i16; BLOCK]);
         f.fill_from(&mut c, None);
         assert!(
             !f.take(&mut out),
@@ -1413,7 +1413,7 @@ mod tests {
         );
         // A burst far beyond the backlog: bounded, the newest audio kept.
         for i in 0..10 {
-            p.push_partial_slice(&[10 + i as i16; BLOCK]);
+            let _ = p.push_partial_slice(&[10 + i as i16; BLOCK]);
         }
         f.fill_from(&mut c, None);
         assert!(f.len <= BACKLOG && f.len >= PRIME, "{}", f.len);

@@ -119,9 +119,13 @@ fn gap_ms(signal: &[i16], old: &[i16], new: &[i16]) -> (f64, f64) {
 }
 
 fn null_sink(name: &str) -> String {
-    pactl(&["load-module", "module-null-sink", &format!("sink_name={name}")])
-        .trim()
-        .to_owned()
+    pactl(&[
+        "load-module",
+        "module-null-sink",
+        &format!("sink_name={name}"),
+    ])
+    .trim()
+    .to_owned()
 }
 
 #[test]
@@ -138,10 +142,7 @@ fn speaker_removed_mid_call_continues_on_default() {
         let new = record(SINK, 2);
         let leg = FakeLeg::start(&engine, signal.clone());
         std::thread::sleep(Duration::from_millis(1500));
-        assert_eq!(
-            engine.stats().speaker.as_deref(),
-            Some("pulseaudio:hp_spk")
-        );
+        assert_eq!(engine.stats().speaker.as_deref(), Some("pulseaudio:hp_spk"));
         let unplugged = Instant::now();
         pactl(&["unload-module", &module]);
         // The engine notices (watcher, stream error or watchdog) and moves on.
@@ -165,8 +166,14 @@ fn speaker_removed_mid_call_continues_on_default() {
              {gap:.1} ms; longest silence afterwards {quiet:.1} ms",
             moved.as_secs_f64() * 1000.0
         );
-        assert!(gap <= 500.0, "gap of {gap:.1} ms after the speaker was removed");
-        assert!(quiet <= 500.0, "silence of {quiet:.1} ms after the speaker was removed");
+        assert!(
+            gap <= 500.0,
+            "gap of {gap:.1} ms after the speaker was removed"
+        );
+        assert!(
+            quiet <= 500.0,
+            "silence of {quiet:.1} ms after the speaker was removed"
+        );
     });
 }
 

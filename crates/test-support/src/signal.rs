@@ -3,10 +3,14 @@
 
 /// `len` samples of uniform white noise in ±`amp`, the same for the same `seed`.
 pub fn noise(len: usize, amp: i16, seed: u64) -> Vec<i16> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let u = ((x >> 33) as f64) / f64::from(1u32 << 31); // 0..1
             ((u * 2.0 - 1.0) * f64::from(amp)) as i16
         })
@@ -16,11 +20,7 @@ pub fn noise(len: usize, amp: i16, seed: u64) -> Vec<i16> {
 /// Where `snippet` sits in `reference`: the offset with the highest normalised
 /// correlation, and that correlation (1 = identical up to gain). Searches offsets in
 /// `range` (clipped to where the snippet fits).
-pub fn locate(
-    reference: &[i16],
-    snippet: &[i16],
-    range: std::ops::Range<usize>,
-) -> (usize, f64) {
+pub fn locate(reference: &[i16], snippet: &[i16], range: std::ops::Range<usize>) -> (usize, f64) {
     let n = snippet.len();
     let s: Vec<f64> = snippet.iter().map(|&v| f64::from(v)).collect();
     let s_energy: f64 = s.iter().map(|v| v * v).sum::<f64>().max(1e-9);
@@ -45,7 +45,8 @@ pub fn locate(
 
 /// Index of the first sample with magnitude above `threshold`.
 pub fn first_above(x: &[i16], threshold: i16) -> Option<usize> {
-    x.iter().position(|s| s.unsigned_abs() > threshold.unsigned_abs())
+    x.iter()
+        .position(|s| s.unsigned_abs() > threshold.unsigned_abs())
 }
 
 /// Index just after the last sample with magnitude above `threshold`.
