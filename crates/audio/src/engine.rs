@@ -25,7 +25,10 @@
 //! Every handoff goes through a small FIFO that starts ("primes") only with
 //! [`PRIME`] samples in it and is trimmed back when it holds more than [`BACKLOG`]: a late
 //! wake-up costs nothing, a drifting device clock costs an occasional 10 ms, never a
-//! growing delay.
+//! growing delay. Each FIFO and the ring to the speaker also track their lowest fill
+//! level over half a second ([`Floor`]): audio that was never needed in that time is pure
+//! delay (left by a start-up underrun, a burst, a faster clock) and is dropped, down to a
+//! [`MARGIN`] of 5 ms, so the delay settles at what the clocks' jitter needs.
 //!
 //! # Device rates
 //!
@@ -55,8 +58,13 @@ const PERIOD: Duration = Duration::from_millis(10);
 const PRIME: usize = BLOCK + BLOCK / 2;
 /// A FIFO holding more than this is trimmed back to [`PRIME`] (oldest samples dropped).
 const BACKLOG: usize = 6 * BLOCK;
-/// Device buffer we ask for: 10 ms.
-const DEVICE_FRAMES: u32 = RATE / 100;
+/// Spare audio a FIFO or the output ring keeps at its lowest (5 ms): jitter room.
+const MARGIN: usize = BLOCK / 2;
+/// Steps over which the lowest fill level is taken (0.5 s).
+const TRIM_WINDOW: u32 = 50;
+/// Device period we ask for: 5 ms (the PulseAudio host keeps two of them queued for
+/// playback, one for capture).
+const DEVICE_FRAMES: u32 = RATE / 200;
 /// Silence put ahead of a new output stream's first block.
 const OUTPUT_PREFILL: usize = BLOCK / 2;
 /// Most audio held in the ring to an output device (beyond it the block is dropped).
@@ -511,6 +519,33 @@ struct OutputSide {
     ring: rtrb::Producer<i16>,
     /// 48 kHz → device rate.
     conv: Option<Cubic>,
+    floor: Floor,
+}
+
+/// The lowest fill level of a buffer over [`TRIM_WINDOW`] steps (see the module docs).
+#[derive(Default)]
+struct Floor {
+    min: usize,
+    steps: u32,
+}
+
+impl Floor {
+    /// Notes this step's spare audio; at the end of a window, returns how much of it was
+    /// never needed (beyond [`MARGIN`], at most half a block at a time, so a correction
+    /// is one short skip).
+    fn observe(&mut self, spare: usize) -> usize {
+        self.min = if self.steps == 0 {
+            spare
+        } else {
+            self.min.min(spare)
+        };
+        self.steps += 1;
+        if self.steps < TRIM_WINDOW {
+            return 0;
+        }
+        self.steps = 0;
+        self.min.saturating_sub(MARGIN).min(BLOCK / 2)
+    }
 }
 
 struct Processor {
@@ -663,6 +698,15 @@ impl InputSide {
 }
 
 impl OutputSide {
+    /// The device's rate.
+    fn rate(&self) -> usize {
+        match &self.conv {
+            // `step` is 48000 / device rate.
+            Some(c) => (RATE as f64 / c.step).round().max(1.0) as usize,
+            None => RATE as usize,
+        }
+    }
+
     fn put(&mut self, block: &[i16; BLOCK]) {
         let queued = self.ring.buffer().capacity() - self.ring.slots();
         if queued > OUTPUT_MAX {
@@ -670,6 +714,9 @@ impl OutputSide {
             // delay grow.
             return;
         }
+        // What the device has not yet played when we add the next block.
+        let skip = self.floor.observe(queued * RATE as usize / self.rate());
+        let block = &block[skip.min(BLOCK)..];
         match self.conv.as_mut() {
             None => {
                 let _ = self.ring.push_partial_slice(block);
@@ -691,6 +738,7 @@ struct Fifo {
     buf: Vec<i16>,
     len: usize,
     primed: bool,
+    floor: Floor,
 }
 
 impl Fifo {
@@ -700,6 +748,7 @@ impl Fifo {
             buf: vec![0; capacity.max(PRIME + 1)],
             len: 0,
             primed: false,
+            floor: Floor::default(),
         }
     }
 
@@ -752,9 +801,10 @@ impl Fifo {
             self.primed = false;
             return false;
         }
-        out.copy_from_slice(&self.buf[..BLOCK]);
-        self.buf.copy_within(BLOCK..self.len, 0);
-        self.len -= BLOCK;
+        let skip = self.floor.observe(self.len - BLOCK);
+        out.copy_from_slice(&self.buf[skip..skip + BLOCK]);
+        self.buf.copy_within(skip + BLOCK..self.len, 0);
+        self.len -= skip + BLOCK;
         true
     }
 }
@@ -1269,6 +1319,7 @@ fn open_output(id: Option<&str>) -> Result<(Open, OutputSide), AudioError> {
         OutputSide {
             ring: producer,
             conv: Cubic::new(RATE, rate),
+            floor: Floor::default(),
         },
     ))
 }
@@ -1448,6 +1499,26 @@ mod tests {
         let snr = 10.0 * (sig / err).log10();
         assert!(snr > 40.0, "SNR {snr:.1} dB");
         assert!(Cubic::new(48_000, 48_000).is_none());
+    }
+
+    #[test]
+    fn floor_gives_back_what_was_never_needed() {
+        let mut f = Floor::default();
+        // Spare between 900 and 1500 samples for a window: 900 − MARGIN can go (at
+        // most half a block at a time).
+        let mut got = 0;
+        for i in 0..TRIM_WINDOW {
+            got = f.observe(if i % 2 == 0 { 900 } else { 1500 });
+        }
+        assert_eq!(got, BLOCK / 2);
+        for _ in 0..TRIM_WINDOW {
+            got = f.observe(MARGIN + 100);
+        }
+        assert_eq!(got, 100);
+        for i in 0..TRIM_WINDOW {
+            got = f.observe(if i == 7 { 0 } else { 2000 });
+        }
+        assert_eq!(got, 0, "one step ran dry: nothing to spare");
     }
 
     #[test]
