@@ -1,8 +1,10 @@
 //! Audio devices of the myApps platform services: enumeration and hot-plug
-//! ([`devices`]), ringtones ([`ringtones`]), the ringer that loops one on a speaker
-//! ([`ringer`]) and the microphone's echo cancellation, noise suppression and gain
-//! control ([`aec`]). Capture, playback for calls and the mixer come later (see
-//! `docs/architecture.md`).
+//! ([`devices`]), ringtones ([`ringtones`]) and the ringer that loops one on a speaker
+//! ([`ringer`]); the call audio engine ([`engine`]): one microphone and one speaker
+//! stream shared by all call legs through the mix-minus [`mixer`], with device loss and
+//! mid-call switching handled; the microphone's echo cancellation, noise suppression and
+//! gain control ([`aec`], plugged into the engine as its echo stage); headset buttons
+//! ([`headset`]) (see `docs/architecture.md`).
 //!
 //! # Design
 //!
@@ -60,7 +62,9 @@
 
 pub mod aec;
 pub mod devices;
+pub mod engine;
 pub mod headset;
+pub mod mixer;
 pub mod resample;
 pub mod ringer;
 pub mod ringtones;
@@ -68,6 +72,7 @@ pub mod ringtones;
 use std::path::PathBuf;
 
 pub use devices::{DeviceEvent, DeviceInfo, DeviceKind, DeviceWatcher};
+pub use engine::{EchoStage, Engine, EngineConfig, EngineStats, Leg, LegStats};
 pub use ringer::Ringer;
 pub use ringtones::Ringtone;
 
@@ -132,6 +137,9 @@ pub enum AudioError {
     /// A volume that is not a number.
     #[error("volume {0} is not a number between 0 and 1")]
     InvalidVolume(f32),
+    /// The call audio engine could not do what was asked (stopped, no answer).
+    #[error("call audio: {0}")]
+    Engine(String),
 }
 
 /// The platform's audio host, made afresh (see the crate docs on hot-plug).

@@ -18,6 +18,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut config = Config::default();
     let mut stdin_close = false;
     let mut sound = true;
+    let mut audio: Option<String> = None;
     let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
         .map(|d| d.data_dir().to_path_buf());
     let mut addresses: Vec<IpAddr> = Vec::new();
@@ -67,6 +68,13 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--stdin-close" => stdin_close = true,
             "--no-sound" => sound = false,
+            "--audio" => {
+                let v = value("--audio")?;
+                if v != "devices" && v != "tone" {
+                    return Err(format!("--audio {v:?} is neither `devices` nor `tone`"));
+                }
+                audio = Some(v);
+            }
             "--data-dir" => data_dir = Some(value("--data-dir")?.into()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -74,7 +82,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     if !addresses.is_empty() {
         config.media.addresses = Some(addresses);
     }
-    config.audio = Arc::new(service::channel_audio::Tone);
+    config.audio = channel_audio(audio.as_deref(), sound)?;
     if sound {
         config.sound = Arc::new(service::sound::System::new(data_dir));
     }
@@ -82,6 +90,26 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         config,
         stdin_close,
     })
+}
+
+/// The channel audio backend: `--audio devices|tone`; by default the sound devices when
+/// a sound system with a speaker answers (and `--no-sound` was not given), else the tone.
+fn channel_audio(
+    choice: Option<&str>,
+    sound: bool,
+) -> Result<Arc<dyn service::channel_audio::ChannelAudio>, String> {
+    let devices = || service::channel_audio::Devices::start().map(Arc::new);
+    match choice {
+        Some("tone") => Ok(Arc::new(service::channel_audio::Tone)),
+        Some(_) => Ok(devices().map_err(|e| format!("--audio devices: {e}"))?),
+        None => {
+            let present = sound && service::channel_audio::sound_system_present();
+            match present.then(devices) {
+                Some(Ok(d)) => Ok(d),
+                _ => Ok(Arc::new(service::channel_audio::Tone)),
+            }
+        }
+    }
 }
 
 /// Runs the service until a signal (or stdin's end with `--stdin-close`).
@@ -176,8 +204,11 @@ mod tests {
             "--max-channels",
             "3",
             "--no-sound",
+            "--audio",
+            "tone",
         ]))
         .unwrap();
+        assert_eq!(o.config.audio.name(), "tone");
         assert_eq!(o.config.port, 4000);
         assert!(!o.config.use_localhost);
         assert_eq!(o.config.max_channels, 3);
@@ -191,6 +222,7 @@ mod tests {
             (&["--allow-origin", "pbx"][..], "not an origin"),
             (&["--max-channels", "0"][..], "positive"),
             (&["--frobnicate"][..], "unknown option"),
+            (&["--audio", "alsa"][..], "neither"),
         ] {
             let e = parse(&args(bad)).err().unwrap();
             assert!(e.contains(says), "{bad:?}: {e}");

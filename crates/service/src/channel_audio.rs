@@ -5,8 +5,9 @@
 //! built-in backend for headless runs and tests: each channel sends a steady tone (its
 //! frequency derived from the channel id, so two channels are told apart) and the level of
 //! what it receives is measured, which makes "audio flows both ways" observable over the
-//! protocol alone (`audio` in `ChannelStats`). Sound devices plug in here as another
-//! backend.
+//! protocol alone (`audio` in `ChannelStats`). [`Devices`] is the real one: every channel
+//! becomes a leg of one [`audio::Engine`] (one microphone, one speaker, mix-minus between
+//! the channels, device loss and switching handled there).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -33,6 +34,76 @@ pub trait Attached: Send + Sync {
 
 /// The built-in test-tone backend (see the module docs).
 pub struct Tone;
+
+/// The sound-device backend: every channel is a leg of one shared [`audio::Engine`].
+pub struct Devices {
+    engine: Arc<audio::Engine>,
+}
+
+impl Devices {
+    /// Over a running engine.
+    pub fn new(engine: Arc<audio::Engine>) -> Devices {
+        Devices { engine }
+    }
+
+    /// Starts an engine on the system's default devices.
+    pub fn start() -> Result<Devices, String> {
+        audio::Engine::start(audio::EngineConfig::default())
+            .map(|e| Devices::new(Arc::new(e)))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The engine (device choice, mute, echo stage).
+    pub fn engine(&self) -> &Arc<audio::Engine> {
+        &self.engine
+    }
+}
+
+/// A sound system answers and has a speaker (a headless server usually has neither).
+pub fn sound_system_present() -> bool {
+    audio::devices::list().is_ok_and(|l| l.iter().any(|d| d.kind == audio::DeviceKind::Speaker))
+}
+
+struct DevicesAttached {
+    leg: audio::Leg,
+    engine: Arc<audio::Engine>,
+}
+
+impl ChannelAudio for Devices {
+    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+        let leg = self.engine.attach(ends.capture, ends.playback);
+        Ok(Box::new(DevicesAttached {
+            leg,
+            engine: self.engine.clone(),
+        }))
+    }
+
+    fn name(&self) -> &'static str {
+        "devices"
+    }
+}
+
+impl Attached for DevicesAttached {
+    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+        // The protocol's "" is the system default, the engine's `None`.
+        let choice = |d: &str| (!d.is_empty()).then(|| d.to_owned());
+        let r = match (microphone.map(choice), speaker.map(choice)) {
+            (None, None) => Ok(()),
+            (Some(m), None) => self.engine.set_microphone(m.as_deref()),
+            (None, Some(s)) => self.engine.set_speaker(s.as_deref()),
+            (Some(m), Some(s)) => self.engine.set_devices(m.as_deref(), s.as_deref()),
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    fn stats(&self) -> Value {
+        json!({
+            "backend": "devices",
+            "engine": self.engine.stats(),
+            "leg": self.leg.stats(),
+        })
+    }
+}
 
 struct ToneAttached {
     task: tokio::task::JoinHandle<()>,

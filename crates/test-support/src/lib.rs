@@ -11,6 +11,7 @@
 pub mod netns;
 #[cfg(target_os = "linux")]
 pub mod pipewire;
+pub mod signal;
 pub mod wav;
 
 use std::ffi::OsStr;

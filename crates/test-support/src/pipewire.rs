@@ -249,3 +249,70 @@ pub fn record_monitor(secs: f64) -> Vec<i16> {
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
+
+/// A recording of what a sink plays (its monitor) running in the background until
+/// [`Recording::stop`]: 48 kHz, 16-bit, the sink's first channel. It uses `pw-record` with
+/// `node.dont-reconnect`, so when the sink goes away the recording ends there instead of
+/// following PipeWire to another device (as `parecord` would).
+pub struct Recording {
+    child: Child,
+    channels: usize,
+    reader: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// When the recorder was started.
+    pub started: Instant,
+}
+
+/// Starts recording what `sink` (with `channels` channels: recording all of them and
+/// keeping the first avoids PipeWire's downmix gain) plays. Inside [`in_session`]'s body.
+pub fn record(sink: &str, channels: usize) -> Recording {
+    let started = Instant::now();
+    let mut child = Command::new("pw-record")
+        .args([
+            "--target",
+            sink,
+            "-P",
+            "{ stream.capture.sink = true node.dont-reconnect = true }",
+            "--rate=48000",
+            &format!("--channels={channels}"),
+            "--format=s16",
+            "--latency=10ms",
+            "-",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|_| crate::missing("pw-record"));
+    let mut stdout = child.stdout.take().unwrap();
+    // Read while recording: the pipe holds less than a second.
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    Recording {
+        child,
+        channels,
+        reader: Some(reader),
+        started,
+    }
+}
+
+impl Recording {
+    /// Stops and returns the first channel.
+    pub fn stop(mut self) -> Vec<i16> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let bytes = self.reader.take().unwrap().join().unwrap();
+        bytes
+            .chunks_exact(2 * self.channels)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
