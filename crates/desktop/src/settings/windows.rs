@@ -39,15 +39,11 @@ impl RegistryStore {
     }
 }
 
-fn io_err(what: &'static str, path: String, e: windows_registry::Result<()>) -> Error {
-    let source = match e {
-        Err(e) => std::io::Error::other(format!("{} (0x{:08X})", e.message(), e.code().0)),
-        Ok(()) => std::io::Error::other("unknown error"),
-    };
+fn io_err(what: &'static str, path: String, e: windows_result::Error) -> Error {
     Error::Io {
         what,
         path: PathBuf::from(path),
-        source,
+        source: std::io::Error::other(format!("{} (0x{:08X})", e.message(), e.code().0)),
     }
 }
 
@@ -69,9 +65,9 @@ fn read_value(key: &Key, where_: &str, name: &str) -> Result<Option<Value>, Erro
     let ty = match key.get_type(name) {
         Ok(t) => t,
         Err(e) if e.code().0 == NOT_FOUND => return Ok(None),
-        Err(e) => return Err(io_err("cannot read", format!(r"{where_}\{name}"), Err(e))),
+        Err(e) => return Err(io_err("cannot read", format!(r"{where_}\{name}"), e)),
     };
-    let read_err = |e| io_err("cannot read", format!(r"{where_}\{name}"), Err(e));
+    let read_err = |e| io_err("cannot read", format!(r"{where_}\{name}"), e);
     match ty {
         Type::U32 => key
             .get_u32(name)
@@ -118,7 +114,7 @@ impl RegistryStore {
     fn user_key_write(&self) -> Result<Key, Error> {
         CURRENT_USER
             .create(USER_KEY)
-            .map_err(|e| io_err("cannot create", format!(r"HKCU\{USER_KEY}"), Err(e)))
+            .map_err(|e| io_err("cannot create", format!(r"HKCU\{USER_KEY}"), e))
     }
 }
 
@@ -144,7 +140,7 @@ impl SettingsStore for RegistryStore {
             Value::Str(s) => key.set_string(&n, s),
             Value::U32(v) => key.set_u32(&n, *v),
         };
-        r.map_err(|e| io_err("cannot write", format!(r"HKCU\{USER_KEY}\{n}"), Err(e)))
+        r.map_err(|e| io_err("cannot write", format!(r"HKCU\{USER_KEY}\{n}"), e))
     }
 
     fn remove(&mut self, name: &str) -> Result<bool, Error> {
