@@ -83,7 +83,7 @@ fn to_value(key: &str, obj: &AnyObject) -> Result<Value, Error> {
 #[allow(unsafe_code)]
 fn set_string(defaults: &NSUserDefaults, key: &NSString, value: &str) {
     let s = NSString::from_str(value);
-    let obj: &AnyObject = s.as_ref();
+    let obj: &AnyObject = &s;
     // SAFETY: `obj` is an NSString, a property-list type, which is all that
     // setObject:forKey: requires of its value; both references are live for the call.
     unsafe { defaults.setObject_forKey(Some(obj), key) };

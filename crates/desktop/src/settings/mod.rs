@@ -214,6 +214,7 @@ impl SettingsStore for MemoryStore {
 }
 
 /// The precedence rule, in one place: user over machine.
+#[cfg_attr(target_os = "macos", allow(dead_code))]
 pub(crate) fn layered(user: Option<Value>, machine: Option<Value>) -> Option<(Value, Source)> {
     user.map(|v| (v, Source::User))
         .or_else(|| machine.map(|v| (v, Source::Machine)))
