@@ -52,11 +52,7 @@ fn open_read(root: &Key, root_name: &str, path: &str) -> Result<Option<Key>, Err
     match root.options().read().open(path) {
         Ok(k) => Ok(Some(k)),
         Err(e) if e.code().0 == NOT_FOUND => Ok(None),
-        Err(e) => Err(io_err(
-            "cannot open",
-            format!(r"{root_name}\{path}"),
-            Err(e),
-        )),
+        Err(e) => Err(io_err("cannot open", format!(r"{root_name}\{path}"), e)),
     }
 }
 
@@ -152,11 +148,7 @@ impl SettingsStore for RegistryStore {
         match key.remove_value(&n) {
             Ok(()) => Ok(true),
             Err(e) if e.code().0 == NOT_FOUND => Ok(false),
-            Err(e) => Err(io_err(
-                "cannot remove",
-                format!(r"HKCU\{USER_KEY}\{n}"),
-                Err(e),
-            )),
+            Err(e) => Err(io_err("cannot remove", format!(r"HKCU\{USER_KEY}\{n}"), e)),
         }
     }
 
