@@ -8,12 +8,15 @@
 //! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
 //! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
 //! myapps --headless [options]               # the local service without a window
+//! myapps settings get|set|remove|list …      # the settings store (registry, XDG file, defaults)
+//! myapps uri tel:4711                        # the ApiRequest the URI handler sends
 //! ```
 //!
 //! `--headless` prints one JSON line (`{"version","http","media","secret","pid"}`) on
 //! stdout once the service listens, then serves until SIGINT/SIGTERM or until stdin
 //! closes when `--stdin-close` is given (so a parent that dies takes it along).
 
+mod cli_desktop;
 mod headless;
 
 use std::io::Read;
@@ -36,7 +39,11 @@ const USAGE: &str =
     --max-channels N          channels per connection (default 16)
     --stdin-close             stop when stdin closes
     --no-sound                no sound devices (Ringer/device requests fail)
-    --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)";
+    --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
+  settings get NAME | set NAME VALUE | remove NAME | list
+                    the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,
+                    XDG config file, macOS user defaults); `set` validates known names
+  uri URI           print the ApiRequest a tel:/sip:/sips:/im: link sends";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("settings") => cli_desktop::settings(&args[1..], USAGE),
+        Some("uri") => cli_desktop::uri(&args[1..], USAGE),
         Some(other) => {
             eprintln!("myapps: unknown argument {other:?}\n{USAGE}");
             ExitCode::from(2)

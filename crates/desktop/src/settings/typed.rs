@@ -1,0 +1,808 @@
+//! The typed view of the settings: names, kinds, validation, defaults, and the PBX's
+//! `adminSettings` on top.
+//!
+//! Names are the MSI property names where the wiki has one (`SERVER`, `DISABLELOCALHOST`,
+//! `EXCLUDEINTERFACES`, `EXTERNALAPPS`, `DISABLEHEADSETS`, `OFFICEPRESENCE`,
+//! `FASTERDOWNLOADS`) and upper-case names of the "Platform specific settings" otherwise.
+//! Booleans are stored as 0/1 numbers (the wiki: REG_DWORD 1 or 0); when read, the
+//! strings `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0` are accepted too, since an MSI
+//! property may arrive as a string. `LOGFLAGS` is a hex string (`0x40000001`): the flags
+//! reach bit 35 (Signaling, `0x800000000`), more than a DWORD holds.
+//!
+//! A stored value that does not validate does not stop the app: [`Settings::load`] uses
+//! the default and returns the problem, for the settings window to show.
+//!
+//! Precedence, lowest first: built-in default → PBX `adminSettings` without `force` →
+//! store (user, else installer) → PBX `adminSettings` with `force`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::{Error, SettingsStore, Value, canonical_name};
+
+/// What kind of value a setting holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text.
+    Text,
+    /// 0/1.
+    Bool,
+    /// A number in a range.
+    Number {
+        /// Smallest allowed.
+        min: u32,
+        /// Largest allowed.
+        max: u32,
+    },
+    /// The PBX address ([`Server`]).
+    Server,
+    /// A hot key ([`HotKey`]), empty for none.
+    HotKey,
+    /// Hex log-flag mask.
+    LogFlags,
+    /// `none`, `left` or `right`.
+    Docking,
+    /// Comma-separated address prefixes.
+    List,
+}
+
+/// One known setting.
+#[derive(Clone, Copy, Debug)]
+pub struct Def {
+    /// Stored name.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: Kind,
+    /// One line for `--help` and the settings window.
+    pub help: &'static str,
+}
+
+macro_rules! defs {
+    ($($name:literal $kind:expr, $help:literal;)*) => { &[$(Def { name: $name, kind: $kind, help: $help }),*] };
+}
+
+/// Every setting this app knows.
+pub const DEFS: &[Def] = defs! {
+    "SERVER" Kind::Server, "PBX address: host[:port][/PBX0-n][#phys=location]";
+    "DISABLELOCALHOST" Kind::Bool, "name the local service 127.0.0.1 instead of localhost";
+    "EXCLUDEINTERFACES" Kind::List, "comma-separated address prefixes not used for media";
+    "EXCLUDEVPN" Kind::Bool, "no media over VPN interfaces";
+    "AUTOSTART" Kind::Bool, "start myApps on login";
+    "APPEAROFFLINE" Kind::Number { min: 0, max: 1440 }, "minutes without input before appearing offline (0: never)";
+    "HOTKEYDIAL" Kind::HotKey, "hot key: dial the selected text (e.g. CTRL + ALT + F9)";
+    "HOTKEYACCEPT" Kind::HotKey, "hot key: accept the alerting call";
+    "HOTKEYREJECT" Kind::HotKey, "hot key: reject or end the call";
+    "RINGINHEADSET" Kind::Bool, "ring in the headset instead of the loudspeaker";
+    "LOGFLAGS" Kind::LogFlags, "trace flags, hex (App 0x1 ... Signaling 0x800000000)";
+    "SHOWINTASKBAR" Kind::Bool, "show myApps in the taskbar";
+    "DOCKING" Kind::Docking, "dock the window: none, left or right";
+    "NOTIFICATIONS" Kind::Bool, "desktop notifications";
+    "EXTERNALAPPS" Kind::Text, "external applications (JSON, as the MSI's EXTERNALAPPS)";
+    "DISABLEHEADSETS" Kind::Bool, "no headset support";
+    "OFFICEPRESENCE" Kind::Bool, "presence in Microsoft Office";
+    "FASTERDOWNLOADS" Kind::Bool, "do not slow down update downloads";
+};
+
+/// The definition of a name (case-insensitive).
+pub fn def(name: &str) -> Option<&'static Def> {
+    let n = canonical_name(name).ok()?;
+    DEFS.iter().find(|d| d.name == n)
+}
+
+fn invalid(name: &str, msg: impl Into<String>) -> Error {
+    Error::Invalid {
+        name: name.to_owned(),
+        msg: msg.into(),
+    }
+}
+
+/// Checks text typed by the user (CLI, settings window) for a known setting and returns
+/// the value to store. Unknown names are rejected with the list of known ones.
+pub fn parse_input(name: &str, text: &str) -> Result<(&'static Def, Value), Error> {
+    let d = def(name).ok_or_else(|| {
+        let known: Vec<_> = DEFS.iter().map(|d| d.name).collect();
+        invalid(
+            name,
+            format!("unknown setting; known: {}", known.join(", ")),
+        )
+    })?;
+    let value = check(d, &Value::Str(text.to_owned()))?;
+    Ok((d, value))
+}
+
+/// Validates a value (stored or typed) for `d`; returns its stored form.
+pub fn check(d: &Def, v: &Value) -> Result<Value, Error> {
+    let text = match v {
+        Value::Str(s) => s.trim().to_owned(),
+        Value::U32(n) => n.to_string(),
+    };
+    let name = d.name;
+    Ok(match d.kind {
+        Kind::Text => Value::Str(text),
+        Kind::Bool => Value::U32(u32::from(parse_bool(&text).ok_or_else(|| {
+            invalid(
+                name,
+                format!("{text:?} is not a yes/no value (1/0, true/false)"),
+            )
+        })?)),
+        Kind::Number { min, max } => {
+            let n: u32 = text
+                .parse()
+                .map_err(|_| invalid(name, format!("{text:?} is not a number")))?;
+            if n < min || n > max {
+                return Err(invalid(name, format!("{n} is outside {min}..={max}")));
+            }
+            Value::U32(n)
+        }
+        Kind::Server => Value::Str(
+            Server::parse(&text)
+                .map_err(|m| invalid(name, m))?
+                .to_string(),
+        ),
+        Kind::HotKey if text.is_empty() => Value::Str(String::new()),
+        Kind::HotKey => Value::Str(
+            HotKey::parse(&text)
+                .map_err(|m| invalid(name, m))?
+                .to_string(),
+        ),
+        Kind::LogFlags => Value::Str(format!(
+            "0x{:x}",
+            parse_log_flags(&text).map_err(|m| invalid(name, m))?
+        )),
+        Kind::Docking => Value::Str(
+            Docking::parse(&text)
+                .ok_or_else(|| invalid(name, format!("{text:?}: expected none, left or right")))?
+                .as_str()
+                .to_owned(),
+        ),
+        Kind::List => Value::Str(parse_list(&text).join(",")),
+    })
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Highest log flag the wiki defines (Signaling).
+pub const LOG_FLAGS_MASK: u64 = 0xF_FFFF_FFFF;
+
+fn parse_log_flags(s: &str) -> Result<u64, String> {
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let v = u64::from_str_radix(hex, 16).map_err(|_| format!("{s:?} is not a hex number"))?;
+    if v & !LOG_FLAGS_MASK != 0 {
+        return Err(format!("{s:?} has bits above 0x800000000 (Signaling)"));
+    }
+    Ok(v)
+}
+
+/// The PBX address as the connect form takes it: `host[:port][/PBX0-n][#phys=location]`
+/// (wiki, "Server configuration"); no `https://`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// DNS name or IP address (IPv6 in brackets).
+    pub host: String,
+    /// HTTPS port when not 443.
+    pub port: Option<u16>,
+    /// DynPBX module path (`PBX0-1`); `PBX0` when absent.
+    pub module: Option<String>,
+    /// Physical location for the softphone (`#phys=`).
+    pub phys: Option<String>,
+}
+
+impl Server {
+    /// Parses and validates; the message says what is wrong.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty server".into());
+        }
+        if s.contains("://") {
+            return Err(format!(
+                "{s:?}: give the host name only, without a protocol like https://"
+            ));
+        }
+        let (rest, phys) = match s.split_once('#') {
+            Some((r, f)) => {
+                let p = f
+                    .strip_prefix("phys=")
+                    .ok_or_else(|| format!("{s:?}: after # only phys=<location> is allowed"))?;
+                if p.is_empty() {
+                    return Err(format!("{s:?}: empty physical location"));
+                }
+                (r, Some(p.to_owned()))
+            }
+            None => (s, None),
+        };
+        let (hostport, module) = match rest.split_once('/') {
+            Some((h, m)) => {
+                let m = m.trim_end_matches('/');
+                let ok = m.strip_prefix("PBX0").is_some_and(|t| {
+                    t.is_empty()
+                        || t.strip_prefix('-')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                });
+                if !ok {
+                    return Err(format!(
+                        "{s:?}: the path must be a DynPBX module like PBX0-1"
+                    ));
+                }
+                (h, Some(m.to_owned()))
+            }
+            None => (rest, None),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{s:?}: unclosed [ of an IPv6 address"))?;
+            if h.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("{s:?}: {h:?} is not an IPv6 address"));
+            }
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("{s:?}: junk after ]"))?,
+                ),
+            };
+            (format!("[{h}]"), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (hostport.to_owned(), None),
+            }
+        };
+        let port = port
+            .map(|p| {
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| format!("{s:?}: {p:?} is not a port number"))
+            })
+            .transpose()?;
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && (host.starts_with('[')
+                || host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        if !host_ok {
+            return Err(format!("{s:?}: {host:?} is not a host name or address"));
+        }
+        Ok(Self {
+            host,
+            port: port.filter(|&p| p != 443),
+            module,
+            phys,
+        })
+    }
+
+    /// The page the shell loads: `https://host[:port]/PBX0[-n]/APPCLIENT/appclient.htm[#phys=…]`.
+    pub fn appclient_url(&self) -> String {
+        let mut u = format!("https://{}", self.host);
+        if let Some(p) = self.port {
+            u.push_str(&format!(":{p}"));
+        }
+        u.push_str(&format!(
+            "/{}/APPCLIENT/appclient.htm",
+            self.module.as_deref().unwrap_or("PBX0")
+        ));
+        if let Some(p) = &self.phys {
+            u.push_str(&format!("#phys={p}"));
+        }
+        u
+    }
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        if let Some(m) = &self.module {
+            write!(f, "/{m}")?;
+        }
+        if let Some(p) = &self.phys {
+            write!(f, "#phys={p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A hot key: F1–F11 with up to two of alt/ctrl/shift/win (wiki, "Hot keys"). Written as
+/// the PBX's adminSettings write it: `CTRL + ALT + F9`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotKey {
+    /// With Alt.
+    pub alt: bool,
+    /// With Ctrl.
+    pub ctrl: bool,
+    /// With Shift.
+    pub shift: bool,
+    /// With the Windows/Super/Command key.
+    pub win: bool,
+    /// 1..=11.
+    pub f: u8,
+}
+
+impl HotKey {
+    /// Parses `CTRL + ALT + F9`, `ctrl+f9`, `F8` (case and spaces ignored).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut k = HotKey {
+            alt: false,
+            ctrl: false,
+            shift: false,
+            win: false,
+            f: 0,
+        };
+        let mut mods = 0;
+        for part in s.split('+').map(|p| p.trim().to_ascii_lowercase()) {
+            let flag = match part.as_str() {
+                "alt" => &mut k.alt,
+                "ctrl" | "control" => &mut k.ctrl,
+                "shift" => &mut k.shift,
+                "win" | "super" | "meta" | "cmd" => &mut k.win,
+                f if f.starts_with('f') && k.f == 0 => {
+                    k.f = f[1..]
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=11).contains(n))
+                        .ok_or_else(|| format!("{s:?}: only F1 to F11 can be hot keys"))?;
+                    continue;
+                }
+                other => {
+                    return Err(format!(
+                        "{s:?}: {other:?} is not alt, ctrl, shift, win or F1-F11"
+                    ));
+                }
+            };
+            if *flag {
+                return Err(format!("{s:?}: {part} given twice"));
+            }
+            *flag = true;
+            mods += 1;
+        }
+        if k.f == 0 {
+            return Err(format!("{s:?}: no function key F1-F11"));
+        }
+        if mods > 2 {
+            return Err(format!("{s:?}: at most two of alt, ctrl, shift, win"));
+        }
+        Ok(k)
+    }
+}
+
+impl fmt::Display for HotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (on, name) in [
+            (self.ctrl, "CTRL"),
+            (self.alt, "ALT"),
+            (self.shift, "SHIFT"),
+            (self.win, "WIN"),
+        ] {
+            if on {
+                write!(f, "{name} + ")?;
+            }
+        }
+        write!(f, "F{}", self.f)
+    }
+}
+
+/// Window docking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Docking {
+    /// Free window.
+    #[default]
+    None,
+    /// Docked to the left screen edge.
+    Left,
+    /// Docked to the right screen edge.
+    Right,
+}
+
+impl Docking {
+    /// `none`/`left`/`right`, or the adminSettings numbers 0/1/2 (**[infer]**: the wiki
+    /// only shows `docking: 0`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "0" | "" => Some(Docking::None),
+            "left" | "1" => Some(Docking::Left),
+            "right" | "2" => Some(Docking::Right),
+            _ => None,
+        }
+    }
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Docking::None => "none",
+            Docking::Left => "left",
+            Docking::Right => "right",
+        }
+    }
+}
+
+/// The three hot-key functions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HotKeys {
+    /// Dial the selection (`PrepareCall`; twice: `StartCall`).
+    pub dial: Option<HotKey>,
+    /// `ConnectCall`.
+    pub accept: Option<HotKey>,
+    /// `DisconnectCall`.
+    pub reject: Option<HotKey>,
+}
+
+/// Every setting, typed, with defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The PBX; `None` shows the connect form.
+    pub server: Option<Server>,
+    /// `DISABLELOCALHOST`.
+    pub disable_localhost: bool,
+    /// `EXCLUDEINTERFACES` prefixes.
+    pub exclude_interfaces: Vec<String>,
+    /// `EXCLUDEVPN`.
+    pub exclude_vpn: bool,
+    /// `AUTOSTART` (default on, as the Windows client).
+    pub autostart: bool,
+    /// `APPEAROFFLINE` minutes, 0 never (default 5, the wiki's User activity default).
+    pub appear_offline_minutes: u32,
+    /// `HOTKEY*`.
+    pub hot_keys: HotKeys,
+    /// `RINGINHEADSET`.
+    pub ring_in_headset: bool,
+    /// `LOGFLAGS`.
+    pub log_flags: u64,
+    /// `SHOWINTASKBAR`.
+    pub show_in_taskbar: bool,
+    /// `DOCKING`.
+    pub docking: Docking,
+    /// `NOTIFICATIONS` (default on).
+    pub notifications: bool,
+    /// `EXTERNALAPPS` JSON text, as stored.
+    pub external_apps: Option<String>,
+    /// `DISABLEHEADSETS`.
+    pub disable_headsets: bool,
+    /// Names whose value is forced by the PBX (the settings window greys them out).
+    pub forced: BTreeSet<&'static str>,
+    /// Names the store had a value for.
+    pub stored: BTreeSet<&'static str>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: None,
+            disable_localhost: false,
+            exclude_interfaces: Vec::new(),
+            exclude_vpn: false,
+            autostart: true,
+            appear_offline_minutes: 5,
+            hot_keys: HotKeys::default(),
+            ring_in_headset: false,
+            log_flags: 0,
+            show_in_taskbar: true,
+            docking: Docking::None,
+            notifications: true,
+            external_apps: None,
+            disable_headsets: false,
+            forced: BTreeSet::new(),
+            stored: BTreeSet::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every known setting. Values that do not validate keep their default and are
+    /// returned as problems; a store that cannot be read at all is an error.
+    pub fn load(store: &dyn SettingsStore) -> Result<(Self, Vec<Error>), Error> {
+        let mut s = Settings::default();
+        let mut problems = Vec::new();
+        for d in DEFS {
+            let Some((v, _)) = store.get(d.name)? else {
+                continue;
+            };
+            match check(d, &v).and_then(|v| s.assign(d.name, &v)) {
+                Ok(()) => {
+                    s.stored.insert(d.name);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        Ok((s, problems))
+    }
+
+    /// Sets one field from a checked value.
+    fn assign(&mut self, name: &'static str, v: &Value) -> Result<(), Error> {
+        let text = v.to_string();
+        let flag = matches!(v, Value::U32(1));
+        match name {
+            "SERVER" => self.server = Some(Server::parse(&text).map_err(|m| invalid(name, m))?),
+            "DISABLELOCALHOST" => self.disable_localhost = flag,
+            "EXCLUDEINTERFACES" => self.exclude_interfaces = parse_list(&text),
+            "EXCLUDEVPN" => self.exclude_vpn = flag,
+            "AUTOSTART" => self.autostart = flag,
+            "APPEAROFFLINE" => self.appear_offline_minutes = text.parse().unwrap_or(5),
+            "HOTKEYDIAL" | "HOTKEYACCEPT" | "HOTKEYREJECT" => {
+                let k = if text.is_empty() {
+                    None
+                } else {
+                    Some(HotKey::parse(&text).map_err(|m| invalid(name, m))?)
+                };
+                match name {
+                    "HOTKEYDIAL" => self.hot_keys.dial = k,
+                    "HOTKEYACCEPT" => self.hot_keys.accept = k,
+                    _ => self.hot_keys.reject = k,
+                }
+            }
+            "RINGINHEADSET" => self.ring_in_headset = flag,
+            "LOGFLAGS" => self.log_flags = parse_log_flags(&text).map_err(|m| invalid(name, m))?,
+            "SHOWINTASKBAR" => self.show_in_taskbar = flag,
+            "DOCKING" => self.docking = Docking::parse(&text).unwrap_or_default(),
+            "NOTIFICATIONS" => self.notifications = flag,
+            "EXTERNALAPPS" => self.external_apps = Some(text),
+            "DISABLEHEADSETS" => self.disable_headsets = flag,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies the PBX's `adminSettings` (`{key: {value, force}}`, public-protocols.md
+    /// §client): a forced entry overrides whatever is set; an unforced one only replaces
+    /// a built-in default (the user's or installer's value wins over it). Returns problems
+    /// with entries that do not validate (they are skipped).
+    pub fn apply_admin(&mut self, admin: &serde_json::Value) -> Vec<Error> {
+        const MAP: [(&str, &str); 9] = [
+            ("autostart", "AUTOSTART"),
+            ("taskbar", "SHOWINTASKBAR"),
+            ("offline", "APPEAROFFLINE"),
+            ("hotkeyDial", "HOTKEYDIAL"),
+            ("hotkeyAccept", "HOTKEYACCEPT"),
+            ("hotkeyReject", "HOTKEYREJECT"),
+            ("logFlags", "LOGFLAGS"),
+            ("docking", "DOCKING"),
+            ("notifications", "NOTIFICATIONS"),
+        ];
+        let mut problems = Vec::new();
+        for (key, name) in MAP {
+            let Some(entry) = admin.get(key) else {
+                continue;
+            };
+            let force = entry.get("force").and_then(serde_json::Value::as_bool) == Some(true);
+            if !force && self.stored.contains(name) {
+                continue;
+            }
+            let value = match entry.get("value") {
+                Some(serde_json::Value::Bool(b)) => Value::U32(u32::from(*b)),
+                // `offline` is in milliseconds; our setting is minutes (rounded).
+                Some(serde_json::Value::Number(n)) if key == "offline" => {
+                    let ms = n.as_u64().unwrap_or(0);
+                    Value::U32(u32::try_from(ms.div_ceil(60_000)).unwrap_or(u32::MAX))
+                }
+                Some(serde_json::Value::Number(n)) => Value::Str(n.to_string()),
+                Some(serde_json::Value::String(s)) => Value::Str(s.clone()),
+                other => {
+                    problems.push(invalid(
+                        name,
+                        format!("adminSettings.{key}: unusable value {other:?}"),
+                    ));
+                    continue;
+                }
+            };
+            let Some(d) = def(name) else { continue };
+            match check(d, &value).and_then(|v| self.assign(d.name, &v)) {
+                Ok(()) => {
+                    if force {
+                        self.forced.insert(d.name);
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::MemoryStore;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn server_syntax_from_the_wiki() {
+        let url = |s: &str| Server::parse(s).unwrap().appclient_url();
+        assert_eq!(
+            url("pbx.example.com"),
+            "https://pbx.example.com/PBX0/APPCLIENT/appclient.htm"
+        );
+        assert_eq!(
+            url("pbx.example.com:4444"),
+            "https://pbx.example.com:4444/PBX0/APPCLIENT/appclient.htm"
+        );
+        assert_eq!(
+            url("pbx.example.com/PBX0-1"),
+            "https://pbx.example.com/PBX0-1/APPCLIENT/appclient.htm"
+        );
+        assert_eq!(
+            url("pbx.example.com#phys=slave"),
+            "https://pbx.example.com/PBX0/APPCLIENT/appclient.htm#phys=slave"
+        );
+        assert_eq!(
+            url("slave.example.com:4444/PBX0-1#phys=master"),
+            "https://slave.example.com:4444/PBX0-1/APPCLIENT/appclient.htm#phys=master"
+        );
+        assert_eq!(
+            url("[2001:db8::1]:444"),
+            "https://[2001:db8::1]:444/PBX0/APPCLIENT/appclient.htm"
+        );
+        assert_eq!(
+            url("10.0.0.1:443"),
+            "https://10.0.0.1/PBX0/APPCLIENT/appclient.htm"
+        );
+        for (bad, want) in [
+            ("", "empty server"),
+            ("https://pbx", "without a protocol"),
+            ("pbx:99999", "not a port number"),
+            ("pbx:0", "not a port number"),
+            ("pbx/APPS", "DynPBX module"),
+            ("pbx/PBX0-", "DynPBX module"),
+            ("pbx#x=1", "phys="),
+            ("pb x", "not a host name"),
+            ("[::1", "unclosed"),
+        ] {
+            let e = Server::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn hot_keys() {
+        let k = HotKey::parse("CTRL + ALT + F9").unwrap();
+        assert_eq!((k.ctrl, k.alt, k.f), (true, true, 9));
+        assert_eq!(k.to_string(), "CTRL + ALT + F9");
+        assert_eq!(HotKey::parse("win+f10").unwrap().to_string(), "WIN + F10");
+        assert_eq!(HotKey::parse("F8").unwrap().to_string(), "F8");
+        for (bad, want) in [
+            ("F12", "F1 to F11"),
+            ("ctrl+alt+shift+F1", "at most two"),
+            ("ctrl+ctrl+F1", "twice"),
+            ("ctrl", "no function key"),
+            ("hyper+F1", "is not alt"),
+            ("F1+F2", "is not alt"),
+        ] {
+            let e = HotKey::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn input_validation() {
+        let stored = |n: &str, t: &str| parse_input(n, t).map(|(_, v)| v);
+        assert_eq!(stored("disablelocalhost", "true").unwrap(), Value::U32(1));
+        assert_eq!(stored("AUTOSTART", "0").unwrap(), Value::U32(0));
+        assert_eq!(
+            stored("SERVER", " pbx.example.com ").unwrap(),
+            Value::Str("pbx.example.com".into())
+        );
+        assert_eq!(
+            stored("LOGFLAGS", "40000001").unwrap(),
+            Value::Str("0x40000001".into())
+        );
+        assert_eq!(
+            stored("LOGFLAGS", "0x800000000").unwrap(),
+            Value::Str("0x800000000".into())
+        );
+        assert_eq!(
+            stored("EXCLUDEINTERFACES", "172, 192.168,,10.10").unwrap(),
+            Value::Str("172,192.168,10.10".into())
+        );
+        assert_eq!(
+            stored("HOTKEYDIAL", "ctrl+f9").unwrap(),
+            Value::Str("CTRL + F9".into())
+        );
+        assert_eq!(stored("HOTKEYDIAL", "").unwrap(), Value::Str(String::new()));
+        for (n, t, want) in [
+            (
+                "NOPE",
+                "1",
+                "unknown setting; known: SERVER, DISABLELOCALHOST",
+            ),
+            (
+                "AUTOSTART",
+                "maybe",
+                "AUTOSTART: \"maybe\" is not a yes/no value",
+            ),
+            (
+                "APPEAROFFLINE",
+                "1441",
+                "APPEAROFFLINE: 1441 is outside 0..=1440",
+            ),
+            ("APPEAROFFLINE", "-1", "is not a number"),
+            ("LOGFLAGS", "0x1000000000", "bits above"),
+            ("DOCKING", "top", "expected none, left or right"),
+            ("SERVER", "https://x", "without a protocol"),
+        ] {
+            let e = stored(n, t).unwrap_err().to_string();
+            assert!(e.contains(want), "{n}={t}: {e}");
+        }
+    }
+
+    #[test]
+    fn load_with_problems_and_admin_precedence() {
+        let mut store = MemoryStore::default();
+        store
+            .machine
+            .insert("SERVER".into(), Value::Str("pbx.example.com/PBX0-1".into()));
+        store
+            .machine
+            .insert("DISABLELOCALHOST".into(), Value::Str("true".into()));
+        store
+            .machine
+            .insert("EXCLUDEINTERFACES".into(), Value::Str("172,192.168".into()));
+        store.user.insert("AUTOSTART".into(), Value::U32(0));
+        store
+            .user
+            .insert("HOTKEYACCEPT".into(), Value::Str("F12".into()));
+        store
+            .user
+            .insert("LOGFLAGS".into(), Value::Str("0x40000001".into()));
+        let (mut s, problems) = Settings::load(&store).unwrap();
+        assert_eq!(s.server.as_ref().unwrap().module.as_deref(), Some("PBX0-1"));
+        assert!(s.disable_localhost);
+        assert_eq!(s.exclude_interfaces, ["172", "192.168"]);
+        assert!(!s.autostart);
+        assert_eq!(s.log_flags, 0x4000_0001);
+        assert_eq!(s.hot_keys.accept, None);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].to_string().starts_with("HOTKEYACCEPT: \"F12\""));
+
+        let admin = json!({
+            "autostart": {"value": true, "force": false},
+            "taskbar": {"value": false, "force": true},
+            "offline": {"value": 300000, "force": false},
+            "hotkeyDial": {"value": "F8", "force": false},
+            "hotkeyAccept": {"value": "CTRL + ALT + F9", "force": true},
+            "hotkeyReject": {"value": "WIN + F10"},
+            "logFlags": {"value": "1", "force": true},
+            "docking": {"value": 0, "force": false},
+            "notifications": {"value": [1], "force": true},
+        });
+        let problems = s.apply_admin(&admin);
+        assert!(
+            !s.autostart,
+            "the user's value beats an unforced admin value"
+        );
+        assert!(!s.show_in_taskbar, "forced");
+        assert_eq!(s.appear_offline_minutes, 5);
+        assert_eq!(s.hot_keys.dial.unwrap().to_string(), "F8");
+        assert_eq!(s.hot_keys.accept.unwrap().to_string(), "CTRL + ALT + F9");
+        assert_eq!(s.hot_keys.reject.unwrap().to_string(), "WIN + F10");
+        assert_eq!(s.log_flags, 1, "forced beats the user's");
+        assert_eq!(
+            s.forced,
+            BTreeSet::from(["SHOWINTASKBAR", "HOTKEYACCEPT", "LOGFLAGS"])
+        );
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("adminSettings.notifications")
+        );
+    }
+}
