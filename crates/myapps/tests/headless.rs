@@ -25,8 +25,12 @@ impl Drop for Headless {
 
 fn start() -> Headless {
     let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
+        // The tone backend makes audio observable over the protocol alone
+        // (ChannelStats.audio), whatever sound devices the machine has.
         .args([
             "--headless",
+            "--audio",
+            "tone",
             "--media-address",
             "127.0.0.1",
             "--stdin-close",
