@@ -3,50 +3,13 @@
 //! ways (seen in `ChannelStats`), channels freed, ports released.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-struct Headless {
-    child: Child,
-    info: Value,
-}
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Headless {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
-        // The tone backend makes audio observable over the protocol alone
-        // (ChannelStats.audio), whatever sound devices the machine has.
-        .args([
-            "--headless",
-            "--audio",
-            "tone",
-            "--media-address",
-            "127.0.0.1",
-            "--stdin-close",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: Value = serde_json::from_str(&line).expect("one JSON line");
-    Headless { child, info }
-}
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -91,7 +54,9 @@ fn media_ports(sdp: &str) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_channels_over_the_websocket() {
-    let h = start();
+    // The tone backend makes audio observable over the protocol alone
+    // (ChannelStats.audio), whatever sound devices the machine has.
+    let h = common::start(&["--audio", "tone"]);
     assert_eq!(h.info["version"], 1);
     let url = format!(
         "{}?secret={}",

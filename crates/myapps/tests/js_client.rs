@@ -2,8 +2,8 @@
 //! two channels, DTMF, hold, errors, the device protocol (tests/tools/service/js_client.js).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -14,31 +14,16 @@ fn js_library_drives_the_service() {
 }
 
 fn run() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
-        .args([
-            "--headless",
-            "--media-address",
-            "127.0.0.1",
-            "--stdin-close",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let h = common::start(&[]);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/tools/service/js_client.js");
     let out = Command::new("node")
         .arg("--experimental-websocket")
         .arg(script)
-        .arg(line.trim())
+        .arg(h.info.to_string())
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(h);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "js_client.js failed: {stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
