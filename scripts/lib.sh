@@ -6,6 +6,12 @@ export ROOT
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# A one-shot CI build gains nothing from incremental artifacts (1.7 GB of a run's target/).
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
+# log_disk: free space where target/ lives, so a run that dies for want of disk says so.
+log_disk() { log "disk: $(df -h --output=avail,size "$ROOT" | tail -1 | awk '{print $1" free of "$2}') ($(du -sh "$ROOT/target" 2>/dev/null | cut -f1 || echo 0) in target/)"; }
+
 # ensure_apt PKG...: installs the Debian packages that are missing. As root it runs apt-get;
 # otherwise it prints the exact command to run and stops.
 ensure_apt() {
