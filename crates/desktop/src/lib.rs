@@ -3,6 +3,7 @@
 //! link parser ([`uri`]). The tao/wry
 //! shell, tray, hot keys and notifications build on these (issue 6).
 
+pub mod instance;
 pub mod server;
 pub mod settings;
 pub mod uri;

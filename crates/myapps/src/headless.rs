@@ -9,7 +9,7 @@ use service::{Config, Service};
 
 /// Parsed options.
 pub struct Options {
-    config: Config,
+    pub(crate) config: Config,
     stdin_close: bool,
 }
 
@@ -171,7 +171,7 @@ async fn wait_for_stop(stdin_close: bool) {
     }
 }
 
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -1,10 +1,10 @@
 //! `myapps`: the myApps platform services binary.
 //!
-//! The desktop shell (tao/wry) and the local service come with later milestones (see the
-//! README's status table). Today the binary offers the description converters the other
-//! parts are built on, useful when debugging interop with a PBX or a browser:
+//! Without a subcommand it is the desktop app ([`shell`]): a window with the myApps client
+//! of the configured PBX and the local service in the same process. The subcommands:
 //!
 //! ```text
+//! myapps [--server PBX] [service options] [tel:…]  # the app window
 //! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
 //! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
 //! myapps --headless [options]               # the local service without a window
@@ -18,12 +18,17 @@
 
 mod cli_desktop;
 mod headless;
+mod shell;
 
 use std::io::Read;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: myapps [--version | --help | sdp-to-channels | channels-to-sdp | --headless [options]]
+    "usage: myapps [--server PBX] [options] [URI] | --version | --help | sdp-to-channels |
+              channels-to-sdp | --headless [options] | settings … | uri URI
+  (no subcommand)   the app: a window with the myApps client of the PBX. --server PBX
+                    (host[:port][/PBX0-n][#phys=location]) instead of the stored SERVER
+                    setting; the --headless options below apply to its service too
   sdp-to-channels   read SDP on stdin, print the innovaphone Channels JSON object
   channels-to-sdp   read a Channels JSON object on stdin, print SDP
   --headless        run the local service without a window; prints one JSON line with
@@ -48,12 +53,9 @@ const USAGE: &str =
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None => {
-            println!(
-                "myApps platform services {}\nThe desktop shell is not part of this build yet; `myapps --headless` runs the local service.\n{USAGE}",
-                env!("CARGO_PKG_VERSION")
-            );
-            ExitCode::SUCCESS
+        None => shell_main(&args),
+        Some(a) if a.starts_with("--") && !is_subcommand(a) || shell::is_uri(a) => {
+            shell_main(&args)
         }
         Some("--version" | "-V") => {
             println!("myapps {}", env!("CARGO_PKG_VERSION"));
@@ -84,6 +86,21 @@ fn main() -> ExitCode {
         Some("uri") => cli_desktop::uri(&args[1..], USAGE),
         Some(other) => {
             eprintln!("myapps: unknown argument {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// First arguments that are not the app's own options.
+fn is_subcommand(a: &str) -> bool {
+    matches!(a, "--version" | "--help" | "--headless")
+}
+
+fn shell_main(args: &[String]) -> ExitCode {
+    match shell::parse(args) {
+        Ok(opts) => shell::run(opts),
+        Err(e) => {
+            eprintln!("myapps: {e}\n{USAGE}");
             ExitCode::from(2)
         }
     }

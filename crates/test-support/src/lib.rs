@@ -8,7 +8,11 @@
 #![allow(clippy::unwrap_used)]
 
 #[cfg(target_os = "linux")]
+pub mod display;
+#[cfg(target_os = "linux")]
 pub mod netns;
+#[cfg(feature = "pbx")]
+pub mod pbx;
 #[cfg(target_os = "linux")]
 pub mod pipewire;
 pub mod signal;

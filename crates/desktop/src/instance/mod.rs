@@ -1,0 +1,169 @@
+//! Single instance (issue 6 item 5): the first start of the app listens on a local
+//! socket private to the user; a later start hands its arguments (e.g. a `tel:` link
+//! from the URI handler) to it and exits.
+//!
+//! The socket, one backend per OS behind [`LocalSocket`]: a Unix socket in
+//! `$XDG_RUNTIME_DIR` (Linux; the directory is the user's alone) or in the user's cache
+//! directory (macOS), a named pipe `\\.\pipe\myapps-<user>` (Windows).
+//!
+//! Wire format (ours, docs/protocol.md §9): the later start writes one line of JSON,
+//! `{"args":["tel:4711"]}`, the first answers `{"ok":true}` and closes.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+use std::io::{self, BufRead, BufReader};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// How long a later start waits for the running instance's answer.
+pub const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection between two starts.
+pub trait Stream: io::Read + io::Write + Send {}
+impl<T: io::Read + io::Write + Send> Stream for T {}
+
+/// The per-OS local socket.
+pub trait LocalSocket: Send {
+    /// Waits for the next later start.
+    fn accept(&mut self) -> io::Result<Box<dyn Stream>>;
+}
+
+/// What a start is.
+pub enum Claim {
+    /// The first: the listener for later starts ([`serve`]).
+    First(Box<dyn LocalSocket>),
+    /// Another instance runs and took the arguments.
+    HandedOver,
+}
+
+/// Claims the instance named `name` (`myapps`), or hands `args` to the one running.
+pub fn claim(name: &str, args: &[String]) -> io::Result<Claim> {
+    #[cfg(unix)]
+    return unix::claim(name, args);
+    #[cfg(windows)]
+    return windows::claim(name, args);
+}
+
+/// The hand-over message.
+pub fn encode(args: &[String]) -> String {
+    format!("{}\n", json!({ "args": args }))
+}
+
+/// Sends `args` over `stream` and waits for the acknowledgement.
+pub(crate) fn hand_over(stream: &mut dyn Stream, args: &[String]) -> io::Result<()> {
+    stream.write_all(encode(args).as_bytes())?;
+    stream.flush()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    match serde_json::from_str::<Value>(&line) {
+        Ok(v) if v["ok"] == true => Ok(()),
+        _ => Err(io::Error::other(format!(
+            "the running instance answered {:?}",
+            line.trim()
+        ))),
+    }
+}
+
+/// Reads one hand-over from a later start and acknowledges it: its arguments.
+pub fn receive(stream: &mut dyn Stream) -> io::Result<Vec<String>> {
+    let mut line = String::new();
+    // A line of arguments is short; a peer that sends megabytes is not one of us.
+    BufReader::new(io::Read::take(&mut *stream, 64 * 1024)).read_line(&mut line)?;
+    let v: Value = serde_json::from_str(&line)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not JSON: {e}")))?;
+    let args = v["args"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|x| x.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no args array"))?;
+    stream.write_all(b"{\"ok\":true}\n")?;
+    stream.flush()?;
+    Ok(args)
+}
+
+/// Serves later starts on a thread of its own: each one's arguments go to `got`.
+pub fn serve(
+    mut socket: Box<dyn LocalSocket>,
+    got: impl Fn(Vec<String>) + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("single-instance".into())
+        .spawn(move || {
+            loop {
+                match socket.accept() {
+                    Ok(mut s) => match receive(s.as_mut()) {
+                        Ok(args) => got(args),
+                        Err(e) => eprintln!("myapps: a later start sent garbage: {e}"),
+                    },
+                    Err(e) => {
+                        eprintln!("myapps: single-instance socket: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_start_hands_over_and_the_first_gets_the_args() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("test-{}", std::process::id());
+        let first = unix_or_windows_claim(dir.path(), &name, &[]);
+        let Claim::First(socket) = first else {
+            panic!("nothing runs yet: the first start must be the first")
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        serve(socket, move |a| tx.send(a).unwrap()).unwrap();
+        let args = vec!["tel:0049-7031-123".to_owned()];
+        let second = unix_or_windows_claim(dir.path(), &name, &args);
+        assert!(matches!(second, Claim::HandedOver));
+        assert_eq!(rx.recv_timeout(HANDOFF_TIMEOUT).unwrap(), args);
+    }
+
+    #[cfg(unix)]
+    fn unix_or_windows_claim(dir: &std::path::Path, name: &str, args: &[String]) -> Claim {
+        unix::claim_in(dir, name, args).unwrap()
+    }
+
+    #[cfg(windows)]
+    fn unix_or_windows_claim(_: &std::path::Path, name: &str, args: &[String]) -> Claim {
+        windows::claim(name, args).unwrap()
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let mut c = io::Cursor::new(b"hello\n".to_vec());
+        let mut s = Both(&mut c, Vec::new());
+        assert!(receive(&mut s).is_err());
+        let mut c = io::Cursor::new(b"{\"args\":[\"tel:1\"]}\n".to_vec());
+        let mut s = Both(&mut c, Vec::new());
+        assert_eq!(receive(&mut s).unwrap(), ["tel:1"]);
+        assert_eq!(s.1, b"{\"ok\":true}\n");
+    }
+
+    struct Both<'a>(&'a mut io::Cursor<Vec<u8>>, Vec<u8>);
+    impl io::Read for Both<'_> {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.0.read(b)
+        }
+    }
+    impl io::Write for Both<'_> {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.1.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! The desktop shell: `myapps` without a subcommand. A tao window with a wry webview that
+//! loads the myApps client of the configured PBX (wiki, "Server configuration"), with the
+//! local service running in this process exactly as `--headless` runs it.
+//!
+//! Only this module knows tao and wry (ARCHITECTURE.md). Per-OS webview details live in
+//! one module per OS: [`linux`] (WebKitGTK) today; WebView2 and WKWebView use wry's
+//! defaults.
+
+pub mod bridge;
+#[cfg(target_os = "linux")]
+mod linux;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use desktop::server::Server;
+use tao::event::{Event, WindowEvent};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopWindowTarget};
+use tao::window::{Window, WindowBuilder, WindowId};
+use wry::{
+    NewWindowResponse, PageLoadEvent, PermissionKind, PermissionResponse, WebView, WebViewBuilder,
+};
+
+use crate::headless;
+
+/// Options of the shell: its own, then every `--headless` service option.
+pub struct Options {
+    /// `--server`: the PBX address, instead of the stored `SERVER` setting.
+    server: Option<String>,
+    /// `--test-ca FILE` (hidden, for tests): server certificates issued by this CA (PEM)
+    /// are accepted besides the system's trusted ones. Nothing else is relaxed.
+    test_ca: Option<PathBuf>,
+    /// `tel:`/`sip:`/`im:` links given on the command line.
+    uris: Vec<String>,
+    service: headless::Options,
+}
+
+/// `true` when `arg` is a link the URI handler takes (`tel:`, `sip:`, `sips:`, `im:`).
+pub fn is_uri(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    ["tel:", "sip:", "sips:", "im:"]
+        .iter()
+        .any(|s| lower.starts_with(s))
+}
+
+/// Parses the shell's command line.
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut server = None;
+    let mut test_ca = None;
+    let mut uris = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--server" => {
+                let v = it.next().ok_or("--server needs a value")?;
+                Server::parse(v).map_err(|e| format!("--server: {e}"))?;
+                server = Some(v.clone());
+            }
+            "--test-ca" => {
+                test_ca = Some(PathBuf::from(it.next().ok_or("--test-ca needs a file")?));
+            }
+            u if is_uri(u) => uris.push(u.to_owned()),
+            _ => rest.push(a.clone()),
+        }
+    }
+    Ok(Options {
+        server,
+        test_ca,
+        uris,
+        service: headless::parse(&rest)?,
+    })
+}
+
+/// Messages to the event loop from other threads.
+#[derive(Clone, Debug)]
+pub enum UserEvent {
+    /// Bring the main window to the front (a second start handed over its arguments).
+    Raise,
+}
+
+/// What every webview of the app is built with.
+struct WebViewSetup {
+    script: String,
+    user_agent: String,
+    origin: String,
+    /// The origin of the main webview's current page: media permissions are granted
+    /// to the PBX's page only.
+    page_origin: Arc<Mutex<String>>,
+    #[cfg(target_os = "linux")]
+    test_ca: Option<linux::TestCa>,
+}
+
+/// The app's windows, the first being the main one.
+struct Windows {
+    target: EventLoopWindowTarget<UserEvent>,
+    setup: WebViewSetup,
+    open: RefCell<HashMap<WindowId, (Window, WebView)>>,
+    main: RefCell<Option<WindowId>>,
+}
+
+/// Runs the app until its main window closes.
+pub fn run(opts: Options) -> ExitCode {
+    headless::init_logging();
+    let server = match &opts.server {
+        Some(s) => Server::parse(s).ok(),
+        None => stored_server(),
+    };
+    let Some(server) = server else {
+        eprintln!(
+            "myapps: no PBX configured. Give one with `myapps --server pbx.example.com` or store it with `myapps settings set SERVER pbx.example.com`."
+        );
+        return ExitCode::from(2);
+    };
+    // One instance per user: a later start hands its links over and ends here.
+    let socket = match desktop::instance::claim("myapps", &opts.uris) {
+        Ok(desktop::instance::Claim::HandedOver) => {
+            eprintln!("myapps: handed over to the running instance");
+            return ExitCode::SUCCESS;
+        }
+        Ok(desktop::instance::Claim::First(s)) => Some(s),
+        Err(e) => {
+            tracing::warn!("single instance: {e}; going on without");
+            None
+        }
+    };
+    if let Err(e) = display_available() {
+        eprintln!(
+            "myapps: cannot open a window: {e}. `myapps --headless` runs the local service without one."
+        );
+        return ExitCode::FAILURE;
+    }
+    #[cfg(target_os = "linux")]
+    let test_ca = match opts.test_ca.as_deref().map(linux::TestCa::load).transpose() {
+        Ok(ca) => ca,
+        Err(e) => {
+            eprintln!("myapps: --test-ca: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    if opts.test_ca.is_some() {
+        eprintln!("myapps: --test-ca is only supported on Linux");
+        return ExitCode::from(2);
+    }
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("myapps: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let origin = server.origin();
+    let mut config = opts.service.config;
+    config.allowed_origins.push(origin.clone());
+    let service = match rt.block_on(service::Service::start(config)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("myapps: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let info = service.info();
+    tracing::info!(url = %service.base_url(), pbx = %server, "service running");
+
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    // Links (ours and later starts'), in order, to the URI handler.
+    let (links, links_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for u in opts.uris {
+        let _ = links.send(u);
+    }
+    rt.spawn(uri_handler(service.relay(), links_rx));
+    if let Some(socket) = socket {
+        let proxy = event_loop.create_proxy();
+        let served = desktop::instance::serve(socket, move |args| {
+            tracing::info!(?args, "a later start handed over");
+            for a in args.into_iter().filter(|a| is_uri(a)) {
+                let _ = links.send(a);
+            }
+            let _ = proxy.send_event(UserEvent::Raise);
+        });
+        if let Err(e) = served {
+            tracing::warn!("single instance: {e}");
+        }
+    }
+    let windows = Rc::new(Windows {
+        target: (*event_loop).clone(),
+        setup: WebViewSetup {
+            script: bridge::script(&info, &origin),
+            user_agent: bridge::user_agent(),
+            origin,
+            page_origin: Arc::new(Mutex::new(String::new())),
+            #[cfg(target_os = "linux")]
+            test_ca,
+        },
+        open: RefCell::new(HashMap::new()),
+        main: RefCell::new(None),
+    });
+    let url = server.appclient_url();
+    match open_window(&windows, Some(&url), None) {
+        Ok(id) => *windows.main.borrow_mut() = Some(id),
+        Err(e) => {
+            eprintln!("myapps: cannot open the window: {e}");
+            rt.block_on(service.stop());
+            return ExitCode::FAILURE;
+        }
+    }
+    tracing::info!(%url, "window open");
+
+    let mut service = Some(service);
+    event_loop.run(move |event, _target, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        match event {
+            Event::WindowEvent {
+                window_id,
+                event: WindowEvent::CloseRequested,
+                ..
+            } => {
+                if *windows.main.borrow() == Some(window_id) {
+                    windows.open.borrow_mut().clear();
+                    *control_flow = ControlFlow::Exit;
+                } else {
+                    windows.open.borrow_mut().remove(&window_id);
+                }
+            }
+            Event::UserEvent(UserEvent::Raise) => {
+                if let Some(id) = *windows.main.borrow()
+                    && let Some((w, _)) = windows.open.borrow().get(&id)
+                {
+                    w.set_visible(true);
+                    w.set_minimized(false);
+                    w.set_focus();
+                }
+            }
+            Event::LoopDestroyed => {
+                if let Some(s) = service.take() {
+                    tracing::info!("stopping");
+                    rt.block_on(s.stop());
+                }
+            }
+            _ => {}
+        }
+    })
+}
+
+/// The URI handler (wiki, "URL Handler"): each link becomes the ApiRequest of
+/// [`desktop::uri`], sent through the ApiRelay to the web client (docs/protocol.md
+/// §7.6). A link that comes before the client has connected waits for it (2 minutes).
+async fn uri_handler(
+    relay: service::relay::Relay,
+    mut links: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+    let mut endpoint = relay.attach();
+    let log_results = |endpoint: &mut service::relay::Endpoint| {
+        while let Some(m) = endpoint.try_recv() {
+            if let protocol::api::ApiMessage::ApiResult(r) = m {
+                tracing::info!(result = %protocol::api::ApiMessage::ApiResult(r).to_value(), "URI handler");
+            }
+        }
+    };
+    while let Some(link) = links.recv().await {
+        let action = match desktop::uri::parse(&link) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(%link, "not a link we take: {e}");
+                continue;
+            }
+        };
+        let since = std::time::Instant::now();
+        while relay.clients().is_empty() && since.elapsed() < WAIT {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        match endpoint.request(action.request()) {
+            Ok(()) => tracing::info!(%link, "sent to the web client"),
+            Err(e) => tracing::warn!(%link, "cannot send: {e:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        log_results(&mut endpoint);
+    }
+}
+
+/// The `SERVER` setting, if one is stored and valid (a broken one is logged).
+fn stored_server() -> Option<Server> {
+    let store = desktop::settings::open()
+        .map_err(|e| tracing::warn!("settings: {e}"))
+        .ok()?;
+    let (settings, problems) = desktop::settings::typed::Settings::load(store.as_ref())
+        .map_err(|e| tracing::warn!("settings: {e}"))
+        .ok()?;
+    for p in problems {
+        tracing::warn!("settings: {p}");
+    }
+    settings.server
+}
+
+/// Whether a window can be opened: tao panics when GTK finds no display, so ask GTK
+/// first. Windows and macOS always have a desktop to show windows on.
+fn display_available() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    return gtk::init().map_err(|e| format!("{e} (is DISPLAY or WAYLAND_DISPLAY set?)"));
+    #[cfg(not(target_os = "linux"))]
+    Ok(())
+}
+
+/// The opener a `window.open` gives: the new webview must be related to it.
+#[cfg(target_os = "linux")]
+type Opener = webkit2gtk::WebView;
+#[cfg(not(target_os = "linux"))]
+type Opener = ();
+
+/// Opens a window with a webview: the main one (`url`) or one the page asked for with
+/// `window.open` (`opener`; the webview then loads the page itself).
+fn open_window(
+    windows: &Rc<Windows>,
+    url: Option<&str>,
+    opener: Option<Opener>,
+) -> Result<WindowId, String> {
+    let window = WindowBuilder::new()
+        .with_title("myApps")
+        .with_inner_size(tao::dpi::LogicalSize::new(1100.0, 760.0))
+        .build(&windows.target)
+        .map_err(|e| format!("window: {e}"))?;
+    let setup = &windows.setup;
+    let mut builder = WebViewBuilder::new()
+        .with_user_agent(&setup.user_agent)
+        .with_initialization_script_for_main_only(&setup.script, true)
+        .with_clipboard(true);
+    if let Some(url) = url {
+        builder = builder.with_url(url);
+    }
+    // Media permissions: the PBX's page only (WebKitGTK would otherwise deny them
+    // silently: an unanswered permission request is a denial).
+    let page = setup.page_origin.clone();
+    let pbx = setup.origin.clone();
+    builder = builder.with_permission_handler(move |kind| {
+        let ours = *page.lock().unwrap_or_else(PoisonError::into_inner) == pbx;
+        match kind {
+            PermissionKind::Microphone | PermissionKind::Camera if ours => {
+                PermissionResponse::Allow
+            }
+            PermissionKind::Microphone | PermissionKind::Camera => PermissionResponse::Deny,
+            _ => PermissionResponse::Default,
+        }
+    });
+    let page = setup.page_origin.clone();
+    let is_main = opener.is_none();
+    builder = builder.with_on_page_load_handler(move |ev, url| {
+        if is_main && matches!(ev, PageLoadEvent::Started) {
+            *page.lock().unwrap_or_else(PoisonError::into_inner) = origin_of(&url);
+        }
+        let ev = if matches!(ev, PageLoadEvent::Started) {
+            "started"
+        } else {
+            "finished"
+        };
+        tracing::debug!(ev, %url, "page load");
+    });
+    let weak = Rc::downgrade(windows);
+    builder = builder.with_new_window_req_handler(move |url, features| {
+        tracing::info!(%url, "window.open");
+        let Some(windows) = weak.upgrade() else {
+            return NewWindowResponse::Deny;
+        };
+        new_window(&windows, features)
+    });
+    #[cfg(target_os = "linux")]
+    let webview = {
+        use tao::platform::unix::WindowExtUnix;
+        use wry::WebViewBuilderExtUnix;
+        if let Some(o) = opener {
+            builder = builder.with_related_view(o);
+        }
+        let vbox = window
+            .default_vbox()
+            .ok_or("the window has no GTK box for the webview")?;
+        builder.build_gtk(vbox)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let webview = {
+        let _ = opener;
+        builder.build(&window)
+    };
+    let webview = webview.map_err(|e| format!("webview: {e}"))?;
+    #[cfg(target_os = "linux")]
+    linux::configure(&webview, setup.test_ca.clone());
+    let id = window.id();
+    windows.open.borrow_mut().insert(id, (window, webview));
+    Ok(id)
+}
+
+/// `window.open` from a page: another tao window (multi-windowing). On Linux the new
+/// webview is handed to WebKit, which loads the page into it; WebView2 and WKWebView
+/// open their own popup (wry's default) until their hand-over is written.
+fn new_window(windows: &Rc<Windows>, features: wry::NewWindowFeatures) -> NewWindowResponse {
+    #[cfg(target_os = "linux")]
+    {
+        use wry::WebViewExtUnix;
+        match open_window(windows, None, Some(features.opener.webview)) {
+            Ok(id) => match windows.open.borrow().get(&id) {
+                Some((_, wv)) => NewWindowResponse::Create {
+                    webview: wv.webview(),
+                },
+                None => NewWindowResponse::Deny,
+            },
+            Err(e) => {
+                tracing::warn!("window.open: {e}");
+                NewWindowResponse::Deny
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (windows, features);
+        NewWindowResponse::Allow
+    }
+}
+
+/// `scheme://host[:port]` of a URL (empty when it has none, e.g. `about:blank`).
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    format!("{scheme}://{}", &rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_and_origins() {
+        let o = parse(&args(&[
+            "--server",
+            "pbx.example.com:444",
+            "--no-sound",
+            "tel:4711",
+            "--port",
+            "0",
+        ]))
+        .unwrap();
+        assert_eq!(o.server.as_deref(), Some("pbx.example.com:444"));
+        assert_eq!(o.uris, ["tel:4711"]);
+        let e = parse(&args(&["--server", "https://x"])).err().unwrap();
+        assert!(
+            e.contains("--server") && e.contains("without a protocol"),
+            "{e}"
+        );
+        let e = parse(&args(&["--frob"])).err().unwrap();
+        assert!(e.contains("unknown option"), "{e}");
+        assert_eq!(
+            origin_of("https://pbx:444/PBX0/APPCLIENT/appclient.htm#phys=x"),
+            "https://pbx:444"
+        );
+        assert_eq!(origin_of("https://pbx#x"), "https://pbx");
+        assert_eq!(origin_of("about:blank"), "");
+        assert!(is_uri("TEL:1") && is_uri("im:a@b") && !is_uri("https://x"));
+    }
+}

@@ -1,0 +1,253 @@
+//! The desktop shell under a private Xvfb and session bus (TESTING.md "Window under
+//! Xvfb"), against the test PBX stand-in (`test_support::pbx`): `myapps --server
+//! 127.0.0.1:PORT` loads the stand-in's client page over HTTPS (its test CA given with
+//! `--test-ca`), the page gets the bridge, joins the local service's ApiRelay as the web
+//! client, and receives what native components send.
+//!
+//! Screenshots go to `$CARGO_TARGET_TMPDIR` (`target/tmp/shell-*.png`).
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use test_support::display::{Desktop, pixel_deviation};
+use test_support::pbx::{Mode, PbxStandIn};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The app process; killed on drop, its log kept.
+struct App {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- myapps log ({}) ---\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn skip() -> bool {
+    std::env::var_os("MYAPPS_SKIP_DESKTOP_TESTS").is_some()
+}
+
+fn start_app(desk: &Desktop, args: &[&str], log_name: &str) -> App {
+    let log = desk.dir().join(log_name);
+    let file = std::fs::File::create(&log).unwrap();
+    let child = desk
+        .command(env!("CARGO_BIN_EXE_myapps"))
+        .args(args)
+        .args([
+            "--no-sound",
+            "--audio",
+            "tone",
+            "--media-address",
+            "127.0.0.1",
+        ])
+        .env("RUST_LOG", "info,myapps=debug")
+        .env("MYAPPS_WEBVIEW_CONSOLE", "1")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    App { child, log }
+}
+
+fn artifact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+fn kind(r: &Value, k: &str) -> bool {
+    r["kind"] == k
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn window_loads_the_pbx_page_and_the_bridge_carries_a_call() {
+    if skip() {
+        return;
+    }
+    let desk = Desktop::start("shell-window");
+    let pbx = PbxStandIn::start(desk.dir(), Mode::MyApps).await;
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let extra: Vec<String> = std::env::var("MYAPPS_SHELL_TEST_ARGS")
+        .map(|a| a.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let server = pbx.server();
+    let mut args = vec!["--server", &server, "--test-ca", &ca];
+    args.extend(extra.iter().map(String::as_str));
+    let _app = start_app(&desk, &args, "app.log");
+
+    let t0 = std::time::Instant::now();
+    let loaded = pbx
+        .wait_for(Duration::from_secs(60), |r| kind(r, "loaded"))
+        .await
+        .expect("the stand-in's client page loaded in the app window");
+    assert!(
+        loaded["ua"].as_str().unwrap().contains("myApps ("),
+        "user agent: {}",
+        loaded["ua"]
+    );
+    assert_eq!(
+        loaded["href"],
+        format!("https://{}/PBX0/APPCLIENT/appclient.htm", pbx.server())
+    );
+    assert_eq!(loaded["bridge"], true, "window.myAppsPlatform is there");
+    let platform = loaded["platform"].clone();
+    let opened = pbx
+        .wait_for(Duration::from_secs(20), |r| kind(r, "open"))
+        .await;
+    assert!(
+        opened.is_some(),
+        "the page connected to /api (the service accepted the PBX origin); reports: {:?}",
+        pbx.reports()
+    );
+    println!("page connected to /api {:?} after start", t0.elapsed());
+    // The ApiRelay greeted it as the web client.
+    pbx.wait_for(Duration::from_secs(5), |r| {
+        kind(r, "message") && r["msg"]["mt"] == "ApiRelayInfo" && r["msg"]["role"] == "client"
+    })
+    .await
+    .expect("ApiRelayInfo for the client");
+
+    // Painted: not a blank screen.
+    // (No window manager: the window sits at 0,0; its inside alone is measured. WebKit
+    // paints a moment after the load: screenshots until one is not blank, 15 s at most.)
+    let shot = artifact("shell-pbx-page.png");
+    let t1 = std::time::Instant::now();
+    let dev = loop {
+        desk.screenshot(&shot);
+        let dev = pixel_deviation(&shot, "1000x700+0+0");
+        if dev > 0.05 || t1.elapsed() > Duration::from_secs(15) {
+            break dev;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    println!(
+        "screenshot {} (pixel deviation {dev:.3}, painted {:?} after the connection)",
+        shot.display(),
+        t1.elapsed()
+    );
+    assert!(
+        dev > 0.05,
+        "the screenshot looks blank ({dev}): {}",
+        shot.display()
+    );
+
+    // A native component (no Origin, the secret from the bridge) sends what a tel: link
+    // makes; the page, as the web client, receives it.
+    let url = format!(
+        "{}?secret={}&role=native",
+        platform["services"]["api"].as_str().unwrap(),
+        platform["secret"].as_str().unwrap()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let req = desktop::uri::parse("tel:0049-7031-123").unwrap().request();
+    let mut v = protocol::api::ApiMessage::ApiRequest(req).to_value();
+    v["src"] = json!("t1");
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    let got = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            kind(r, "message") && r["msg"]["mt"] == "ApiRequest"
+        })
+        .await
+        .expect("the page received the ApiRequest");
+    assert_eq!(got["msg"]["api"], "com.innovaphone.phone");
+    assert_eq!(
+        got["msg"]["msg"],
+        json!({"mt":"StartCall","num":"00497031123","adjust":true})
+    );
+    // And the page's result comes back to the native sender.
+    let result = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["mt"] == "ApiResult" {
+                    return v;
+                }
+            }
+        }
+        panic!("socket closed before the result");
+    })
+    .await
+    .expect("ApiResult within 10 s");
+    assert_eq!(result["src"], "t1");
+    assert_eq!(result["msg"]["mt"], "StartCallResult");
+
+    // Single instance: a second start with a tel: link (what xdg-open runs) hands it to
+    // the running one and exits 0; the page receives the StartCall.
+    let t2 = std::time::Instant::now();
+    let second = desk
+        .command(env!("CARGO_BIN_EXE_myapps"))
+        .args(["--server", &server, "tel:0049-7031-123"])
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "second start: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let requests = || {
+        pbx.reports()
+            .into_iter()
+            .filter(|r| kind(r, "message") && r["msg"]["mt"] == "ApiRequest")
+            .collect::<Vec<_>>()
+    };
+    while requests().len() < 2 && t2.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = requests();
+    assert_eq!(
+        all.len(),
+        2,
+        "the handed-over link reached the page: {all:?}"
+    );
+    assert_eq!(
+        all[1]["msg"]["msg"],
+        json!({"mt":"StartCall","num":"00497031123","adjust":true})
+    );
+    assert_ne!(
+        all[1]["msg"]["consumer"], all[0]["msg"]["consumer"],
+        "sent by the app's URI handler, not by the test's socket"
+    );
+    println!("second start → StartCall at the page: {:?}", t2.elapsed());
+}
+
+#[test]
+fn without_a_display_a_clear_error() {
+    let dir = test_support::TempDir::new("shell-nodisplay");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_myapps"))
+        .args(["--server", "pbx.example.com", "--no-sound"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot open a window"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_server_is_refused_with_the_reason() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_myapps"))
+        .args(["--server", "pbx.example.com/APPS"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("DynPBX module"), "{err}");
+}
