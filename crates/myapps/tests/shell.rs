@@ -251,3 +251,93 @@ fn bad_server_is_refused_with_the_reason() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("DynPBX module"), "{err}");
 }
+
+/// Waits up to `limit` for a line containing `needle` in the app's log.
+async fn log_line(app: &App, needle: &str, limit: Duration) -> Option<String> {
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        let log = std::fs::read_to_string(&app.log).unwrap_or_default();
+        if let Some(l) = log.lines().find(|l| l.contains(needle)) {
+            return Some(l.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Types `text` and presses Return with xdotool (real key events into the focused field).
+fn type_and_enter(desk: &Desktop, text: &str) {
+    for args in [vec!["type", "--delay", "20", text], vec!["key", "Return"]] {
+        let st = desk.command("xdotool").args(&args).status();
+        match st {
+            Ok(s) => assert!(s.success(), "xdotool {args:?}: {s}"),
+            Err(_) => test_support::missing("xdotool"),
+        }
+    }
+}
+
+/// Screenshots until the form area is not blank and differs from `before` (15 s).
+fn shot_of(desk: &Desktop, name: &str) -> (PathBuf, f64) {
+    let shot = artifact(name);
+    let t = std::time::Instant::now();
+    loop {
+        desk.screenshot(&shot);
+        let dev = pixel_deviation(&shot, "700x560+0+0");
+        if dev > 0.05 || t.elapsed() > Duration::from_secs(15) {
+            return (shot, dev);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_form_names_the_fault_then_connects_and_stores_the_server() {
+    if skip() {
+        return;
+    }
+    let desk = Desktop::start("shell-connect");
+    let pbx = PbxStandIn::start(desk.dir(), Mode::MyApps).await;
+    let server = pbx.server();
+    // Without --test-ca first: the form shows the certificate problem.
+    let app = start_app(&desk, &[], "app.log");
+    log_line(&app, "connect form open", Duration::from_secs(30))
+        .await
+        .expect("the connect form opened (no SERVER stored)");
+    // The field has the focus: typing goes there (keyboard operation).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    type_and_enter(&desk, &server);
+    let line = log_line(&app, "connect form: ", Duration::from_secs(20))
+        .await
+        .expect("the check ran");
+    assert!(line.contains("Tls"), "{line}");
+    assert!(
+        line.contains("CN=Test PBX") && line.contains("CN=myapps test CA"),
+        "{line}"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (shot, dev) = shot_of(&desk, "shell-connect-form-tls-error.png");
+    println!("screenshot {} (pixel deviation {dev:.3})", shot.display());
+    assert!(dev > 0.05, "blank: {}", shot.display());
+    assert!(pbx.reports().is_empty(), "nothing loaded the client page");
+    drop(app);
+
+    // With the test CA trusted: the check passes, SERVER is stored, the client loads.
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let app = start_app(&desk, &["--test-ca", &ca], "app2.log");
+    log_line(&app, "connect form open", Duration::from_secs(30))
+        .await
+        .expect("the connect form opened again (nothing stored yet)");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    type_and_enter(&desk, &server);
+    let line = log_line(&app, "connect form: ", Duration::from_secs(20))
+        .await
+        .expect("the check ran");
+    assert!(line.contains("Ok"), "{line}");
+    pbx.wait_for(Duration::from_secs(30), |r| kind(r, "open"))
+        .await
+        .expect("the client page loaded and connected to /api");
+    let stored = std::fs::read_to_string(desk.config_dir().join("myApps/settings.json"))
+        .unwrap_or_else(|e| panic!("settings file: {e}"));
+    assert!(stored.contains(&server), "{stored}");
+    drop(app);
+}

@@ -73,6 +73,8 @@ impl Desktop {
             ("HOME", sub("home").into_os_string()),
             ("XDG_RUNTIME_DIR", runtime.into_os_string()),
             ("XDG_CONFIG_HOME", sub("config").into_os_string()),
+            // No installer settings of this machine either.
+            ("XDG_CONFIG_DIRS", sub("etc-xdg").into_os_string()),
             ("XDG_DATA_HOME", sub("data").into_os_string()),
             ("XDG_CACHE_HOME", sub("cache").into_os_string()),
             ("XDG_STATE_HOME", sub("state").into_os_string()),

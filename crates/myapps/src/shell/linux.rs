@@ -12,13 +12,11 @@ use wry::WebViewExtUnix;
 pub struct TestCa(gio::TlsCertificate);
 
 impl TestCa {
-    /// Reads a PEM file.
-    pub fn load(path: &std::path::Path) -> Result<TestCa, String> {
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        gio::TlsCertificate::from_pem(&pem)
+    /// From PEM text.
+    pub fn from_pem(pem: &str) -> Result<TestCa, String> {
+        gio::TlsCertificate::from_pem(pem)
             .map(TestCa)
-            .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))
+            .map_err(|e| format!("not a PEM certificate: {e}"))
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod bridge;
 #[cfg(target_os = "linux")]
 mod linux;
+mod probe;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -81,6 +82,11 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 pub enum UserEvent {
     /// Bring the main window to the front (a second start handed over its arguments).
     Raise,
+    /// The connect form's check of `server` is done.
+    Probed {
+        server: String,
+        outcome: probe::Outcome,
+    },
 }
 
 /// What every webview of the app is built with.
@@ -95,12 +101,26 @@ struct WebViewSetup {
     test_ca: Option<linux::TestCa>,
 }
 
-/// The app's windows, the first being the main one.
+/// The app's windows.
 struct Windows {
     target: EventLoopWindowTarget<UserEvent>,
-    setup: WebViewSetup,
+    /// Set once the PBX is known (the client's windows are built with it).
+    setup: RefCell<Option<Rc<WebViewSetup>>>,
     open: RefCell<HashMap<WindowId, (Window, WebView)>>,
+    /// The window whose closing ends the app: the client's, or the connect form.
     main: RefCell<Option<WindowId>>,
+    /// The connect form, while it is shown.
+    form: RefCell<Option<WindowId>>,
+}
+
+/// The connect form (assets/shell/connect.html).
+const CONNECT_HTML: &str = include_str!("../../../../assets/shell/connect.html");
+
+/// What [`launch`] needs, kept until the PBX is known.
+struct Pending {
+    config: service::Config,
+    links: tokio::sync::mpsc::UnboundedReceiver<String>,
+    test_ca: Option<String>,
 }
 
 /// Runs the app until its main window closes.
@@ -109,12 +129,6 @@ pub fn run(opts: Options) -> ExitCode {
     let server = match &opts.server {
         Some(s) => Server::parse(s).ok(),
         None => stored_server(),
-    };
-    let Some(server) = server else {
-        eprintln!(
-            "myapps: no PBX configured. Give one with `myapps --server pbx.example.com` or store it with `myapps settings set SERVER pbx.example.com`."
-        );
-        return ExitCode::from(2);
     };
     // One instance per user: a later start hands its links over and ends here.
     let socket = match desktop::instance::claim("myapps", &opts.uris) {
@@ -134,8 +148,12 @@ pub fn run(opts: Options) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    #[cfg(target_os = "linux")]
-    let test_ca = match opts.test_ca.as_deref().map(linux::TestCa::load).transpose() {
+    let test_ca = match opts
+        .test_ca
+        .as_deref()
+        .map(std::fs::read_to_string)
+        .transpose()
+    {
         Ok(ca) => ca,
         Err(e) => {
             eprintln!("myapps: --test-ca: {e}");
@@ -143,11 +161,10 @@ pub fn run(opts: Options) -> ExitCode {
         }
     };
     #[cfg(not(target_os = "linux"))]
-    if opts.test_ca.is_some() {
+    if test_ca.is_some() {
         eprintln!("myapps: --test-ca is only supported on Linux");
         return ExitCode::from(2);
     }
-
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,26 +175,14 @@ pub fn run(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let origin = server.origin();
-    let mut config = opts.service.config;
-    config.allowed_origins.push(origin.clone());
-    let service = match rt.block_on(service::Service::start(config)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("myapps: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let info = service.info();
-    tracing::info!(url = %service.base_url(), pbx = %server, "service running");
 
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let proxy = event_loop.create_proxy();
     // Links (ours and later starts'), in order, to the URI handler.
     let (links, links_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     for u in opts.uris {
         let _ = links.send(u);
     }
-    rt.spawn(uri_handler(service.relay(), links_rx));
     if let Some(socket) = socket {
         let proxy = event_loop.create_proxy();
         let served = desktop::instance::serve(socket, move |args| {
@@ -193,29 +198,33 @@ pub fn run(opts: Options) -> ExitCode {
     }
     let windows = Rc::new(Windows {
         target: (*event_loop).clone(),
-        setup: WebViewSetup {
-            script: bridge::script(&info, &origin),
-            user_agent: bridge::user_agent(),
-            origin,
-            page_origin: Arc::new(Mutex::new(String::new())),
-            #[cfg(target_os = "linux")]
-            test_ca,
-        },
+        setup: RefCell::new(None),
         open: RefCell::new(HashMap::new()),
         main: RefCell::new(None),
+        form: RefCell::new(None),
     });
-    let url = server.appclient_url();
-    match open_window(&windows, Some(&url), None) {
-        Ok(id) => *windows.main.borrow_mut() = Some(id),
-        Err(e) => {
-            eprintln!("myapps: cannot open the window: {e}");
-            rt.block_on(service.stop());
-            return ExitCode::FAILURE;
+    let mut pending = Some(Pending {
+        config: opts.service.config,
+        links: links_rx,
+        test_ca,
+    });
+    let mut service = None;
+    let first = match server {
+        Some(server) => pending
+            .take()
+            .ok_or_else(|| "nothing to launch".to_owned())
+            .and_then(|p| launch(&windows, &rt, p, &server))
+            .map(|s| service = Some(s)),
+        None => open_connect_form(&windows, proxy, rt.handle().clone(), pending.as_ref()),
+    };
+    if let Err(e) = first {
+        eprintln!("myapps: {e}");
+        if let Some(s) = service.take() {
+            rt.block_on(s.stop());
         }
+        return ExitCode::FAILURE;
     }
-    tracing::info!(%url, "window open");
 
-    let mut service = Some(service);
     event_loop.run(move |event, _target, control_flow| {
         *control_flow = ControlFlow::Wait;
         match event {
@@ -240,6 +249,38 @@ pub fn run(opts: Options) -> ExitCode {
                     w.set_focus();
                 }
             }
+            Event::UserEvent(UserEvent::Probed { server, outcome }) => {
+                tracing::info!(%server, ?outcome, "connect form: {}", outcome.message());
+                let form = *windows.form.borrow();
+                if let Some(id) = form
+                    && let Some((_, wv)) = windows.open.borrow().get(&id)
+                {
+                    let js = format!(
+                        "window.myAppsConnect.result({})",
+                        serde_json::to_string(&outcome).unwrap_or_else(|_| "{}".into())
+                    );
+                    if let Err(e) = wv.evaluate_script(&js) {
+                        tracing::warn!("connect form: {e}");
+                    }
+                }
+                if matches!(outcome, probe::Outcome::Ok { .. })
+                    && let (Ok(s), Some(p)) = (Server::parse(&server), pending.take())
+                {
+                    store_server(&s);
+                    match launch(&windows, &rt, p, &s) {
+                        Ok(svc) => {
+                            service = Some(svc);
+                            if let Some(id) = windows.form.borrow_mut().take() {
+                                windows.open.borrow_mut().remove(&id);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!("{e}");
+                            *control_flow = ControlFlow::Exit;
+                        }
+                    }
+                }
+            }
             Event::LoopDestroyed => {
                 if let Some(s) = service.take() {
                     tracing::info!("stopping");
@@ -249,6 +290,114 @@ pub fn run(opts: Options) -> ExitCode {
             _ => {}
         }
     })
+}
+
+/// Starts the service for `server` and opens the client's window as the main one.
+fn launch(
+    windows: &Rc<Windows>,
+    rt: &tokio::runtime::Runtime,
+    pending: Pending,
+    server: &Server,
+) -> Result<service::Service, String> {
+    let origin = server.origin();
+    let mut config = pending.config;
+    config.allowed_origins.push(origin.clone());
+    let service = rt
+        .block_on(service::Service::start(config))
+        .map_err(|e| e.to_string())?;
+    let info = service.info();
+    tracing::info!(url = %service.base_url(), pbx = %server, "service running");
+    rt.spawn(uri_handler(service.relay(), pending.links));
+    #[cfg(target_os = "linux")]
+    let test_ca = match pending.test_ca.as_deref().map(linux::TestCa::from_pem) {
+        Some(Ok(ca)) => Some(ca),
+        Some(Err(e)) => return Err(format!("--test-ca: {e}")),
+        None => None,
+    };
+    *windows.setup.borrow_mut() = Some(Rc::new(WebViewSetup {
+        script: bridge::script(&info, &origin),
+        user_agent: bridge::user_agent(),
+        origin,
+        page_origin: Arc::new(Mutex::new(String::new())),
+        #[cfg(target_os = "linux")]
+        test_ca,
+    }));
+    let url = server.appclient_url();
+    let id = open_window(windows, Some(&url), None)
+        .map_err(|e| format!("cannot open the window: {e}"))?;
+    *windows.main.borrow_mut() = Some(id);
+    tracing::info!(%url, "window open");
+    Ok(service)
+}
+
+/// The connect form (first start, no `SERVER`): its IPC posts `{"mt":"Connect","server"}`,
+/// the check runs on the runtime, its outcome comes back as [`UserEvent::Probed`].
+fn open_connect_form(
+    windows: &Rc<Windows>,
+    proxy: tao::event_loop::EventLoopProxy<UserEvent>,
+    rt: tokio::runtime::Handle,
+    pending: Option<&Pending>,
+) -> Result<(), String> {
+    let test_ca = pending.and_then(|p| p.test_ca.clone());
+    let window = WindowBuilder::new()
+        .with_title("myApps: connect to your PBX")
+        .with_inner_size(tao::dpi::LogicalSize::new(760.0, 600.0))
+        .build(&windows.target)
+        .map_err(|e| format!("window: {e}"))?;
+    let builder = WebViewBuilder::new()
+        .with_html(CONNECT_HTML)
+        .with_user_agent(bridge::user_agent())
+        .with_ipc_handler(move |req| {
+            let body = req.body();
+            let server = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .filter(|v| v["mt"] == "Connect")
+                .and_then(|v| v["server"].as_str().map(str::to_owned));
+            let Some(server) = server else {
+                tracing::warn!("connect form: unexpected message {body:?}");
+                return;
+            };
+            let proxy = proxy.clone();
+            let ca = test_ca.clone();
+            rt.spawn(async move {
+                let outcome = probe::probe(&server, ca.as_deref()).await;
+                let _ = proxy.send_event(UserEvent::Probed { server, outcome });
+            });
+        });
+    let webview = build(builder, &window)?;
+    let id = window.id();
+    windows.open.borrow_mut().insert(id, (window, webview));
+    *windows.main.borrow_mut() = Some(id);
+    *windows.form.borrow_mut() = Some(id);
+    tracing::info!("connect form open");
+    Ok(())
+}
+
+/// Stores `SERVER` (the user's settings) so that the next start goes to the PBX at once.
+fn store_server(server: &Server) {
+    let stored = desktop::settings::open().and_then(|mut store| {
+        let (def, value) = desktop::settings::typed::parse_input("SERVER", &server.to_string())?;
+        store.set(def.name, value)
+    });
+    if let Err(e) = stored {
+        tracing::warn!("cannot store SERVER: {e}");
+    }
+}
+
+/// Builds a webview into a window (GTK box on Linux, for X11 and Wayland alike).
+fn build(builder: WebViewBuilder<'_>, window: &Window) -> Result<WebView, String> {
+    #[cfg(target_os = "linux")]
+    let webview = {
+        use tao::platform::unix::WindowExtUnix;
+        use wry::WebViewBuilderExtUnix;
+        let vbox = window
+            .default_vbox()
+            .ok_or("the window has no GTK box for the webview")?;
+        builder.build_gtk(vbox)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let webview = builder.build(window);
+    webview.map_err(|e| format!("webview: {e}"))
 }
 
 /// The URI handler (wiki, "URL Handler"): each link becomes the ApiRequest of
@@ -329,7 +478,11 @@ fn open_window(
         .with_inner_size(tao::dpi::LogicalSize::new(1100.0, 760.0))
         .build(&windows.target)
         .map_err(|e| format!("window: {e}"))?;
-    let setup = &windows.setup;
+    let setup = windows
+        .setup
+        .borrow()
+        .clone()
+        .ok_or("the PBX is not known yet")?;
     let mut builder = WebViewBuilder::new()
         .with_user_agent(&setup.user_agent)
         .with_initialization_script_for_main_only(&setup.script, true)
@@ -373,23 +526,13 @@ fn open_window(
         new_window(&windows, features)
     });
     #[cfg(target_os = "linux")]
-    let webview = {
-        use tao::platform::unix::WindowExtUnix;
+    if let Some(o) = opener {
         use wry::WebViewBuilderExtUnix;
-        if let Some(o) = opener {
-            builder = builder.with_related_view(o);
-        }
-        let vbox = window
-            .default_vbox()
-            .ok_or("the window has no GTK box for the webview")?;
-        builder.build_gtk(vbox)
-    };
+        builder = builder.with_related_view(o);
+    }
     #[cfg(not(target_os = "linux"))]
-    let webview = {
-        let _ = opener;
-        builder.build(&window)
-    };
-    let webview = webview.map_err(|e| format!("webview: {e}"))?;
+    let _ = opener;
+    let webview = build(builder, &window)?;
     #[cfg(target_os = "linux")]
     linux::configure(&webview, setup.test_ca.clone());
     let id = window.id();
