@@ -33,8 +33,8 @@ ensure_apt() {
 }
 
 # Build dependencies of the workspace (cmake builds the bundled libopus; cpal's ALSA
-# fallback links libasound).
-BUILD_PKGS=(build-essential pkg-config cmake git libasound2-dev)
+# fallback links libasound; the shell's wry/tao link WebKitGTK 4.1 and GTK 3).
+BUILD_PKGS=(build-essential pkg-config cmake git libasound2-dev libwebkit2gtk-4.1-dev libgtk-3-dev)
 
 # ensure_pyenv: a private Python venv in target/pyenv with the quality tools (PESQ).
 # Prints nothing when it is already complete.
