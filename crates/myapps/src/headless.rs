@@ -19,6 +19,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut stdin_close = false;
     let mut sound = true;
     let mut audio: Option<String> = None;
+    // The microphone chain on sound devices unless `--no-aec`: echo cancellation, noise
+    // suppression and gain control, as browsers apply to a call's microphone.
+    let mut aec = Some(AecConfig::default());
     let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
         .map(|d| d.data_dir().to_path_buf());
     let mut addresses: Vec<IpAddr> = Vec::new();
@@ -76,13 +79,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 audio = Some(v);
             }
             "--data-dir" => data_dir = Some(value("--data-dir")?.into()),
+            // The microphone as captured: for measurements, or a headset whose own echo
+            // cancellation should not be doubled.
+            "--no-aec" => aec = None,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if !addresses.is_empty() {
         config.media.addresses = Some(addresses);
     }
-    config.audio = channel_audio(audio.as_deref(), sound)?;
+    config.audio = channel_audio(audio.as_deref(), sound, aec)?;
     if sound {
         config.sound = Arc::new(service::sound::System::new(data_dir));
     }
@@ -92,13 +98,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     })
 }
 
+use service::channel_audio::AecConfig;
+
 /// The channel audio backend: `--audio devices|tone`; by default the sound devices when
 /// a sound system with a speaker answers (and `--no-sound` was not given), else the tone.
 fn channel_audio(
     choice: Option<&str>,
     sound: bool,
+    aec: Option<AecConfig>,
 ) -> Result<Arc<dyn service::channel_audio::ChannelAudio>, String> {
-    let devices = || service::channel_audio::Devices::start().map(Arc::new);
+    let devices = || service::channel_audio::Devices::start(aec).map(Arc::new);
     match choice {
         Some("tone") => Ok(Arc::new(service::channel_audio::Tone)),
         Some(_) => Ok(devices().map_err(|e| format!("--audio devices: {e}"))?),

@@ -39,6 +39,9 @@ const USAGE: &str =
     --max-channels N          channels per connection (default 16)
     --stdin-close             stop when stdin closes
     --no-sound                no sound devices (Ringer/device requests fail)
+    --audio devices|tone      channel audio from the sound devices or a test tone
+    --no-aec                  the microphone unprocessed (no echo cancellation, noise
+                              suppression or gain control)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
   settings get NAME | set NAME VALUE | remove NAME | list
                     the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,

@@ -178,6 +178,9 @@ impl Session {
                 chan.handle
                     .set_direction(dir)
                     .map_err(|e| Fault::media(&e))?;
+                // The sendonly offer tells the peer; locally the far end is muted from
+                // here on (and our microphone kept from it), as a phone on hold does.
+                chan.audio.set_held(h.hold);
                 let offer = chan
                     .handle
                     .create_offer()
