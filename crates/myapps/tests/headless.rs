@@ -57,7 +57,7 @@ fn media_ports(sdp: &str) -> Vec<u16> {
 async fn two_channels_over_the_websocket() {
     // The tone backend makes audio observable over the protocol alone
     // (ChannelStats.audio), whatever sound devices the machine has.
-    let h = common::start(&["--audio", "tone"]);
+    let h = common::start(&["--audio", "tone", "--log-flags=0x800001"]);
     assert_eq!(h.info["version"], 1);
     let url = format!(
         "{}?secret={}",
@@ -214,4 +214,9 @@ async fn two_channels_over_the_websocket() {
     let r = until(&mut ws, "GetStatsResult", &mut seen).await;
     assert_eq!(r["error"], 0x0006_0005);
     eprintln!("ports released: {ports:?}");
+    // The trace file (App and Media flags): the start line, and the Media target's
+    // debug lines, which only the flag turns on.
+    let trace = h.trace();
+    assert!(trace.contains("service running (headless)"), "{trace}");
+    assert!(trace.contains("DEBUG service::media"), "{trace}");
 }
