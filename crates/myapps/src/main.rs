@@ -17,6 +17,7 @@
 //! closes when `--stdin-close` is given (so a parent that dies takes it along).
 
 mod cli_desktop;
+mod desktop_services;
 mod headless;
 
 use std::io::Read;
@@ -40,6 +41,9 @@ const USAGE: &str =
     --stdin-close             stop when stdin closes
     --no-sound                no sound devices (Ringer/device requests fail)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
+    --idle-seconds S          the user is inactive after S seconds without input (default:
+                              the APPEAROFFLINE setting, 5 min; 0: never)
+    --no-notifications        log local notifications instead of showing them
   settings get NAME | set NAME VALUE | remove NAME | list
                     the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,
                     XDG config file, macOS user defaults); `set` validates known names
