@@ -24,7 +24,7 @@ impl IdleSource for LastInput {
         if !ok {
             return Err(Error::Query(format!(
                 "GetLastInputInfo: {}",
-                windows::core::Error::from_win32()
+                windows::core::Error::from_thread()
             )));
         }
         Ok(Duration::from_millis(now.wrapping_sub(info.dwTime).into()))

@@ -119,7 +119,7 @@ impl Freedesktop {
             .map_err(|e| unavailable("cannot start the signal thread", e))?;
         Ok(Freedesktop {
             conn,
-            app_name: super::app_name(options),
+            app_name: options.app_name.clone().unwrap_or_else(|| "myApps".into()),
             server: format!("{name} {version}"),
             capabilities,
             ids,

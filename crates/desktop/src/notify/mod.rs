@@ -198,12 +198,6 @@ impl Notifier for OneMissedCall {
     }
 }
 
-/// The application name to show.
-#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
-fn app_name(options: &Options) -> String {
-    options.app_name.clone().unwrap_or_else(|| "myApps".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
