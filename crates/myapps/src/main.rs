@@ -17,6 +17,7 @@
 //! closes when `--stdin-close` is given (so a parent that dies takes it along).
 
 mod cli_desktop;
+mod desktop_services;
 mod headless;
 mod trace;
 
@@ -44,6 +45,9 @@ const USAGE: &str =
     --no-aec                  the microphone unprocessed (no echo cancellation, noise
                               suppression or gain control)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
+    --idle-seconds S          the user is inactive after S seconds without input (default:
+                              the APPEAROFFLINE setting, 5 min; 0: never)
+    --no-notifications        log local notifications instead of showing them
   trace options (anywhere on the command line):
     --log-size=N              start a new trace file after N bytes (default 10 MB;
                               the newest 10 files myApps-<date>-<time>.txt are kept)
