@@ -10,8 +10,9 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+mod common;
+
+use common::Headless;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -24,41 +25,11 @@ type Ws =
 
 const LAUNCHER: &str = "com.innovaphone.launcher";
 
-/// `myapps --headless` in the session; killed on drop.
-struct Headless {
-    child: Child,
-    info: Value,
-}
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `myapps --headless` in the session (no sound devices needed here).
 fn start(s: &Session, extra: &[&str]) -> Headless {
-    let mut child = s
-        .command(env!("CARGO_BIN_EXE_myapps"))
-        .args([
-            "--headless",
-            "--media-address",
-            "127.0.0.1",
-            "--stdin-close",
-            "--no-sound",
-        ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info = serde_json::from_str(&line).expect("one JSON line");
-    Headless { child, info }
+    let mut args = vec!["--no-sound"];
+    args.extend_from_slice(extra);
+    common::start_in(s.command(env!("CARGO_BIN_EXE_myapps")), &args)
 }
 
 async fn client(h: &Headless) -> Ws {

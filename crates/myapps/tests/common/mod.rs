@@ -38,8 +38,14 @@ impl Drop for Headless {
 
 /// Starts `myapps --headless` with media on 127.0.0.1 and `extra` options.
 pub fn start(extra: &[&str]) -> Headless {
+    start_in(Command::new(env!("CARGO_BIN_EXE_myapps")), extra)
+}
+
+/// As [`start`], from `base`: the binary with the environment a test prepared (a private
+/// desktop session's display, bus and home).
+pub fn start_in(mut base: Command, extra: &[&str]) -> Headless {
     let logs = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
+    let mut child = base
         .args([
             "--headless",
             "--media-address",
