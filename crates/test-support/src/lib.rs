@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 #[cfg(target_os = "linux")]
+pub mod desktop_session;
+#[cfg(target_os = "linux")]
 pub mod display;
 #[cfg(target_os = "linux")]
 pub mod netns;
