@@ -11,12 +11,14 @@ use service::{Config, Service};
 pub struct Options {
     config: Config,
     stdin_close: bool,
+    hotkeys: bool,
 }
 
 /// Parses the options after `--headless`.
 pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut config = Config::default();
     let mut stdin_close = false;
+    let mut hotkeys = true;
     let mut sound = true;
     let mut audio: Option<String> = None;
     let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
@@ -67,6 +69,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or_else(|| format!("--max-channels {v:?} is not a positive number"))?;
             }
             "--stdin-close" => stdin_close = true,
+            "--no-hotkeys" => hotkeys = false,
             "--no-sound" => sound = false,
             "--audio" => {
                 let v = value("--audio")?;
@@ -89,6 +92,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     Ok(Options {
         config,
         stdin_close,
+        hotkeys,
     })
 }
 
@@ -132,6 +136,18 @@ pub fn run(opts: Options) -> ExitCode {
                 eprintln!("myapps --headless: {e}");
                 return ExitCode::FAILURE;
             }
+        };
+        // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
+        // taken key is a warning, not a reason to stop the service.
+        let _hotkeys = if opts.hotkeys {
+            crate::hotkey_relay::bindings()
+                .and_then(|keys| crate::hotkey_relay::start(&service.relay(), &keys))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("{e}");
+                    None
+                })
+        } else {
+            None
         };
         println!("{}", service.info());
         tracing::info!(url = %service.base_url(), "service running (headless)");

@@ -17,7 +17,9 @@
 //! closes when `--stdin-close` is given (so a parent that dies takes it along).
 
 mod cli_desktop;
+mod cli_os;
 mod headless;
+mod hotkey_relay;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -40,10 +42,18 @@ const USAGE: &str =
     --stdin-close             stop when stdin closes
     --no-sound                no sound devices (Ringer/device requests fail)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
+    --no-hotkeys              do not register the hot keys of the settings HOTKEYDIAL,
+                              HOTKEYACCEPT, HOTKEYREJECT (e.g. CTRL + F9)
   settings get NAME | set NAME VALUE | remove NAME | list
                     the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,
                     XDG config file, macOS user defaults); `set` validates known names
-  uri URI           print the ApiRequest a tel:/sip:/sips:/im: link sends";
+  uri URI           print the ApiRequest a tel:/sip:/sips:/im: link sends
+  register-uri [--exec PATH] | register-uri --status
+                    make myApps (or PATH) the handler of tel:, sip: and im: links (XDG
+                    desktop entry + xdg-mime, HKCU\\Software\\Classes, macOS Launch Services)
+  unregister-uri    remove that registration
+  autostart on [--exec PATH] | off | status
+                    start myApps at login (XDG autostart, HKCU Run key, LaunchAgent)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,6 +92,9 @@ fn main() -> ExitCode {
         },
         Some("settings") => cli_desktop::settings(&args[1..], USAGE),
         Some("uri") => cli_desktop::uri(&args[1..], USAGE),
+        Some("register-uri") => cli_os::register_uri(&args[1..], USAGE),
+        Some("unregister-uri") => cli_os::unregister_uri(&args[1..], USAGE),
+        Some("autostart") => cli_os::autostart(&args[1..], USAGE),
         Some(other) => {
             eprintln!("myapps: unknown argument {other:?}\n{USAGE}");
             ExitCode::from(2)

@@ -89,19 +89,24 @@ pub fn info_plist_url_types() -> String {
     s
 }
 
-/// Quotes one argument of a desktop entry's `Exec` key (Desktop Entry spec, "The Exec
-/// key"): always in double quotes, with `"`, `` ` ``, `$` and `\` backslash-escaped, `%`
-/// doubled; then the string-value escape of `\` (the file is read as a string first).
+/// One argument of a desktop entry's `Exec` key (Desktop Entry spec, "The Exec key"):
+/// as it is when it has none of the reserved characters (xdg-open's generic fallback
+/// splits `Exec` at spaces and does not understand quotes, so plain paths stay plain),
+/// else in double quotes with `"`, `` ` ``, `$` and `\` backslash-escaped; `%` doubled; then
+/// the string-value escape of `\` (the file is read as a string first).
 pub fn desktop_exec_arg(arg: &str) -> String {
+    const RESERVED: &str = " \t\n\"'\\><~|&;$*?#()`";
+    let arg = arg.replace('%', "%%");
+    if !arg.is_empty() && !arg.contains(|c| RESERVED.contains(c)) {
+        return arg;
+    }
     let mut q = String::from("\"");
     for c in arg.chars() {
         match c {
-            '"' | '`' | '$' => {
+            '"' | '`' | '$' | '\\' => {
                 q.push('\\');
                 q.push(c);
             }
-            '\\' => q.push_str("\\\\"),
-            '%' => q.push_str("%%"),
             _ => q.push(c),
         }
     }
@@ -116,7 +121,7 @@ mod tests {
 
     #[test]
     fn exec_quoting_follows_the_desktop_entry_spec() {
-        assert_eq!(desktop_exec_arg("/usr/bin/myapps"), "\"/usr/bin/myapps\"");
+        assert_eq!(desktop_exec_arg("/usr/bin/myapps"), "/usr/bin/myapps");
         assert_eq!(
             desktop_exec_arg("/opt/my apps/$x\"100%"),
             r#""/opt/my apps/\\$x\\"100%%""#

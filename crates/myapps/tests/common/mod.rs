@@ -22,8 +22,17 @@ impl Drop for Headless {
 }
 
 /// Starts `myapps --headless` with media on 127.0.0.1 and `extra` options.
+#[allow(dead_code)]
 pub fn start(extra: &[&str]) -> Headless {
+    start_env(extra, &[])
+}
+
+/// Like [`start`], with environment variables set for the service (`DISPLAY`,
+/// `XDG_CONFIG_HOME`, …).
+#[allow(dead_code)]
+pub fn start_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Headless {
     let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
+        .envs(env.iter().copied())
         .args([
             "--headless",
             "--media-address",
