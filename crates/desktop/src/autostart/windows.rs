@@ -34,10 +34,9 @@ impl Autostart for RunKey {
     }
 
     fn disable(&self) -> Result<(), Error> {
-        let k = match CURRENT_USER.create(RUN) {
-            Ok(k) => k,
-            Err(e) => return Err(err("cannot open", &e)),
-        };
+        let k = CURRENT_USER
+            .create(RUN)
+            .map_err(|e| err("cannot open", &e))?;
         match k.remove_value(VALUE) {
             Ok(()) => Ok(()),
             Err(e) if e.code().0 == NOT_FOUND => Ok(()),

@@ -128,12 +128,12 @@ impl UriRegistry for Registry {
         )?;
         let mut notes = Vec::new();
         for scheme in SCHEMES {
-            if let Some(p) = user_choice(scheme)? {
-                if p != PROG_ID {
-                    notes.push(format!(
-                        "{scheme}: Windows uses {p}, chosen in Settings → Apps → Default apps; choose myApps there"
-                    ));
-                }
+            if let Some(p) = user_choice(scheme)?
+                && p != PROG_ID
+            {
+                notes.push(format!(
+                    "{scheme}: Windows uses {p}, chosen in Settings → Apps → Default apps; choose myApps there"
+                ));
             }
         }
         Ok(notes)
