@@ -75,6 +75,10 @@ use sonora::config::{
 };
 use sonora::{AudioProcessing, Config, StreamConfig};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+use crate::engine::EchoStage;
 use crate::{AudioError, RATE};
 
 /// Samples in one 10 ms block at 48 kHz: the unit of [`EchoCanceller::render`] and
@@ -134,6 +138,72 @@ pub struct EchoCanceller {
     /// slices); boxed so the struct stays small to move.
     scratch: Box<[i16; BLOCK]>,
     stats: AecStats,
+    /// The figures again, for readers on other threads (see [`AecMeter`]).
+    meter: AecMeter,
+}
+
+/// The current figures of an [`EchoCanceller`] that another thread owns, e.g. the engine's
+/// processing thread: updated after every capture block with atomic stores, so the
+/// owner never waits for a reader.
+#[derive(Clone, Default)]
+pub struct AecMeter(Arc<MeterShared>);
+
+#[derive(Default)]
+struct MeterShared {
+    /// f64 bits; NaN for `None`.
+    erle: AtomicU64,
+    erl: AtomicU64,
+    /// `i32::MIN` for `None`.
+    delay: AtomicI32,
+    render_blocks: AtomicU64,
+    capture_blocks: AtomicU64,
+    partial_samples: AtomicU64,
+}
+
+impl AecMeter {
+    fn store(&self, s: &AecStats) {
+        let m = &self.0;
+        let bits = |v: Option<f64>| v.unwrap_or(f64::NAN).to_bits();
+        m.erle.store(bits(s.erle_db), Ordering::Relaxed);
+        m.erl.store(bits(s.erl_db), Ordering::Relaxed);
+        m.delay
+            .store(s.delay_ms.unwrap_or(i32::MIN), Ordering::Relaxed);
+        m.render_blocks.store(s.render_blocks, Ordering::Relaxed);
+        m.capture_blocks.store(s.capture_blocks, Ordering::Relaxed);
+        m.partial_samples
+            .store(s.partial_samples, Ordering::Relaxed);
+    }
+
+    /// The figures as of the last capture block (all empty before the first).
+    pub fn get(&self) -> AecStats {
+        let m = &self.0;
+        let opt =
+            |b: &AtomicU64| Some(f64::from_bits(b.load(Ordering::Relaxed))).filter(|v| !v.is_nan());
+        let delay = m.delay.load(Ordering::Relaxed);
+        AecStats {
+            erle_db: opt(&m.erle),
+            erl_db: opt(&m.erl),
+            delay_ms: (delay != i32::MIN).then_some(delay),
+            render_blocks: m.render_blocks.load(Ordering::Relaxed),
+            capture_blocks: m.capture_blocks.load(Ordering::Relaxed),
+            partial_samples: m.partial_samples.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Debug for AecMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AecMeter").field(&self.get()).finish()
+    }
+}
+
+/// In the engine: the speaker block is the echo reference, the microphone block is
+/// cleaned in place (render first: a block's echo reaches capture after it was played).
+impl EchoStage for EchoCanceller {
+    fn process(&mut self, render: &[i16], capture: &mut [i16]) {
+        self.render(render);
+        self.capture(capture);
+    }
 }
 
 impl std::fmt::Debug for EchoCanceller {
@@ -180,10 +250,13 @@ impl EchoCanceller {
                 .render_config(stream)
                 .build()
         });
+        let meter = AecMeter::default();
+        meter.store(&AecStats::default());
         Ok(EchoCanceller {
             apm,
             scratch: Box::new([0; BLOCK]),
             stats: AecStats::default(),
+            meter,
         })
     }
 
@@ -223,6 +296,12 @@ impl EchoCanceller {
             self.stats.erl_db = s.echo_return_loss;
             self.stats.delay_ms = s.delay_ms;
         }
+        self.meter.store(&self.stats);
+    }
+
+    /// A handle on the figures for other threads (the engine's owner, call statistics).
+    pub fn meter(&self) -> AecMeter {
+        self.meter.clone()
     }
 
     /// The current figures.

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use service::{Config, Service};
 
@@ -12,6 +13,10 @@ pub struct Options {
     config: Config,
     stdin_close: bool,
     hotkeys: bool,
+    /// `--idle-seconds`: overrides the `APPEAROFFLINE` setting.
+    idle: Option<Duration>,
+    /// `--no-notifications`: only log them (also the `NOTIFICATIONS` setting).
+    notifications: bool,
 }
 
 /// Parses the options after `--headless`.
@@ -19,8 +24,13 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut config = Config::default();
     let mut stdin_close = false;
     let mut hotkeys = true;
+    let mut idle = None;
+    let mut notifications = true;
     let mut sound = true;
     let mut audio: Option<String> = None;
+    // The microphone chain on sound devices unless `--no-aec`: echo cancellation, noise
+    // suppression and gain control, as browsers apply to a call's microphone.
+    let mut aec = Some(AecConfig::default());
     let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
         .map(|d| d.data_dir().to_path_buf());
     let mut addresses: Vec<IpAddr> = Vec::new();
@@ -79,13 +89,28 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 audio = Some(v);
             }
             "--data-dir" => data_dir = Some(value("--data-dir")?.into()),
+            // The microphone as captured: for measurements, or a headset whose own echo
+            // cancellation should not be doubled.
+            "--no-aec" => aec = None,
+            "--idle-seconds" => {
+                let v = value("--idle-seconds")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
+                    .ok_or_else(|| {
+                        format!("--idle-seconds {v:?} is not a number of seconds (0-86400)")
+                    })?;
+                idle = Some(Duration::from_secs_f64(secs));
+            }
+            "--no-notifications" => notifications = false,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if !addresses.is_empty() {
         config.media.addresses = Some(addresses);
     }
-    config.audio = channel_audio(audio.as_deref(), sound)?;
+    config.audio = channel_audio(audio.as_deref(), sound, aec)?;
     if sound {
         config.sound = Arc::new(service::sound::System::new(data_dir));
     }
@@ -93,16 +118,21 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         config,
         stdin_close,
         hotkeys,
+        idle,
+        notifications,
     })
 }
+
+use service::channel_audio::AecConfig;
 
 /// The channel audio backend: `--audio devices|tone`; by default the sound devices when
 /// a sound system with a speaker answers (and `--no-sound` was not given), else the tone.
 fn channel_audio(
     choice: Option<&str>,
     sound: bool,
+    aec: Option<AecConfig>,
 ) -> Result<Arc<dyn service::channel_audio::ChannelAudio>, String> {
-    let devices = || service::channel_audio::Devices::start().map(Arc::new);
+    let devices = || service::channel_audio::Devices::start(aec).map(Arc::new);
     match choice {
         Some("tone") => Ok(Arc::new(service::channel_audio::Tone)),
         Some(_) => Ok(devices().map_err(|e| format!("--audio devices: {e}"))?),
@@ -117,8 +147,17 @@ fn channel_audio(
 }
 
 /// Runs the service until a signal (or stdin's end with `--stdin-close`).
-pub fn run(opts: Options) -> ExitCode {
+pub fn run(mut opts: Options) -> ExitCode {
     init_logging();
+    let settings = user_settings();
+    // Opening the notification service talks to the session bus (blocking, bounded by
+    // a timeout): before the runtime, not on one of its threads.
+    if opts.notifications && settings.notifications {
+        opts.config.notifier = crate::desktop_services::notifier(None);
+    }
+    let idle = opts
+        .idle
+        .unwrap_or_else(|| Duration::from_secs(u64::from(settings.appear_offline_minutes) * 60));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -149,9 +188,11 @@ pub fn run(opts: Options) -> ExitCode {
         } else {
             None
         };
+        let watcher = crate::desktop_services::idle_watcher(service.launcher().clone(), idle);
         println!("{}", service.info());
         tracing::info!(url = %service.base_url(), "service running (headless)");
         wait_for_stop(opts.stdin_close).await;
+        drop(watcher);
         tracing::info!("stopping");
         service.stop().await;
         ExitCode::SUCCESS
@@ -187,13 +228,26 @@ async fn wait_for_stop(stdin_close: bool) {
     }
 }
 
+/// The user's settings (defaults when the store cannot be read; problems logged).
+fn user_settings() -> desktop::settings::typed::Settings {
+    let loaded = desktop::settings::open()
+        .and_then(|store| desktop::settings::typed::Settings::load(store.as_ref()));
+    match loaded {
+        Ok((s, problems)) => {
+            for p in problems {
+                tracing::warn!("settings: {p}");
+            }
+            s
+        }
+        Err(e) => {
+            tracing::warn!("settings cannot be read ({e}); defaults apply");
+            desktop::settings::typed::Settings::default()
+        }
+    }
+}
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::trace::init();
 }
 
 #[cfg(test)]
@@ -222,8 +276,13 @@ mod tests {
             "--no-sound",
             "--audio",
             "tone",
+            "--idle-seconds",
+            "2.5",
+            "--no-notifications",
         ]))
         .unwrap();
+        assert_eq!(o.idle, Some(Duration::from_millis(2500)));
+        assert!(!o.notifications);
         assert_eq!(o.config.audio.name(), "tone");
         assert_eq!(o.config.port, 4000);
         assert!(!o.config.use_localhost);
@@ -239,6 +298,8 @@ mod tests {
             (&["--max-channels", "0"][..], "positive"),
             (&["--frobnicate"][..], "unknown option"),
             (&["--audio", "alsa"][..], "neither"),
+            (&["--idle-seconds", "-1"][..], "seconds"),
+            (&["--idle-seconds", "soon"][..], "seconds"),
         ] {
             let e = parse(&args(bad)).err().unwrap();
             assert!(e.contains(says), "{bad:?}: {e}");

@@ -18,8 +18,10 @@
 
 mod cli_desktop;
 mod cli_os;
+mod desktop_services;
 mod headless;
 mod hotkey_relay;
+mod trace;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -41,9 +43,21 @@ const USAGE: &str =
     --max-channels N          channels per connection (default 16)
     --stdin-close             stop when stdin closes
     --no-sound                no sound devices (Ringer/device requests fail)
+    --audio devices|tone      channel audio from the sound devices or a test tone
+    --no-aec                  the microphone unprocessed (no echo cancellation, noise
+                              suppression or gain control)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
     --no-hotkeys              do not register the hot keys of the settings HOTKEYDIAL,
                               HOTKEYACCEPT, HOTKEYREJECT (e.g. CTRL + F9)
+    --idle-seconds S          the user is inactive after S seconds without input (default:
+                              the APPEAROFFLINE setting, 5 min; 0: never)
+    --no-notifications        log local notifications instead of showing them
+  trace options (anywhere on the command line):
+    --log-size=N              start a new trace file after N bytes (default 10 MB;
+                              the newest 10 files myApps-<date>-<time>.txt are kept)
+    --log-flags=HEX           the wiki's log flags instead of the LOGFLAGS setting
+    --log-dir=DIR             trace files here instead of the OS's trace directory
+    --no-log-file             trace to stderr only
   settings get NAME | set NAME VALUE | remove NAME | list
                     the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,
                     XDG config file, macOS user defaults); `set` validates known names
@@ -56,7 +70,14 @@ const USAGE: &str =
                     start myApps at login (XDG autostart, HKCU Run key, LaunchAgent)";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    match trace::take_options(&mut args) {
+        Ok(o) => trace::set_options(o),
+        Err(e) => {
+            eprintln!("myapps: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
     match args.first().map(String::as_str) {
         None => {
             println!(

@@ -1,6 +1,7 @@
 //! `myapps --headless` driven over its websocket only, as an app would: two channels
 //! allocated on one connection, descriptions exchanged between them, audio flowing both
-//! ways (seen in `ChannelStats`), channels freed, ports released.
+//! ways (seen in `ChannelStats`), hold and resume renegotiated between them, channels freed,
+//! ports released.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -56,7 +57,7 @@ fn media_ports(sdp: &str) -> Vec<u16> {
 async fn two_channels_over_the_websocket() {
     // The tone backend makes audio observable over the protocol alone
     // (ChannelStats.audio), whatever sound devices the machine has.
-    let h = common::start(&["--audio", "tone"]);
+    let h = common::start(&["--audio", "tone", "--log-flags=0x800001"]);
     assert_eq!(h.info["version"], 1);
     let url = format!(
         "{}?secret={}",
@@ -132,6 +133,64 @@ async fn two_channels_over_the_websocket() {
             "DTLS-SRTP between our own channels: {s}"
         );
     }
+    // Hold, renegotiated as an app does it: a's sendonly offer to b, b's answer back. On
+    // hold, a's far end (b) hears silence instead of a's tone.
+    let renegotiate = async |ws: &mut Ws, seen: &mut Vec<Value>, hold: bool| {
+        send(ws, json!({"mt":"Hold","channel":"a","hold":hold})).await;
+        let h = until(ws, "HoldResult", seen).await;
+        assert!(h.get("error").is_none(), "{h}");
+        let offer = h["local"]["sdp"].as_str().unwrap().to_owned();
+        assert_eq!(offer.contains("a=sendonly"), hold, "{offer}");
+        send(
+            ws,
+            json!({"mt":"Connect","channel":"b","remote":{"type":"offer","sdp":offer}}),
+        )
+        .await;
+        let b = until(ws, "ConnectResult", seen).await;
+        assert!(b.get("error").is_none(), "{b}");
+        let answer = b["local"]["sdp"].as_str().unwrap().to_owned();
+        send(
+            ws,
+            json!({"mt":"Connect","channel":"a","remote":{"type":"answer","sdp":answer}}),
+        )
+        .await;
+        let a = until(ws, "ConnectResult", seen).await;
+        assert!(a.get("error").is_none(), "{a}");
+    };
+    // b's level over a whole one-second window after the change.
+    let level_after = async |ws: &mut Ws, seen: &mut Vec<Value>| {
+        let t = Instant::now() + Duration::from_millis(2300);
+        let mut last = (Value::Null, Value::Null);
+        while Instant::now() < t {
+            let s = until(ws, "ChannelStats", seen).await;
+            match s["channel"].as_str() {
+                Some("a") => last.0 = s,
+                _ => last.1 = s,
+            }
+        }
+        last
+    };
+    renegotiate(&mut ws, &mut seen, true).await;
+    let (a_held, b_held) = level_after(&mut ws, &mut seen).await;
+    eprintln!("on hold: a {}, b {}", a_held["audio"], b_held["audio"]);
+    assert_eq!(a_held["audio"]["held"], true, "{a_held}");
+    assert!(
+        a_held["audio"]["playbackDbfs"].as_f64().unwrap() < -60.0,
+        "a hears b on hold: {a_held}"
+    );
+    assert!(
+        b_held["audio"]["playbackDbfs"].as_f64().unwrap() < -60.0,
+        "b hears a on hold: {b_held}"
+    );
+    renegotiate(&mut ws, &mut seen, false).await;
+    let (a_back, b_back) = level_after(&mut ws, &mut seen).await;
+    eprintln!("resumed: a {}, b {}", a_back["audio"], b_back["audio"]);
+    assert_eq!(a_back["audio"]["held"], false, "{a_back}");
+    assert!(
+        b_back["audio"]["playbackDbfs"].as_f64().unwrap() > -30.0,
+        "b hears a again: {b_back}"
+    );
+
     let states: Vec<&Value> = seen
         .iter()
         .filter(|v| v["mt"] == "ChannelState" && v["state"] == "connected")
@@ -155,4 +214,9 @@ async fn two_channels_over_the_websocket() {
     let r = until(&mut ws, "GetStatsResult", &mut seen).await;
     assert_eq!(r["error"], 0x0006_0005);
     eprintln!("ports released: {ports:?}");
+    // The trace file (App and Media flags): the start line, and the Media target's
+    // debug lines, which only the flag turns on.
+    let trace = h.trace();
+    assert!(trace.contains("service running (headless)"), "{trace}");
+    assert!(trace.contains("DEBUG service::media"), "{trace}");
 }

@@ -10,9 +10,10 @@
 //! the channels, device loss and switching handled there).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use audio::aec::AecConfig;
 use media::driver::{AUDIO_RATE, AudioEnds, BLOCK};
 use serde_json::{Value, json};
 
@@ -28,6 +29,9 @@ pub trait ChannelAudio: Send + Sync {
 pub trait Attached: Send + Sync {
     /// Chooses devices (`None`: keep; `""`: the system default). Errors name the device.
     fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String>;
+    /// Hold (`Hold {hold:true}`): the channel's far end is neither heard nor hearing the
+    /// microphone until resumed.
+    fn set_held(&self, held: bool);
     /// Figures for `ChannelStats.audio`.
     fn stats(&self) -> Value;
 }
@@ -38,19 +42,29 @@ pub struct Tone;
 /// The sound-device backend: every channel is a leg of one shared [`audio::Engine`].
 pub struct Devices {
     engine: Arc<audio::Engine>,
+    /// The echo canceller's figures, when one is installed.
+    aec: Option<audio::aec::AecMeter>,
 }
 
 impl Devices {
-    /// Over a running engine.
+    /// Over a running engine (its echo stage, if any, is the caller's business).
     pub fn new(engine: Arc<audio::Engine>) -> Devices {
-        Devices { engine }
+        Devices { engine, aec: None }
     }
 
-    /// Starts an engine on the system's default devices.
-    pub fn start() -> Result<Devices, String> {
-        audio::Engine::start(audio::EngineConfig::default())
-            .map(|e| Devices::new(Arc::new(e)))
-            .map_err(|e| e.to_string())
+    /// Starts an engine on the system's default devices, with the microphone chain
+    /// `aec` (echo cancellation, noise suppression, gain control) as the echo stage, or
+    /// with the microphone untouched for `None`.
+    pub fn start(aec: Option<AecConfig>) -> Result<Devices, String> {
+        let engine =
+            audio::Engine::start(audio::EngineConfig::default()).map_err(|e| e.to_string())?;
+        let mut devices = Devices::new(Arc::new(engine));
+        if let Some(config) = aec {
+            let canceller = audio::aec::EchoCanceller::new(config).map_err(|e| e.to_string())?;
+            devices.aec = Some(canceller.meter());
+            devices.engine.set_echo_stage(Some(Box::new(canceller)));
+        }
+        Ok(devices)
     }
 
     /// The engine (device choice, mute, echo stage).
@@ -67,6 +81,7 @@ pub fn sound_system_present() -> bool {
 struct DevicesAttached {
     leg: audio::Leg,
     engine: Arc<audio::Engine>,
+    aec: Option<audio::aec::AecMeter>,
 }
 
 impl ChannelAudio for Devices {
@@ -75,6 +90,7 @@ impl ChannelAudio for Devices {
         Ok(Box::new(DevicesAttached {
             leg,
             engine: self.engine.clone(),
+            aec: self.aec.clone(),
         }))
     }
 
@@ -96,11 +112,16 @@ impl Attached for DevicesAttached {
         r.map_err(|e| e.to_string())
     }
 
+    fn set_held(&self, held: bool) {
+        self.leg.set_held(held);
+    }
+
     fn stats(&self) -> Value {
         json!({
             "backend": "devices",
             "engine": self.engine.stats(),
             "leg": self.leg.stats(),
+            "aec": self.aec.as_ref().map(|m| m.get()),
         })
     }
 }
@@ -119,6 +140,8 @@ struct Meters {
     playback_samples: AtomicU64,
     /// Capture samples written.
     capture_samples: AtomicU64,
+    /// On hold: silence is sent and what arrives is not measured.
+    held: AtomicBool,
 }
 
 impl ChannelAudio for Tone {
@@ -153,9 +176,14 @@ async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
     let mut buf = vec![0i16; BLOCK];
     loop {
         tick.tick().await;
+        let held = meters.held.load(Ordering::Relaxed);
         for s in buf.iter_mut() {
-            // −12 dBFS.
-            *s = (phase.sin() * 8192.0) as i16;
+            // −12 dBFS; silence on hold.
+            *s = if held {
+                0
+            } else {
+                (phase.sin() * 8192.0) as i16
+            };
             phase = (phase + step) % std::f32::consts::TAU;
         }
         if let Ok(chunk) = ends.capture.write_chunk_uninit(BLOCK) {
@@ -166,8 +194,10 @@ async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
         }
         let n = ends.playback.slots();
         if let Ok(chunk) = ends.playback.read_chunk(n) {
+            // Drained on hold too (the ring must not fill), but not heard: silence.
             for s in chunk.into_iter() {
-                energy += f64::from(s) * f64::from(s);
+                let v = if held { 0.0 } else { f64::from(s) };
+                energy += v * v;
                 count += 1;
             }
             meters
@@ -196,6 +226,10 @@ impl Attached for ToneAttached {
         Ok(())
     }
 
+    fn set_held(&self, held: bool) {
+        self.meters.held.store(held, Ordering::Relaxed);
+    }
+
     fn stats(&self) -> Value {
         let rms = f64::from(f32::from_bits(
             self.meters.playback_rms.load(Ordering::Relaxed),
@@ -212,6 +246,7 @@ impl Attached for ToneAttached {
             "captureSamples": self.meters.capture_samples.load(Ordering::Relaxed),
             "playbackSamples": self.meters.playback_samples.load(Ordering::Relaxed),
             "playbackDbfs": dbfs,
+            "held": self.meters.held.load(Ordering::Relaxed),
         })
     }
 }

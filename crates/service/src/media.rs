@@ -91,6 +91,7 @@ impl Session {
         let mt = req.mt();
         let src = req.src().map(str::to_owned);
         let named = req.channel().map(str::to_owned);
+        tracing::debug!(mt, channel = named.as_deref().unwrap_or(""), "request");
         match self.dispatch(req).await {
             Ok((channel, body)) => {
                 let mut m = Map::new();
@@ -103,6 +104,7 @@ impl Session {
                 self.out.send(Value::Object(m));
             }
             Err(f) => {
+                tracing::debug!(mt, error = %f.text, "request refused");
                 self.out
                     .send(f.reply(Some(mt), named.as_deref(), src.as_deref()));
             }
@@ -178,6 +180,9 @@ impl Session {
                 chan.handle
                     .set_direction(dir)
                     .map_err(|e| Fault::media(&e))?;
+                // The sendonly offer tells the peer; locally the far end is muted from
+                // here on (and our microphone kept from it), as a phone on hold does.
+                chan.audio.set_held(h.hold);
                 let offer = chan
                     .handle
                     .create_offer()

@@ -1,6 +1,8 @@
 //! `myapps --headless` started for a test: the one JSON line it prints, and the process
 //! killed when the test is done.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Each test binary includes this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,19 @@ pub struct Headless {
     child: Child,
     /// Its headless line (`version`, URLs, `secret`).
     pub info: Value,
+    /// Its trace directory (`--log-dir`), not the user's.
+    pub logs: tempfile::TempDir,
+}
+
+impl Headless {
+    /// The text of its trace files.
+    pub fn trace(&self) -> String {
+        let mut text = String::new();
+        for e in std::fs::read_dir(self.logs.path()).unwrap() {
+            text += &std::fs::read_to_string(e.unwrap().path()).unwrap();
+        }
+        text
+    }
 }
 
 impl Drop for Headless {
@@ -24,21 +39,30 @@ impl Drop for Headless {
 /// Starts `myapps --headless` with media on 127.0.0.1 and `extra` options.
 #[allow(dead_code)]
 pub fn start(extra: &[&str]) -> Headless {
-    start_env(extra, &[])
+    start_in(Command::new(env!("CARGO_BIN_EXE_myapps")), extra)
 }
 
 /// Like [`start`], with environment variables set for the service (`DISPLAY`,
 /// `XDG_CONFIG_HOME`, …).
 #[allow(dead_code)]
 pub fn start_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Headless {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
-        .envs(env.iter().copied())
+    let mut base = Command::new(env!("CARGO_BIN_EXE_myapps"));
+    base.envs(env.iter().copied());
+    start_in(base, extra)
+}
+
+/// As [`start`], from `base`: the binary with the environment a test prepared (a private
+/// desktop session's display, bus and home).
+pub fn start_in(mut base: Command, extra: &[&str]) -> Headless {
+    let logs = tempfile::tempdir().unwrap();
+    let mut child = base
         .args([
             "--headless",
             "--media-address",
             "127.0.0.1",
             "--stdin-close",
         ])
+        .arg(format!("--log-dir={}", logs.path().display()))
         .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -50,5 +74,5 @@ pub fn start_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Headless {
         .read_line(&mut line)
         .unwrap();
     let info: Value = serde_json::from_str(&line).expect("one JSON line");
-    Headless { child, info }
+    Headless { child, info, logs }
 }

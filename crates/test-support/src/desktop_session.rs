@@ -1,0 +1,222 @@
+//! A private desktop session for tests of OS integration (TESTING.md recipes): an Xvfb
+//! display (number chosen by Xvfb itself, `-displayfd`), a private D-Bus session bus and,
+//! when asked, `dunst` as the notification server. Everything is killed on drop.
+//!
+//! dunst's context menu (`dunstctl context`) runs the configured `dmenu` command with
+//! one line per action, `#<label> (<summary>) [<server id>,<action key>]`, and invokes the
+//! action of the line the command prints: here a script prints the first line containing
+//! the text given to [`Session::choose`]. That is a real action invocation on the server,
+//! with the server's own `ActionInvoked` signal.
+//!
+//! `MYAPPS_SKIP_DESKTOP_TESTS=1` (developer machines without these tools) makes
+//! [`Session::start`] return `None`; otherwise a missing tool fails the test.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::TempDir;
+
+const DBUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>ADDRESS</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
+
+/// A running session; killed on drop.
+pub struct Session {
+    dir: TempDir,
+    /// The X display (`:N`).
+    pub display: String,
+    /// The session bus address.
+    pub bus: String,
+    /// Started in this order, killed in reverse.
+    children: Vec<(&'static str, Child)>,
+}
+
+/// `true` when desktop tests are to be skipped (and says so).
+pub fn skipped(test: &str) -> bool {
+    let skip = std::env::var_os("MYAPPS_SKIP_DESKTOP_TESTS").is_some_and(|v| v == "1");
+    if skip {
+        eprintln!("{test}: skipped (MYAPPS_SKIP_DESKTOP_TESTS=1)");
+    }
+    skip
+}
+
+impl Session {
+    /// Starts Xvfb and a session bus, and dunst when `dunst` is set. `None` when desktop
+    /// tests are skipped.
+    pub fn start(test: &str, dunst: bool) -> Option<Session> {
+        if skipped(test) {
+            return None;
+        }
+        let mut tools: Vec<(&str, &[&str])> = vec![
+            ("Xvfb", &["-help"]),
+            ("dbus-daemon", &["--version"]),
+            ("xdotool", &["--version"]),
+        ];
+        if dunst {
+            tools.extend([("dunst", &["--version"][..]), ("dunstctl", &["help"][..])]);
+        }
+        crate::require(&tools);
+        let dir = TempDir::new("desktop");
+        for d in ["home", "conf/dunst", "xdg"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::set_permissions(
+            dir.join("xdg"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("Xvfb.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|_| crate::missing("Xvfb"));
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let n: u32 = line.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "Xvfb printed no display number ({line:?}); log in {}",
+                dir.join("Xvfb.log").display()
+            )
+        });
+        let bus_path = dir.join("bus");
+        let mut s = Session {
+            display: format!(":{n}"),
+            bus: format!("unix:path={}", bus_path.display()),
+            dir,
+            children: vec![("Xvfb", xvfb)],
+        };
+        // A session bus without service directories: nothing is started by D-Bus
+        // activation (Debian's dunst package would otherwise start a dunst on the first
+        // call to org.freedesktop.Notifications).
+        let config = s.dir.join("dbus.conf");
+        std::fs::write(&config, DBUS_CONFIG.replace("ADDRESS", &s.bus)).unwrap();
+        let config = format!("--config-file={}", config.display());
+        s.spawn("dbus-daemon", &["--nofork", &config]);
+        s.wait_for("the D-Bus socket", |_| bus_path.exists());
+        if dunst {
+            let script = s.dir.join("dmenu.sh");
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\ncat > '{menu}'\ngrep -m1 -F -- \"$(cat '{choice}')\" '{menu}'\n",
+                    menu = s.dir.join("menu.txt").display(),
+                    choice = s.dir.join("choice.txt").display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let rc = s.dir.join("conf/dunst/dunstrc");
+            std::fs::write(&rc, format!("[global]\ndmenu = {}\n", script.display())).unwrap();
+            let rc = rc.display().to_string();
+            s.spawn("dunst", &["-config", &rc]);
+            s.wait_for("dunst on the bus", |s| {
+                s.command("dunstctl")
+                    .arg("is-paused")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+        }
+        Some(s)
+    }
+
+    /// A command with the session's environment (display, bus, HOME, XDG directories).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("HOME", self.dir.join("home"))
+            .env("XDG_CONFIG_HOME", self.dir.join("conf"))
+            .env("XDG_RUNTIME_DIR", self.dir.join("xdg"))
+            .env_remove("WAYLAND_DISPLAY");
+        c
+    }
+
+    /// Runs `program args` in the session and returns its stdout; fails the test when it
+    /// fails.
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        crate::run(self.command(program).args(args))
+    }
+
+    /// The action dunst's context menu picks next: the first line containing `text`
+    /// (e.g. `,accept]`).
+    pub fn choose(&self, text: &str) {
+        std::fs::write(self.dir.join("choice.txt"), text).unwrap();
+    }
+
+    /// The lines dunst's context menu offered last.
+    pub fn menu(&self) -> String {
+        std::fs::read_to_string(self.dir.join("menu.txt")).unwrap_or_default()
+    }
+
+    /// The session's directory (logs: `<program>.log`).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    fn spawn(&mut self, program: &'static str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.join(format!("{program}.log"))).unwrap();
+        let child = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|_| crate::missing(program));
+        self.children.push((program, child));
+    }
+
+    fn wait_for(&mut self, what: &str, ready: impl Fn(&Session) -> bool) {
+        let start = Instant::now();
+        while !ready(self) {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{name} exited ({status}) while waiting for {what}; log: {}",
+                        self.dir.join(format!("{name}.log")).display()
+                    );
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "desktop session: no {what} after 10 s; logs in {}",
+                self.dir.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        while let Some((_, mut child)) = self.children.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
