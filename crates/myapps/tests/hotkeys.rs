@@ -1,4 +1,5 @@
-//! Hot keys end to end (issue 6 acceptance): a private Xvfb, text in the PRIMARY selection
+//! Hot keys end to end (issue 6 acceptance): a private desktop session
+//! ([`test_support::desktop_session`]: Xvfb and a session bus), text in the PRIMARY selection
 //! (xclip), `myapps --headless` with `HOTKEYDIAL`/`HOTKEYACCEPT`/`HOTKEYREJECT` in its
 //! settings, a websocket client (`role=client`) on `/api`, real key presses with xdotool.
 //! The client must receive `PrepareCall {text, adjust:true}` for `com.innovaphone.phone`,
@@ -9,7 +10,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use test_support::TempDir;
+use test_support::desktop_session::Session;
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
@@ -32,67 +33,11 @@ impl Drop for Proc {
     }
 }
 
-/// A private Xvfb on a display it picks itself (`-displayfd`), gone on drop.
-struct Xvfb {
-    _proc: Proc,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "640x480x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|_| test_support::missing("Xvfb (package xvfb)"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let n: u32 = line
-            .trim()
-            .parse()
-            .expect("Xvfb printed its display number");
-        Xvfb {
-            _proc: Proc(child),
-            display: format!(":{n}"),
-        }
-    }
-}
-
-/// The desktop tools must be there, except where the developer opted out.
-fn tools_present() -> bool {
-    let ok = [
-        ("Xvfb", "-help"),
-        ("xdotool", "--version"),
-        ("xclip", "-version"),
-    ]
-    .iter()
-    .all(|(t, a)| Command::new(t).arg(a).output().is_ok());
-    if !ok && std::env::var_os("MYAPPS_SKIP_DESKTOP_TESTS").is_some() {
-        eprintln!("skipped: Xvfb/xdotool/xclip missing and MYAPPS_SKIP_DESKTOP_TESTS is set");
-        return false;
-    }
-    if !ok {
-        test_support::missing("Xvfb, xdotool and xclip (packages xvfb xdotool xclip)");
-    }
-    true
-}
-
 /// Owns an X selection with `text` until dropped (`xclip -quiet` stays in the foreground).
-fn select(display: &str, selection: &str, text: &str) -> Proc {
-    let mut c = Command::new("xclip")
+fn select(s: &Session, selection: &str, text: &str) -> Proc {
+    let mut c = s
+        .command("xclip")
         .args(["-quiet", "-selection", selection])
-        .env("DISPLAY", display)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -103,9 +48,9 @@ fn select(display: &str, selection: &str, text: &str) -> Proc {
     // Wait until the selection is served.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let o = Command::new("xclip")
+        let o = s
+            .command("xclip")
             .args(["-o", "-selection", selection])
-            .env("DISPLAY", display)
             .output()
             .unwrap();
         if o.stdout == text.as_bytes() {
@@ -120,15 +65,15 @@ fn select(display: &str, selection: &str, text: &str) -> Proc {
 }
 
 /// Presses `keys`; returns when xdotool started and when it returned.
-fn key(display: &str, keys: &[&str]) -> (Instant, Instant) {
+fn key(s: &Session, keys: &[&str]) -> (Instant, Instant) {
     let t0 = Instant::now();
-    let o = Command::new("xdotool")
+    let o = s
+        .command("xdotool")
         .arg("key")
         // No delay after a single key, so "after it returned" is the key-to-message time;
         // 60 ms between the two presses of a double press.
         .args(["--delay", if keys.len() > 1 { "60" } else { "0" }])
         .args(keys)
-        .env("DISPLAY", display)
         .output()
         .unwrap();
     assert!(
@@ -158,10 +103,10 @@ async fn next_request(ws: &mut Ws) -> (Value, Instant) {
     }
 }
 
-fn set(conf: &std::path::Path, name: &str, value: &str) {
-    let o = Command::new(env!("CARGO_BIN_EXE_myapps"))
+/// `myapps settings set name value`, run as `myapps` (the binary with an environment).
+fn set(mut myapps: Command, name: &str, value: &str) {
+    let o = myapps
         .args(["settings", "set", name, value])
-        .env("XDG_CONFIG_HOME", conf)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -169,25 +114,17 @@ fn set(conf: &std::path::Path, name: &str, value: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_keys_reach_the_web_client_over_the_relay() {
-    if !tools_present() {
+    let Some(x) = Session::start("hot_keys_reach_the_web_client_over_the_relay", false) else {
         return;
-    }
-    let d = TempDir::new("hotkeys");
-    let conf = d.join("config");
-    set(&conf, "HOTKEYDIAL", "CTRL + F9");
-    set(&conf, "HOTKEYACCEPT", "F7");
-    set(&conf, "HOTKEYREJECT", "SHIFT + ALT + F8");
-    let x = Xvfb::start();
-    let primary = select(&x.display, "primary", "0049-7031-123");
+    };
+    test_support::require(&[("xclip", &["-version"])]);
+    let myapps = || x.command(env!("CARGO_BIN_EXE_myapps"));
+    set(myapps(), "HOTKEYDIAL", "CTRL + F9");
+    set(myapps(), "HOTKEYACCEPT", "F7");
+    set(myapps(), "HOTKEYREJECT", "SHIFT + ALT + F8");
+    let primary = select(&x, "primary", "0049-7031-123");
 
-    let h = common::start_env(
-        &["--no-sound", "--audio", "tone"],
-        &[
-            ("DISPLAY", OsStr::new(&x.display)),
-            ("XDG_CONFIG_HOME", conf.as_os_str()),
-            ("WAYLAND_DISPLAY", OsStr::new("")),
-        ],
-    );
+    let h = common::start_in(myapps(), &["--no-sound", "--audio", "tone"]);
     let url = format!(
         "{}?secret={}&role=client",
         h.info["api"].as_str().unwrap(),
@@ -199,7 +136,7 @@ async fn hot_keys_reach_the_web_client_over_the_relay() {
     let got = |v: &Value| json!({"api": v["api"], "msg": v["msg"]});
 
     // One press: PrepareCall with the selected text.
-    let t0 = key(&x.display, &["ctrl+F9"]);
+    let t0 = key(&x, &["ctrl+F9"]);
     let (r, t1) = next_request(&mut ws).await;
     lat.push(("dial (PrepareCall)", t0, t1));
     assert_eq!(
@@ -213,7 +150,7 @@ async fn hot_keys_reach_the_web_client_over_the_relay() {
 
     // Twice quickly: PrepareCall, then StartCall with the number.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let t0 = key(&x.display, &["ctrl+F9", "ctrl+F9"]);
+    let t0 = key(&x, &["ctrl+F9", "ctrl+F9"]);
     let (r, _) = next_request(&mut ws).await;
     assert_eq!(r["msg"]["mt"], "PrepareCall", "{r}");
     let (r, t1) = next_request(&mut ws).await;
@@ -224,27 +161,27 @@ async fn hot_keys_reach_the_web_client_over_the_relay() {
     );
 
     // Accept and reject.
-    let t0 = key(&x.display, &["F7"]);
+    let t0 = key(&x, &["F7"]);
     let (r, t1) = next_request(&mut ws).await;
     lat.push(("accept (ConnectCall)", t0, t1));
     assert_eq!(got(&r), phone(json!({"mt":"ConnectCall"})));
-    let t0 = key(&x.display, &["shift+alt+F8"]);
+    let t0 = key(&x, &["shift+alt+F8"]);
     let (r, t1) = next_request(&mut ws).await;
     lat.push(("reject (DisconnectCall)", t0, t1));
     assert_eq!(got(&r), phone(json!({"mt":"DisconnectCall"})));
 
     // No PRIMARY owner: the CLIPBOARD; a SIP name there dials as sip.
     drop(primary);
-    let _clip = select(&x.display, "clipboard", "zkl@innovaphone.com");
+    let _clip = select(&x, "clipboard", "zkl@innovaphone.com");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let t0 = key(&x.display, &["ctrl+F9"]);
+    let t0 = key(&x, &["ctrl+F9"]);
     let (r, t1) = next_request(&mut ws).await;
     lat.push(("dial from CLIPBOARD", t0, t1));
     assert_eq!(
         got(&r),
         phone(json!({"mt":"PrepareCall","text":"zkl@innovaphone.com","adjust":true}))
     );
-    key(&x.display, &["ctrl+F9"]);
+    key(&x, &["ctrl+F9"]);
     let (r, _) = next_request(&mut ws).await;
     assert_eq!(
         got(&r),
@@ -265,7 +202,9 @@ async fn hot_keys_reach_the_web_client_over_the_relay() {
 fn wayland_without_x11_is_reported() {
     let d = TempDir::new("hotkeys-wayland");
     let conf = d.join("config");
-    set(&conf, "HOTKEYDIAL", "F9");
+    let mut myapps = Command::new(env!("CARGO_BIN_EXE_myapps"));
+    myapps.env("XDG_CONFIG_HOME", &conf);
+    set(myapps, "HOTKEYDIAL", "F9");
     let mut child = Command::new(env!("CARGO_BIN_EXE_myapps"))
         .args([
             "--headless",

@@ -42,15 +42,6 @@ pub fn start(extra: &[&str]) -> Headless {
     start_in(Command::new(env!("CARGO_BIN_EXE_myapps")), extra)
 }
 
-/// Like [`start`], with environment variables set for the service (`DISPLAY`,
-/// `XDG_CONFIG_HOME`, …).
-#[allow(dead_code)]
-pub fn start_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Headless {
-    let mut base = Command::new(env!("CARGO_BIN_EXE_myapps"));
-    base.envs(env.iter().copied());
-    start_in(base, extra)
-}
-
 /// As [`start`], from `base`: the binary with the environment a test prepared (a private
 /// desktop session's display, bus and home).
 pub fn start_in(mut base: Command, extra: &[&str]) -> Headless {
