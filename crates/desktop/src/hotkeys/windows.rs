@@ -23,14 +23,14 @@ pub(super) struct Pump {
     join: Option<JoinHandle<()>>,
 }
 
-type Started = (u32, HashMap<u32, Function>, Vec<String>);
+/// What starting gives: `T` (the thread id inside the thread, the [`Pump`] outside), the
+/// functions by hot-key id and the keys that could not be registered.
+type Started<T> = (T, HashMap<u32, Function>, Vec<String>);
 
 impl Pump {
     /// Starts the thread, registers `keys` there and waits for the outcome.
-    pub(super) fn start(
-        keys: Vec<(Function, HotKey)>,
-    ) -> Result<(Pump, HashMap<u32, Function>, Vec<String>), Error> {
-        let (tx, rx) = mpsc::channel::<Result<Started, Error>>();
+    pub(super) fn start(keys: Vec<(Function, HotKey)>) -> Result<Started<Pump>, Error> {
+        let (tx, rx) = mpsc::channel::<Result<Started<u32>, Error>>();
         let join = std::thread::Builder::new()
             .name("hotkeys-win32".into())
             .spawn(move || {
