@@ -69,7 +69,7 @@ const PRIME: usize = BLOCK + BLOCK / 2;
 const BACKLOG: usize = 6 * BLOCK;
 /// Spare audio a FIFO or the output ring keeps at its lowest (5 ms): jitter room.
 const MARGIN: usize = BLOCK / 2;
-/// Most jitter room the output ring grows to after its device ran dry (20 ms).
+/// Most jitter room a FIFO or the output ring grows to after running dry (20 ms).
 const MAX_MARGIN: usize = 2 * BLOCK;
 /// Windows without a dry run after which the grown room shrinks by [`DECAY_STEP`] (10 s).
 const DECAY_WINDOWS: u32 = 20;

@@ -1,12 +1,16 @@
 //! OS services of the myApps desktop app, behind traits, without a window: the settings
 //! store ([`settings`]), the PBX address rules ([`server`]), the `tel:`/`sip:`/`im:` link
-//! parser ([`uri`]), single instance ([`instance`]), desktop notifications ([`notify`])
-//! and the user's idle time ([`idle`]). The tao/wry shell, tray and hot keys build on
-//! these (issue 6).
+//! parser ([`uri`]) and its registration with the OS ([`register`]), single instance
+//! ([`instance`]), autostart ([`autostart`]), global hot keys ([`hotkeys`]), desktop
+//! notifications ([`notify`]) and the user's idle time ([`idle`]). The tao/wry shell and
+//! tray build on these (issue 6).
 
+pub mod autostart;
+pub mod hotkeys;
 pub mod idle;
 pub mod instance;
 pub mod notify;
+pub mod register;
 pub mod server;
 pub mod settings;
 pub mod uri;

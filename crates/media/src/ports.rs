@@ -268,15 +268,31 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// A loopback address no other test uses. nextest runs every test in its own process,
+    /// at the same time (and `cargo test` in threads of one): with one shared 127.0.0.1, a
+    /// test that releases ports it held so the allocator finds them free could see them
+    /// taken by another test in between (CI saw exactly that: pids one apart searched
+    /// ranges two ports apart). The address carries the pid and a per-process count. Linux
+    /// routes all of 127/8 to `lo`; the second octet stays below 255, so it is never the
+    /// broadcast address.
+    fn fresh_lo() -> IpAddr {
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+        if cfg!(target_os = "linux") {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 200;
+            let [.., hi, low] = std::process::id().to_be_bytes();
+            IpAddr::V4(Ipv4Addr::new(127, 1 + n, hi, low))
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        }
+    }
 
-    /// `n` consecutive ports from `first`, all bound by us, with `first` even. Searched
-    /// below Linux's ephemeral range (32768–60999) so the OS hands none of them to others.
-    fn hold_consecutive(n: u16) -> (u16, Vec<UdpSocket>) {
+    /// `n` consecutive ports on `lo`, all bound by us, the first even. Searched below
+    /// Linux's ephemeral range (32768–60999) so the OS hands none of them to others.
+    fn hold_consecutive(lo: IpAddr, n: u16) -> (u16, Vec<UdpSocket>) {
         let mut first = 20000 + (std::process::id() % 5000) as u16 * 2;
         loop {
             let held: Vec<UdpSocket> = (first..first + n)
-                .map_while(|p| UdpSocket::bind((LO, p)).ok())
+                .map_while(|p| UdpSocket::bind((lo, p)).ok())
                 .collect();
             if held.len() == usize::from(n) {
                 return (first, held);
@@ -304,50 +320,53 @@ mod tests {
 
     #[test]
     fn skips_ports_in_use_and_names_the_range_when_exhausted() {
-        let (p, mut held) = hold_consecutive(4);
+        let lo = fresh_lo();
+        let (p, mut held) = hold_consecutive(lo, 4);
         // Free p+1 and p+3; p and p+2 stay taken.
         held.remove(3);
         held.remove(1);
         let range = PortRange::new(p, p + 3).unwrap();
         let mut alloc = PortAllocator::new(range);
-        let a = alloc.bind(LO).unwrap();
-        let b = alloc.bind(LO).unwrap();
+        let a = alloc.bind(lo).unwrap();
+        let b = alloc.bind(lo).unwrap();
         assert_eq!(a.local_addr().unwrap().port(), p + 1);
         assert_eq!(b.local_addr().unwrap().port(), p + 3);
-        let err = alloc.bind(LO).unwrap_err();
+        let err = alloc.bind(lo).unwrap_err();
         assert!(matches!(err, PortError::Exhausted { pair: false, .. }));
         assert_eq!(
             err.to_string(),
             format!(
-                "no free UDP port in range {p}-{} on 127.0.0.1: all in use",
-                p + 3
+                "no free UDP port in range {p}-{} on {}: all in use",
+                p + 3,
+                lo
             )
         );
         // A port freed again is found on the next round.
         drop(a);
-        assert_eq!(alloc.bind(LO).unwrap().local_addr().unwrap().port(), p + 1);
+        assert_eq!(alloc.bind(lo).unwrap().local_addr().unwrap().port(), p + 1);
     }
 
     #[test]
     fn rtp_rtcp_pairs_are_even_and_adjacent() {
-        let (p, mut held) = hold_consecutive(6);
+        let lo = fresh_lo();
+        let (p, mut held) = hold_consecutive(lo, 6);
         // p+1 stays taken, so the pair at p is impossible; p+2/p+3 and p+4/p+5 are free.
         held.truncate(2);
         held.remove(0);
         let mut alloc = PortAllocator::new(PortRange::new(p, p + 5).unwrap());
-        let first = alloc.bind_rtp_rtcp(LO).unwrap();
+        let first = alloc.bind_rtp_rtcp(lo).unwrap();
         assert_eq!(first.rtp.local_addr().unwrap().port(), p + 2);
         assert_eq!(first.rtcp.local_addr().unwrap().port(), p + 3);
-        let second = alloc.bind_rtp_rtcp(LO).unwrap();
+        let second = alloc.bind_rtp_rtcp(lo).unwrap();
         assert_eq!(second.rtp.local_addr().unwrap().port(), p + 4);
-        let err = alloc.bind_rtp_rtcp(LO).unwrap_err();
+        let err = alloc.bind_rtp_rtcp(lo).unwrap_err();
         assert!(
             err.to_string()
                 .contains(&format!("port pair in range {p}-{}", p + 5))
         );
         // The lone free even port p was not left bound by the failed attempts.
         drop(held);
-        assert_eq!(alloc.bind(LO).unwrap().local_addr().unwrap().port(), p);
+        assert_eq!(alloc.bind(lo).unwrap().local_addr().unwrap().port(), p);
     }
 
     #[test]
@@ -360,7 +379,7 @@ mod tests {
 
     #[test]
     fn channel_sockets_with_and_without_rtcp_pair() {
-        let lo: IpAddr = "127.0.0.1".parse().expect("ip");
+        let lo = fresh_lo();
         // A 4-port range high up, unlikely to collide with other tests.
         let mut alloc = PortAllocator::new(PortRange::new(61_040, 61_043).expect("range"));
         let a = bind_channel(&mut alloc, &[lo], true).expect("pair");

@@ -12,6 +12,7 @@ use service::{Config, Service};
 pub struct Options {
     pub(crate) config: Config,
     stdin_close: bool,
+    hotkeys: bool,
     /// `--idle-seconds`: overrides the `APPEAROFFLINE` setting.
     idle: Option<Duration>,
     /// `--no-notifications`: only log them (also the `NOTIFICATIONS` setting).
@@ -22,6 +23,7 @@ pub struct Options {
 pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut config = Config::default();
     let mut stdin_close = false;
+    let mut hotkeys = true;
     let mut idle = None;
     let mut notifications = true;
     let mut sound = true;
@@ -77,6 +79,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or_else(|| format!("--max-channels {v:?} is not a positive number"))?;
             }
             "--stdin-close" => stdin_close = true,
+            "--no-hotkeys" => hotkeys = false,
             "--no-sound" => sound = false,
             "--audio" => {
                 let v = value("--audio")?;
@@ -114,6 +117,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     Ok(Options {
         config,
         stdin_close,
+        hotkeys,
         idle,
         notifications,
     })
@@ -171,6 +175,18 @@ pub fn run(mut opts: Options) -> ExitCode {
                 eprintln!("myapps --headless: {e}");
                 return ExitCode::FAILURE;
             }
+        };
+        // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
+        // taken key is a warning, not a reason to stop the service.
+        let _hotkeys = if opts.hotkeys {
+            crate::hotkey_relay::bindings()
+                .and_then(|keys| crate::hotkey_relay::start(&service.relay(), &keys))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("{e}");
+                    None
+                })
+        } else {
+            None
         };
         let watcher = crate::desktop_services::idle_watcher(service.launcher().clone(), idle);
         println!("{}", service.info());

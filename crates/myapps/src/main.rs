@@ -10,6 +10,8 @@
 //! myapps --headless [options]               # the local service without a window
 //! myapps settings get|set|remove|list …      # the settings store (registry, XDG file, defaults)
 //! myapps uri tel:4711                        # the ApiRequest the URI handler sends
+//! myapps register-uri | unregister-uri        # handler of tel:, sip:, im: links
+//! myapps autostart on|off|status             # start at login
 //! ```
 //!
 //! `--headless` prints one JSON line (`{"version","http","media","secret","pid"}`) on
@@ -17,8 +19,10 @@
 //! closes when `--stdin-close` is given (so a parent that dies takes it along).
 
 mod cli_desktop;
+mod cli_os;
 mod desktop_services;
 mod headless;
+mod hotkey_relay;
 mod shell;
 mod trace;
 
@@ -27,7 +31,8 @@ use std::process::ExitCode;
 
 const USAGE: &str =
     "usage: myapps [--server PBX] [options] [URI] | --version | --help | sdp-to-channels |
-              channels-to-sdp | --headless [options] | settings … | uri URI
+              channels-to-sdp | --headless [options] | settings … | uri URI |
+              register-uri … | unregister-uri | autostart …
   (no subcommand)   the app: a window with the myApps client of the PBX. --server PBX
                     (host[:port][/PBX0-n][#phys=location]) instead of the stored SERVER
                     setting; the --headless options below apply to its service too
@@ -50,6 +55,8 @@ const USAGE: &str =
     --no-aec                  the microphone unprocessed (no echo cancellation, noise
                               suppression or gain control)
     --data-dir DIR            user data directory (custom ringtones in DIR/ringtones)
+    --no-hotkeys              do not register the hot keys of the settings HOTKEYDIAL,
+                              HOTKEYACCEPT, HOTKEYREJECT (e.g. CTRL + F9)
     --idle-seconds S          the user is inactive after S seconds without input (default:
                               the APPEAROFFLINE setting, 5 min; 0: never)
     --no-notifications        log local notifications instead of showing them
@@ -62,7 +69,13 @@ const USAGE: &str =
   settings get NAME | set NAME VALUE | remove NAME | list
                     the settings store (Windows registry HKCU\\Software\\innovaphone\\myApps,
                     XDG config file, macOS user defaults); `set` validates known names
-  uri URI           print the ApiRequest a tel:/sip:/sips:/im: link sends";
+  uri URI           print the ApiRequest a tel:/sip:/sips:/im: link sends
+  register-uri [--exec PATH] | register-uri --status
+                    make myApps (or PATH) the handler of tel:, sip: and im: links (XDG
+                    desktop entry + xdg-mime, HKCU\\Software\\Classes, macOS Launch Services)
+  unregister-uri    remove that registration
+  autostart on [--exec PATH] | off | status
+                    start myApps at login (XDG autostart, HKCU Run key, LaunchAgent)";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -105,6 +118,9 @@ fn main() -> ExitCode {
         },
         Some("settings") => cli_desktop::settings(&args[1..], USAGE),
         Some("uri") => cli_desktop::uri(&args[1..], USAGE),
+        Some("register-uri") => cli_os::register_uri(&args[1..], USAGE),
+        Some("unregister-uri") => cli_os::unregister_uri(&args[1..], USAGE),
+        Some("autostart") => cli_os::autostart(&args[1..], USAGE),
         Some(other) => {
             eprintln!("myapps: unknown argument {other:?}\n{USAGE}");
             ExitCode::from(2)

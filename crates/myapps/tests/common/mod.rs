@@ -37,6 +37,7 @@ impl Drop for Headless {
 }
 
 /// Starts `myapps --headless` with media on 127.0.0.1 and `extra` options.
+#[allow(dead_code)]
 pub fn start(extra: &[&str]) -> Headless {
     start_in(Command::new(env!("CARGO_BIN_EXE_myapps")), extra)
 }
