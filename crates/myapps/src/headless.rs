@@ -147,17 +147,64 @@ fn channel_audio(
 }
 
 /// Runs the service until a signal (or stdin's end with `--stdin-close`).
+/// The desktop services started around the local service, by `--headless` and by the
+/// shell alike: hot keys and the user's idle time (notifications are part of the service's
+/// [`Config`], see [`Options::prepare`]).
+pub(crate) struct Desktop {
+    hotkeys: bool,
+    idle: Duration,
+}
+
+/// Running desktop services; dropping them stops them.
+pub(crate) struct Attached {
+    _hotkeys: Option<crate::hotkey_relay::Running>,
+    _idle: Option<desktop::idle::Watcher>,
+}
+
+impl Options {
+    /// Reads the settings and opens the notification service. Talks to the session bus
+    /// (blocking, bounded by a timeout): call it before the runtime, not on one of its
+    /// threads.
+    pub(crate) fn prepare(&mut self) -> Desktop {
+        let settings = user_settings();
+        if self.notifications && settings.notifications {
+            self.config.notifier = crate::desktop_services::notifier(None);
+        }
+        Desktop {
+            hotkeys: self.hotkeys,
+            idle: self.idle.unwrap_or_else(|| {
+                Duration::from_secs(u64::from(settings.appear_offline_minutes) * 60)
+            }),
+        }
+    }
+}
+
+impl Desktop {
+    /// Starts hot keys and the idle watcher for `service`. Runs inside the tokio runtime
+    /// (the hot keys spawn a task there).
+    pub(crate) fn attach(&self, service: &Service) -> Attached {
+        // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
+        // taken key is a warning, not a reason to stop the service.
+        let hotkeys = if self.hotkeys {
+            crate::hotkey_relay::bindings()
+                .and_then(|keys| crate::hotkey_relay::start(&service.relay(), &keys))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("{e}");
+                    None
+                })
+        } else {
+            None
+        };
+        Attached {
+            _hotkeys: hotkeys,
+            _idle: crate::desktop_services::idle_watcher(service.launcher().clone(), self.idle),
+        }
+    }
+}
+
 pub fn run(mut opts: Options) -> ExitCode {
     init_logging();
-    let settings = user_settings();
-    // Opening the notification service talks to the session bus (blocking, bounded by
-    // a timeout): before the runtime, not on one of its threads.
-    if opts.notifications && settings.notifications {
-        opts.config.notifier = crate::desktop_services::notifier(None);
-    }
-    let idle = opts
-        .idle
-        .unwrap_or_else(|| Duration::from_secs(u64::from(settings.appear_offline_minutes) * 60));
+    let desktop = opts.prepare();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,23 +223,11 @@ pub fn run(mut opts: Options) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
-        // taken key is a warning, not a reason to stop the service.
-        let _hotkeys = if opts.hotkeys {
-            crate::hotkey_relay::bindings()
-                .and_then(|keys| crate::hotkey_relay::start(&service.relay(), &keys))
-                .unwrap_or_else(|e| {
-                    tracing::warn!("{e}");
-                    None
-                })
-        } else {
-            None
-        };
-        let watcher = crate::desktop_services::idle_watcher(service.launcher().clone(), idle);
+        let attached = desktop.attach(&service);
         println!("{}", service.info());
         tracing::info!(url = %service.base_url(), "service running (headless)");
         wait_for_stop(opts.stdin_close).await;
-        drop(watcher);
+        drop(attached);
         tracing::info!("stopping");
         service.stop().await;
         ExitCode::SUCCESS

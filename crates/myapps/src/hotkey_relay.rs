@@ -1,6 +1,7 @@
 //! Hot keys wired to the ApiRelay: the requests of `desktop::hotkeys` leave through an
 //! in-process native endpoint, so the web client gets them over `/api` like any native
-//! consumer's (wiki, "Hot keys"). Used by `--headless`; the shell can use it as well.
+//! consumer's (wiki, "Hot keys"). Started by `--headless` and by the shell alike
+//! ([`crate::headless::Desktop`]).
 
 use desktop::hotkeys::HotKeys;
 use desktop::settings::{self, typed};

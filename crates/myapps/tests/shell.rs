@@ -8,13 +8,13 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use test_support::display::{Desktop, pixel_deviation};
+use test_support::desktop_session::{Session, pixel_deviation};
 use test_support::pbx::{Mode, PbxStandIn};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,11 +38,7 @@ impl Drop for App {
     }
 }
 
-fn skip() -> bool {
-    std::env::var_os("MYAPPS_SKIP_DESKTOP_TESTS").is_some()
-}
-
-fn start_app(desk: &Desktop, args: &[&str], log_name: &str) -> App {
+fn start_app(desk: &Session, args: &[&str], log_name: &str) -> App {
     let log = desk.dir().join(log_name);
     let file = std::fs::File::create(&log).unwrap();
     let child = desk
@@ -75,11 +71,10 @@ fn kind(r: &Value, k: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn window_loads_the_pbx_page_and_the_bridge_carries_a_call() {
-    if skip() {
+    let Some(desk) = Session::start("shell-window", false) else {
         return;
-    }
-    let desk = Desktop::start("shell-window");
-    let pbx = PbxStandIn::start(desk.dir(), Mode::MyApps).await;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
     let ca = pbx.ca_file.to_str().unwrap().to_owned();
     let extra: Vec<String> = std::env::var("MYAPPS_SHELL_TEST_ARGS")
         .map(|a| a.split_whitespace().map(str::to_owned).collect())
@@ -87,6 +82,11 @@ async fn window_loads_the_pbx_page_and_the_bridge_carries_a_call() {
     let server = pbx.server();
     let mut args = vec!["--server", &server, "--test-ca", &ca];
     args.extend(extra.iter().map(String::as_str));
+    // A hot key, to see the shell start them as `--headless` does.
+    desk.run(
+        env!("CARGO_BIN_EXE_myapps"),
+        &["settings", "set", "HOTKEYACCEPT", "F7"],
+    );
     let _app = start_app(&desk, &args, "app.log");
 
     let t0 = std::time::Instant::now();
@@ -222,6 +222,19 @@ async fn window_loads_the_pbx_page_and_the_bridge_carries_a_call() {
         "sent by the app's URI handler, not by the test's socket"
     );
     println!("second start → StartCall at the page: {:?}", t2.elapsed());
+
+    // The accept hot key (F7, a global grab: the app window has the focus) reaches the
+    // page as ConnectCall.
+    let t3 = std::time::Instant::now();
+    desk.run("xdotool", &["key", "F7"]);
+    while requests().len() < 3 && t3.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = requests();
+    assert_eq!(all.len(), 3, "the hot key reached the page: {all:?}");
+    assert_eq!(all[2]["msg"]["api"], "com.innovaphone.phone");
+    assert_eq!(all[2]["msg"]["msg"], json!({"mt":"ConnectCall"}));
+    println!("F7 → ConnectCall at the page: {:?}", t3.elapsed());
 }
 
 #[test]
@@ -266,7 +279,7 @@ async fn log_line(app: &App, needle: &str, limit: Duration) -> Option<String> {
 }
 
 /// Types `text` and presses Return with xdotool (real key events into the focused field).
-fn type_and_enter(desk: &Desktop, text: &str) {
+fn type_and_enter(desk: &Session, text: &str) {
     for args in [vec!["type", "--delay", "20", text], vec!["key", "Return"]] {
         let st = desk.command("xdotool").args(&args).status();
         match st {
@@ -276,35 +289,61 @@ fn type_and_enter(desk: &Desktop, text: &str) {
     }
 }
 
-/// Screenshots until the form area is not blank and differs from `before` (15 s).
-fn shot_of(desk: &Desktop, name: &str) -> (PathBuf, f64) {
+/// Screenshots until the form area differs from `before` in more than 2000 pixels
+/// (15 s at most); the shot and the number of pixels that differ.
+fn shot_of(desk: &Session, name: &str, before: &Path) -> (PathBuf, u64) {
     let shot = artifact(name);
     let t = std::time::Instant::now();
     loop {
         desk.screenshot(&shot);
-        let dev = pixel_deviation(&shot, "700x560+0+0");
-        if dev > 0.05 || t.elapsed() > Duration::from_secs(15) {
-            return (shot, dev);
+        let changed = pixels_differing(before, &shot);
+        if changed > 2000 || t.elapsed() > Duration::from_secs(15) {
+            return (shot, changed);
         }
         std::thread::sleep(Duration::from_millis(300));
     }
 }
 
+/// How many pixels differ between two screenshots (ImageMagick `compare -metric AE`).
+fn pixels_differing(a: &Path, b: &Path) -> u64 {
+    let out = std::process::Command::new("compare")
+        .args(["-metric", "AE"])
+        .args([a, b])
+        .arg("null:")
+        .output()
+        .unwrap_or_else(|_| test_support::missing("compare (package imagemagick)"));
+    // The count goes to stderr; exit status 1 means "images differ".
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("compare said {text:?}")) as u64
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_form_names_the_fault_then_connects_and_stores_the_server() {
-    if skip() {
+    let Some(desk) = Session::start("shell-connect", false) else {
         return;
-    }
-    let desk = Desktop::start("shell-connect");
-    let pbx = PbxStandIn::start(desk.dir(), Mode::MyApps).await;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
     let server = pbx.server();
     // Without --test-ca first: the form shows the certificate problem.
     let app = start_app(&desk, &[], "app.log");
-    log_line(&app, "connect form open", Duration::from_secs(30))
+    log_line(&app, "connect form ready", Duration::from_secs(30))
         .await
-        .expect("the connect form opened (no SERVER stored)");
+        .expect("the connect form opened (no SERVER stored) with the field focused");
+    // (Painted, as the page says; the X server may show it a moment later.)
+    let empty = artifact("shell-connect-form.png");
+    let t = std::time::Instant::now();
+    while {
+        desk.screenshot(&empty);
+        pixel_deviation(&empty, "700x560+0+0") < 0.05 && t.elapsed() < Duration::from_secs(10)
+    } {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dev = pixel_deviation(&empty, "700x560+0+0");
+    assert!(dev > 0.05, "blank ({dev}): {}", empty.display());
     // The field has the focus: typing goes there (keyboard operation).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     type_and_enter(&desk, &server);
     let line = log_line(&app, "connect form: ", Duration::from_secs(20))
         .await
@@ -314,20 +353,30 @@ async fn connect_form_names_the_fault_then_connects_and_stores_the_server() {
         line.contains("CN=Test PBX") && line.contains("CN=myapps test CA"),
         "{line}"
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let (shot, dev) = shot_of(&desk, "shell-connect-form-tls-error.png");
-    println!("screenshot {} (pixel deviation {dev:.3})", shot.display());
-    assert!(dev > 0.05, "blank: {}", shot.display());
+    log_line(&app, "connect form shows tls", Duration::from_secs(10))
+        .await
+        .expect("the form rendered the outcome");
+    // The typed address and the error box with the certificate: a good part of the form.
+    let (shot, changed) = shot_of(&desk, "shell-connect-form-tls-error.png", &empty);
+    println!(
+        "screenshot {} ({changed} pixels differ from the empty form {})",
+        shot.display(),
+        empty.display()
+    );
+    assert!(
+        changed > 2000,
+        "the error is not on screen: {}",
+        shot.display()
+    );
     assert!(pbx.reports().is_empty(), "nothing loaded the client page");
     drop(app);
 
     // With the test CA trusted: the check passes, SERVER is stored, the client loads.
     let ca = pbx.ca_file.to_str().unwrap().to_owned();
     let app = start_app(&desk, &["--test-ca", &ca], "app2.log");
-    log_line(&app, "connect form open", Duration::from_secs(30))
+    log_line(&app, "connect form ready", Duration::from_secs(30))
         .await
-        .expect("the connect form opened again (nothing stored yet)");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+        .expect("the connect form opened again (nothing stored yet), the field focused");
     type_and_enter(&desk, &server);
     let line = log_line(&app, "connect form: ", Duration::from_secs(20))
         .await

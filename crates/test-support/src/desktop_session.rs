@@ -1,6 +1,8 @@
-//! A private desktop session for tests of OS integration (TESTING.md recipes): an Xvfb
-//! display (number chosen by Xvfb itself, `-displayfd`), a private D-Bus session bus and,
-//! when asked, `dunst` as the notification server. Everything is killed on drop.
+//! A private desktop session for tests of OS integration and windows (TESTING.md recipes):
+//! an Xvfb display (number chosen by Xvfb itself, `-displayfd`), a private D-Bus session
+//! bus, `HOME` and XDG directories in a temporary directory (so the app under test sees
+//! no user or installer settings and no other instance) and, when asked, `dunst` as the
+//! notification server. Everything is killed on drop.
 //!
 //! dunst's context menu (`dunstctl context`) runs the configured `dmenu` command with
 //! one line per action, `#<label> (<summary>) [<server id>,<action key>]`, and invokes the
@@ -12,7 +14,7 @@
 //! [`Session::start`] return `None`; otherwise a missing tool fails the test.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +71,15 @@ impl Session {
         }
         crate::require(&tools);
         let dir = TempDir::new("desktop");
-        for d in ["home", "conf/dunst", "xdg"] {
+        for d in [
+            "home",
+            "conf/dunst",
+            "xdg",
+            "etc-xdg",
+            "data",
+            "cache",
+            "state",
+        ] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         std::fs::set_permissions(
@@ -83,7 +93,7 @@ impl Session {
                 "1",
                 "-screen",
                 "0",
-                "1024x768x24",
+                "1280x800x24",
                 "-nolisten",
                 "tcp",
             ])
@@ -152,6 +162,13 @@ impl Session {
             .env("HOME", self.dir.join("home"))
             .env("XDG_CONFIG_HOME", self.dir.join("conf"))
             .env("XDG_RUNTIME_DIR", self.dir.join("xdg"))
+            // No installer settings of this machine either.
+            .env("XDG_CONFIG_DIRS", self.dir.join("etc-xdg"))
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("XDG_CACHE_HOME", self.dir.join("cache"))
+            .env("XDG_STATE_HOME", self.dir.join("state"))
+            // No accessibility bus to look for (TESTING.md).
+            .env("NO_AT_BRIDGE", "1")
             .env_remove("WAYLAND_DISPLAY");
         c
     }
@@ -176,6 +193,27 @@ impl Session {
     /// The session's directory (logs: `<program>.log`).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// The session's `XDG_CONFIG_HOME`.
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.join("conf")
+    }
+
+    /// Screenshot of the whole screen to `path` (PNG, ImageMagick's `import`).
+    pub fn screenshot(&self, path: &Path) {
+        crate::require(&[("import", &["-version"])]);
+        let out = self
+            .command("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn spawn(&mut self, program: &'static str, args: &[&str]) {
@@ -219,4 +257,25 @@ impl Drop for Session {
             let _ = child.wait();
         }
     }
+}
+
+/// The standard deviation of the pixels in `crop` (ImageMagick geometry, `WxH+X+Y`) of
+/// an image (0–1): near 0 for a blank area, clearly above for one showing text.
+pub fn pixel_deviation(path: &Path, crop: &str) -> f64 {
+    let out = Command::new("convert")
+        .arg(path)
+        .args(["-crop", crop, "+repage"])
+        .args([
+            "-colorspace",
+            "Gray",
+            "-format",
+            "%[fx:standard_deviation]",
+            "info:",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("convert said {text:?} for {}", path.display()))
 }

@@ -10,7 +10,6 @@
 #[cfg(target_os = "linux")]
 pub mod desktop_session;
 #[cfg(target_os = "linux")]
-pub mod display;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(feature = "pbx")]

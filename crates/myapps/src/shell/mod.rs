@@ -1,6 +1,7 @@
 //! The desktop shell: `myapps` without a subcommand. A tao window with a wry webview that
 //! loads the myApps client of the configured PBX (wiki, "Server configuration"), with the
-//! local service running in this process exactly as `--headless` runs it.
+//! local service running in this process exactly as `--headless` runs it, with the same
+//! hot keys, idle presence and notifications ([`headless::Desktop`]).
 //!
 //! Only this module knows tao and wry (ARCHITECTURE.md). Per-OS webview details live in
 //! one module per OS: [`linux`] (WebKitGTK) today; WebView2 and WKWebView use wry's
@@ -119,12 +120,13 @@ const CONNECT_HTML: &str = include_str!("../../../../assets/shell/connect.html")
 /// What [`launch`] needs, kept until the PBX is known.
 struct Pending {
     config: service::Config,
+    desktop: headless::Desktop,
     links: tokio::sync::mpsc::UnboundedReceiver<String>,
     test_ca: Option<String>,
 }
 
 /// Runs the app until its main window closes.
-pub fn run(opts: Options) -> ExitCode {
+pub fn run(mut opts: Options) -> ExitCode {
     headless::init_logging();
     let server = match &opts.server {
         Some(s) => Server::parse(s).ok(),
@@ -165,6 +167,8 @@ pub fn run(opts: Options) -> ExitCode {
         eprintln!("myapps: --test-ca is only supported on Linux");
         return ExitCode::from(2);
     }
+    // Hot keys, idle presence and notifications as in `--headless`.
+    let desktop = opts.service.prepare();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -205,6 +209,7 @@ pub fn run(opts: Options) -> ExitCode {
     });
     let mut pending = Some(Pending {
         config: opts.service.config,
+        desktop,
         links: links_rx,
         test_ca,
     });
@@ -292,13 +297,26 @@ pub fn run(opts: Options) -> ExitCode {
     })
 }
 
+/// The running local service and the desktop services around it.
+struct Running {
+    service: service::Service,
+    desktop: headless::Attached,
+}
+
+impl Running {
+    async fn stop(self) {
+        drop(self.desktop);
+        self.service.stop().await;
+    }
+}
+
 /// Starts the service for `server` and opens the client's window as the main one.
 fn launch(
     windows: &Rc<Windows>,
     rt: &tokio::runtime::Runtime,
     pending: Pending,
     server: &Server,
-) -> Result<service::Service, String> {
+) -> Result<Running, String> {
     let origin = server.origin();
     let mut config = pending.config;
     config.allowed_origins.push(origin.clone());
@@ -308,6 +326,10 @@ fn launch(
     let info = service.info();
     tracing::info!(url = %service.base_url(), pbx = %server, "service running");
     rt.spawn(uri_handler(service.relay(), pending.links));
+    let desktop = {
+        let _in_runtime = rt.enter();
+        pending.desktop.attach(&service)
+    };
     #[cfg(target_os = "linux")]
     let test_ca = match pending.test_ca.as_deref().map(linux::TestCa::from_pem) {
         Some(Ok(ca)) => Some(ca),
@@ -327,11 +349,13 @@ fn launch(
         .map_err(|e| format!("cannot open the window: {e}"))?;
     *windows.main.borrow_mut() = Some(id);
     tracing::info!(%url, "window open");
-    Ok(service)
+    Ok(Running { service, desktop })
 }
 
 /// The connect form (first start, no `SERVER`): its IPC posts `{"mt":"Connect","server"}`,
-/// the check runs on the runtime, its outcome comes back as [`UserEvent::Probed`].
+/// the check runs on the runtime, its outcome comes back as [`UserEvent::Probed`]. It
+/// posts `{"mt":"Ready"}` once its field has the keyboard focus and `{"mt":"Shown","kind"}`
+/// once an outcome is on screen (both logged).
 fn open_connect_form(
     windows: &Rc<Windows>,
     proxy: tao::event_loop::EventLoopProxy<UserEvent>,
@@ -349,8 +373,16 @@ fn open_connect_form(
         .with_user_agent(bridge::user_agent())
         .with_ipc_handler(move |req| {
             let body = req.body();
-            let server = serde_json::from_str::<serde_json::Value>(body)
-                .ok()
+            let msg = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
+            if msg["mt"] == "Ready" {
+                tracing::info!("connect form ready: the field has the keyboard focus");
+                return;
+            }
+            if msg["mt"] == "Shown" {
+                tracing::info!("connect form shows {}", msg["kind"].as_str().unwrap_or("?"));
+                return;
+            }
+            let server = Some(msg)
                 .filter(|v| v["mt"] == "Connect")
                 .and_then(|v| v["server"].as_str().map(str::to_owned));
             let Some(server) = server else {
