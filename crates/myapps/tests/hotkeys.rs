@@ -40,11 +40,11 @@ fn select(s: &Session, selection: &str, text: &str) -> Proc {
         .args(["-quiet", "-selection", selection])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(s.dir().join(format!("xclip-{selection}.log"))).unwrap())
         .spawn()
         .unwrap();
     c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let p = Proc(c);
+    let mut p = Proc(c);
     // Wait until the selection is served.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -58,7 +58,12 @@ fn select(s: &Session, selection: &str, text: &str) -> Proc {
         }
         assert!(
             Instant::now() < deadline,
-            "xclip does not serve {selection}"
+            "xclip does not serve {selection}: xclip {:?}, `xclip -o` {} {:?} {:?}; logs in {}",
+            p.0.try_wait(),
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            s.dir().display()
         );
         std::thread::sleep(Duration::from_millis(20));
     }

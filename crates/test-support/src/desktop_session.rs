@@ -87,31 +87,7 @@ impl Session {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
-        let mut xvfb = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("Xvfb.log")).unwrap())
-            .spawn()
-            .unwrap_or_else(|_| crate::missing("Xvfb"));
-        let mut line = String::new();
-        BufReader::new(xvfb.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let n: u32 = line.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "Xvfb printed no display number ({line:?}); log in {}",
-                dir.join("Xvfb.log").display()
-            )
-        });
+        let (xvfb, n) = start_xvfb(&dir);
         let bus_path = dir.join("bus");
         let mut s = Session {
             display: format!(":{n}"),
@@ -250,9 +226,61 @@ impl Session {
     }
 }
 
+/// Starts Xvfb on a display of this process's own and returns it with the number.
+///
+/// `-displayfd` alone makes concurrent starts (nextest runs desktop tests in parallel)
+/// race for the lowest free number, and Xvfb's check of a stale `/tmp/.X<n>-lock` is not
+/// atomic: two servers started at once could both take `:n`, and a client then got "Can't
+/// open display" (seen in the hot-keys test next to the shell tests). So each process
+/// starts at a number derived from its pid and goes up while a display is taken (Xvfb
+/// exits at once then); `-displayfd` still says when the server is ready.
+fn start_xvfb(dir: &TempDir) -> (Child, u32) {
+    let first = 100 + (std::process::id() % 400) * 8;
+    for n in first..first + 64 {
+        let mut xvfb = Command::new("Xvfb")
+            .arg(format!(":{n}"))
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("Xvfb.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|_| crate::missing("Xvfb"));
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if let Ok(shown) = line.trim().parse::<u32>() {
+            return (xvfb, shown);
+        }
+        // Nothing printed: it exited, the display is taken; try the next one.
+        let _ = xvfb.wait();
+    }
+    panic!(
+        "Xvfb found no free display from :{first} to :{}; last log in {}",
+        first + 63,
+        dir.join("Xvfb.log").display()
+    )
+}
+
 impl Drop for Session {
+    /// SIGTERM first, so Xvfb removes its lock file and socket (a SIGKILLed one leaves
+    /// them behind for the next start to check); SIGKILL after 2 s.
     fn drop(&mut self) {
         while let Some((_, mut child)) = self.children.pop() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let start = Instant::now();
+            while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
