@@ -140,6 +140,13 @@ impl Session {
         });
         session.spawn("wireplumber", &[]);
         session.spawn("pipewire-pulse", &[]);
+        // pactl only once pipewire-pulse listens: a libpulse client creates
+        // `$XDG_RUNTIME_DIR/pulse` too, and pipewire-pulse (0.3.65) gives up ("mkdir() …/pulse
+        // failed: File exists", exit 239) when one does so while it starts (seen in CI).
+        let pulse = runtime.join("pulse/native");
+        session.wait_for("the PulseAudio socket", Duration::from_secs(15), |_| {
+            pulse.exists()
+        });
         session.wait_for("the default sink", Duration::from_secs(15), |s| {
             s.command("pactl").arg("info").output().is_ok_and(|o| {
                 String::from_utf8_lossy(&o.stdout).contains(&format!("Default Sink: {SINK}"))
