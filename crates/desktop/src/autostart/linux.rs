@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Autostart, Error};
 use crate::register::desktop_exec_arg;
+use crate::register::linux::write_atomic as write;
 
 /// The entry's file name.
 pub const FILE: &str = "myapps.desktop";
@@ -87,20 +88,6 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error(format!("cannot read {}: {e}", path.display()))),
     }
-}
-
-fn write(path: &Path, text: &str) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error(format!("{}: no directory", path.display())))?;
-    fs::create_dir_all(dir).map_err(|e| Error(format!("cannot create {}: {e}", dir.display())))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error(format!("cannot write in {}: {e}", dir.display())))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())
-        .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))?;
-    tmp.persist(path)
-        .map_err(|e| Error(format!("cannot write {}: {}", path.display(), e.error)))?;
-    Ok(())
 }
 
 impl Autostart for XdgAutostart {

@@ -63,7 +63,10 @@ pub fn desktop_entry(exe: &Path) -> String {
     )
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
+/// Writes `text` to `path` through a temporary file in the same directory (created when
+/// missing), so readers see the old or the new file, never half of one. Also used by
+/// `autostart`.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
     let dir = path
         .parent()
         .ok_or_else(|| Error(format!("{}: no parent directory", path.display())))?;
