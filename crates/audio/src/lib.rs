@@ -72,7 +72,7 @@ pub mod ringtones;
 use std::path::PathBuf;
 
 pub use devices::{DeviceEvent, DeviceInfo, DeviceKind, DeviceWatcher};
-pub use engine::{EchoStage, Engine, EngineConfig, EngineStats, Leg, LegStats};
+pub use engine::{EchoStage, Engine, EngineConfig, EngineStats, Leg, LegStats, StepHook};
 pub use ringer::Ringer;
 pub use ringtones::Ringtone;
 

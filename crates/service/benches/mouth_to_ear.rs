@@ -302,13 +302,18 @@ mod linux {
         let AudioEnds {
             capture: a_capture,
             playback: _a_playback,
+            pacer: a_pacer,
         } = a_ends;
         let AudioEnds {
             capture: _b_capture,
             playback: b_playback,
+            pacer: b_pacer,
         } = b_ends;
-        let leg_a = engine.attach(a_capture, silent_c);
-        let leg_b = engine.attach(dummy_p, b_playback);
+        // Each channel runs on the engine's clock, as in the service (channel_audio.rs).
+        let leg_a =
+            engine.attach_paced(a_capture, silent_c, Some(Box::new(move || a_pacer.step())));
+        let leg_b =
+            engine.attach_paced(dummy_p, b_playback, Some(Box::new(move || b_pacer.step())));
         std::thread::sleep(Duration::from_millis(1500));
         let probe = Probe::start();
         std::thread::sleep(Duration::from_millis(300));

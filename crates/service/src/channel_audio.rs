@@ -86,7 +86,13 @@ struct DevicesAttached {
 
 impl ChannelAudio for Devices {
     fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
-        let leg = self.engine.attach(ends.capture, ends.playback);
+        // The channel's audio runs on the engine's clock (media::driver's module docs).
+        let pacer = ends.pacer;
+        let leg = self.engine.attach_paced(
+            ends.capture,
+            ends.playback,
+            Some(Box::new(move || pacer.step())),
+        );
         Ok(Box::new(DevicesAttached {
             leg,
             engine: self.engine.clone(),
