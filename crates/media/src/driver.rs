@@ -16,16 +16,15 @@
 //!
 //! A consumer that runs its own 10 ms clock (the audio engine) calls [`Pacer::step`] after
 //! each step, having taken a playout block and left a capture block: the driver then
-//! encodes and refills at once, so each block waits for the consumer's next step, a full
-//! 10 ms later, and the jitter buffer plays out on the consumer's clock. Before, the
-//! driver ran on its own 10 ms tick, and two free-running 10 ms clocks meet at a random
-//! phase: the small FIFO between them (5 ms of spare audio) ran dry whenever the tokio
-//! task woke 5 ms later than usual, about once per 10 s call on this 2-core machine, and
-//! each such dropout was a 10 ms gap in speech (PESQ-WB of speech through the devices
-//! 3.6–3.9 instead of 4.06 in one run out of three). Paced, the driver may wake up to
-//! 10 ms late without a gap; a captured block also leaves at once instead of waiting up to
-//! 10 ms for the tick. Without steps (tests with rings, a consumer that stopped) the
-//! driver's own tick keeps the channel going.
+//! encodes and refills at once, and the jitter buffer plays out on the consumer's clock
+//! (10 ms per step, so a late wake-up of this task is not mistaken for network jitter).
+//! On its own 10 ms tick alone, the driver meets the consumer at a random, wandering
+//! phase: a block may reach the consumer's FIFO just before it is needed, and a captured
+//! block waits up to 10 ms for the tick. Paced, each block has the rest of the step to
+//! arrive and a captured block leaves at once. (Pacing alone did not make the engine's
+//! dropouts on this 2-core machine rarer, 6 runs each; its real-time priority did — see
+//! the audio crate's engine docs, "Priority".) Without steps (tests with rings, a
+//! consumer that stopped), the driver's own tick keeps the channel going.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
