@@ -21,25 +21,25 @@
 //!
 //! # Clocks
 //!
-//! Devices and the processing thread each tick on their own clock; a media driver
-//! attached with [`Engine::attach_paced`] follows the processing thread's (its
-//! `after_step` hook wakes it after every step, so its next block has a whole step to
-//! arrive), others tick on their own. Every handoff goes through a small FIFO that starts ("primes") only with
+//! Devices and the processing thread each tick on their own clock; a media driver attached
+//! with [`Engine::attach_paced`] follows the processing thread's (its `after_step` hook
+//! wakes it after every step, so its next block has a whole step to arrive), others tick on
+//! their own. Every handoff goes through a small FIFO that starts ("primes") only with
 //! [`PRIME`] samples in it and is trimmed back when it holds more than [`BACKLOG`]: a late
 //! wake-up costs nothing, a drifting device clock costs an occasional 10 ms, never a
-//! growing delay. Each FIFO and the ring to the speaker also track their lowest fill
-//! level over half a second ([`Floor`]): audio that was never needed in that time is pure
-//! delay (left by a start-up underrun, a burst, a faster clock) and is dropped, down to a
+//! growing delay. Each FIFO and the ring to the speaker also track their lowest fill level
+//! over half a second ([`Floor`]): audio that was never needed in that time is pure delay
+//! (left by a start-up underrun, a burst, a faster clock) and is dropped, down to a
 //! [`MARGIN`] of 5 ms, so the delay settles at what the clocks' jitter needs. When the
 //! speaker's device nevertheless runs dry, that margin grows by what was missing (a FIFO
-//! that runs dry: by 5 ms), up to [`MAX_MARGIN`], and shrinks back by 1 ms per calm 10 s:
-//! a busy machine gets the room it needs instead of a cycle of trims and dropouts (each a
+//! that runs dry: by 5 ms), up to [`MAX_MARGIN`], and shrinks back by 1 ms per calm 10 s: a
+//! busy machine gets the room it needs instead of a cycle of trims and dropouts (each a
 //! jump in the timeline; PESQ of speech through the devices fell from 4.06 to 3.2–3.7 in
-//! one run out of four on this 2-core machine before).
-//! A FIFO that ran dry (its producer was late) and is then refilled by the producer's
-//! catch-up burst keeps only the newest cushion: the dropout already broke the sound
-//! there, and dropping the stale part in the same place keeps the delay where it was,
-//! where trimming it later would add one more jump per window.
+//! one run out of four on this 2-core machine before). A FIFO that ran dry (its producer
+//! was late) and is then refilled by the producer's catch-up burst keeps only the newest
+//! cushion: the dropout already broke the sound there, and dropping the stale part in the
+//! same place keeps the delay where it was, where trimming it later would add one more jump
+//! per window.
 //!
 //! # Priority
 //!

@@ -88,9 +88,10 @@ async fn relay_case(loss_p: f64) -> (f64, f64) {
     // first packet received). The relay's own count is no measure: with rtcp-mux it also
     // drops A's sender reports. RTP lost on the way = what A sent less what B recorded.
     let seen = u64::from(sb.received.lost);
-    let mut in_order = recording.clone();
-    in_order.sort_by_key(|p| p.timestamp);
-    let (first, last) = (in_order.first().unwrap().seq, in_order.last().unwrap().seq);
+    // In timestamp order: for the span here and the offline decode below.
+    let mut sorted = recording.clone();
+    sorted.sort_by_key(|p| p.timestamp);
+    let (first, last) = (sorted.first().unwrap().seq, sorted.last().unwrap().seq);
     let span = u64::from(last.wrapping_sub(first)) + 1;
     let received = recording.len() as u64;
     let rtp_lost = u64::from(sa.packets_sent).saturating_sub(received);
@@ -110,8 +111,6 @@ async fn relay_case(loss_p: f64) -> (f64, f64) {
 
     // Upper bound: every arrived packet in order, FEC for a loss whose successor came.
     let mut dec = codecs::decoder(CodecKind::OpusWb).unwrap();
-    let mut sorted = recording.clone();
-    sorted.sort_by_key(|p| p.timestamp);
     let mut offline = Vec::new();
     for (i, p) in sorted.iter().enumerate() {
         if i > 0 {
