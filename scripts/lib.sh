@@ -4,7 +4,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export ROOT
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line carries the time of day, so a CI log shows where its minutes went.
+log() { printf '\033[1m==> %s %s\033[0m\n' "$(date +%T)" "$*" >&2; }
 
 # A one-shot CI build gains nothing from incremental artifacts (1.7 GB of a run's target/).
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
