@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! myapps [--server PBX] [service options] [tel:…]  # the app window
+//! myapps --demo [service options]          # the demo page: devices, ringtones, echo test
 //! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
 //! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
 //! myapps --headless [options]               # the local service without a window
@@ -36,6 +37,8 @@ const USAGE: &str =
   (no subcommand)   the app: a window with the myApps client of the PBX. --server PBX
                     (host[:port][/PBX0-n][#phys=location]) instead of the stored SERVER
                     setting; the --headless options below apply to its service too
+  --demo            the app window on the demo page instead of a PBX: devices,
+                    ringtones and an echo-test call (no PBX needed)
   sdp-to-channels   read SDP on stdin, print the innovaphone Channels JSON object
   channels-to-sdp   read a Channels JSON object on stdin, print SDP
   --headless        run the local service without a window; prints one JSON line with

@@ -267,6 +267,21 @@ pub struct AllocExtra {
     /// Milliseconds between `ChannelStats` events; 0 turns them off. Default 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_interval: Option<u32>,
+    /// Where the channel's audio comes from and goes to. Absent: the service's sound
+    /// devices (or its test tone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioSource>,
+}
+
+/// `AllocChannel.audio`: what a channel's audio is connected to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioSource {
+    /// The microphone and speaker (mixed with the other channels), as without the field.
+    Devices,
+    /// An echo peer: what the channel receives it sends back. With a second channel on
+    /// the devices this makes the echo-test call, which needs no PBX.
+    Echo,
 }
 
 /// A request naming one channel, with its `src`.
@@ -568,6 +583,7 @@ mod tests {
             ext: AllocExtra {
                 remote: None,
                 stats_interval: Some(250),
+                audio: Some(AudioSource::Echo),
             },
         };
         let again = MediaRequest::parse(
@@ -617,6 +633,8 @@ mod tests {
         assert_eq!(e.field, "stunSlow");
         let e = MediaRequest::parse(r#"{"mt":"Nope"}"#).unwrap_err();
         assert_eq!(e.field, "mt");
+        let e = MediaRequest::parse(r#"{"mt":"AllocChannel","audio":"loud"}"#).unwrap_err();
+        assert_eq!(e.field, "audio");
         let e =
             MediaRequest::parse(r#"{"mt":"AllocChannel","unknown":1,"channel":7}"#).unwrap_err();
         assert_eq!(e.field, "channel");

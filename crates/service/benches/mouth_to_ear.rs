@@ -25,9 +25,9 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::net::UdpSocket;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Command, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant, SystemTime};
 
@@ -36,7 +36,7 @@ mod linux {
     use media::driver::{self, AudioEnds, ChannelHandle};
     use media::negotiate::Settings;
     use media::rtp::Clock;
-    use test_support::pipewire::{SINK, in_session, pactl};
+    use test_support::pipewire::{Probe, SINK, in_session, pactl};
     use test_support::signal::median_p95;
 
     const MIC: &str = "mic_feed";
@@ -109,73 +109,6 @@ mod linux {
             out[k * SPACING..k * SPACING + c.len()].copy_from_slice(&c);
         }
         out
-    }
-
-    /// A `pw-record` node with two inputs: left ← what goes into the microphone sink,
-    /// right ← what the speaker sink plays.
-    struct Probe {
-        child: Child,
-        reader: std::thread::JoinHandle<Vec<u8>>,
-    }
-
-    impl Probe {
-        fn start() -> Probe {
-            let mut child = Command::new("pw-record")
-                .args([
-                    "--target",
-                    "0",
-                    "-P",
-                    "{ node.name = latency_probe }",
-                    "--rate=48000",
-                    "--channels=2",
-                    "--format=s16",
-                    "--latency=10ms",
-                    "-",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|_| test_support::missing("pw-record"));
-            let mut stdout = child.stdout.take().unwrap();
-            let reader = std::thread::spawn(move || {
-                let mut b = Vec::new();
-                stdout.read_to_end(&mut b).unwrap();
-                b
-            });
-            let link = |from: &str, to: &str| {
-                let start = Instant::now();
-                while Command::new("pw-link")
-                    .args([from, to])
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| !s.success())
-                    .unwrap_or(true)
-                {
-                    assert!(
-                        start.elapsed() < Duration::from_secs(5),
-                        "pw-link {from} {to}"
-                    );
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            };
-            link(&format!("{MIC}:monitor_MONO"), "latency_probe:input_FL");
-            link(&format!("{SINK}:monitor_FL"), "latency_probe:input_FR");
-            Probe { child, reader }
-        }
-
-        fn stop(mut self) -> (Vec<i16>, Vec<i16>) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            let b = self.reader.join().unwrap();
-            let s: Vec<i16> = b
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            (
-                s.iter().step_by(2).copied().collect(),
-                s.iter().skip(1).step_by(2).copied().collect(),
-            )
-        }
     }
 
     fn pacat(pcm: &[i16]) {
@@ -266,7 +199,10 @@ mod linux {
             let (p, c) = rtrb::RingBuffer::new(48_000);
             let leg = engine.attach(p, c);
             std::thread::sleep(Duration::from_millis(800));
-            let probe = Probe::start();
+            let probe = Probe::start(
+                &format!("{MIC}:monitor_MONO"),
+                &format!("{SINK}:monitor_FL"),
+            );
             std::thread::sleep(Duration::from_millis(300));
             pacat(&click_train(clicks));
             std::thread::sleep(Duration::from_millis(300));
@@ -315,7 +251,10 @@ mod linux {
         let leg_b =
             engine.attach_paced(dummy_p, b_playback, Some(Box::new(move || b_pacer.step())));
         std::thread::sleep(Duration::from_millis(1500));
-        let probe = Probe::start();
+        let probe = Probe::start(
+            &format!("{MIC}:monitor_MONO"),
+            &format!("{SINK}:monitor_FL"),
+        );
         std::thread::sleep(Duration::from_millis(300));
         pacat(&click_train(clicks));
         std::thread::sleep(Duration::from_millis(500));

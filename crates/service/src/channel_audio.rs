@@ -73,6 +73,112 @@ impl Devices {
     }
 }
 
+/// The echo peer (`AllocChannel {audio:"echo"}`): what the channel receives goes back
+/// out, 10 ms later. One end of the echo-test call (`myapps --demo`): the app's other
+/// channel, on the devices, then hears its own microphone through two real channels.
+/// The task paces the channel (media::driver's module docs), so each received block is
+/// sent back in the next step and the channel's playout follows one steady clock.
+pub struct Echo;
+
+impl ChannelAudio for Echo {
+    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+        let meters = Arc::new(Meters::default());
+        let task = tokio::spawn(run_echo(ends, meters.clone()));
+        Ok(Box::new(EchoAttached { task, meters }))
+    }
+
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+}
+
+async fn run_echo(mut ends: AudioEnds, meters: Arc<Meters>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut energy = 0f64;
+    let mut count = 0usize;
+    loop {
+        tick.tick().await;
+        let held = meters.held.load(Ordering::Relaxed);
+        let n = ends.playback.slots().min(ends.capture.slots());
+        if let (Ok(from), Ok(to)) = (
+            ends.playback.read_chunk(n),
+            ends.capture.write_chunk_uninit(n),
+        ) {
+            // On hold the far end hears silence (and is not measured).
+            let mut level = |s: i16| {
+                let v = f64::from(s);
+                energy += v * v;
+                count += 1;
+                s
+            };
+            let written = if held {
+                from.commit_all();
+                to.fill_from_iter(std::iter::repeat_n(0, n))
+            } else {
+                to.fill_from_iter(from.into_iter().map(&mut level))
+            };
+            meters
+                .playback_samples
+                .fetch_add(n as u64, Ordering::Relaxed);
+            meters
+                .capture_samples
+                .fetch_add(written as u64, Ordering::Relaxed);
+        }
+        if count >= AUDIO_RATE as usize {
+            let rms = (energy / count as f64).sqrt() as f32;
+            meters.playback_rms.store(rms.to_bits(), Ordering::Relaxed);
+            energy = 0.0;
+            count = 0;
+        }
+        ends.pacer.step();
+    }
+}
+
+struct EchoAttached {
+    task: tokio::task::JoinHandle<()>,
+    meters: Arc<Meters>,
+}
+
+impl Attached for EchoAttached {
+    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+        if microphone.is_some_and(|d| !d.is_empty()) || speaker.is_some_and(|d| !d.is_empty()) {
+            return Err("an echo channel (audio \"echo\") has no devices to choose".into());
+        }
+        Ok(())
+    }
+
+    fn set_held(&self, held: bool) {
+        self.meters.held.store(held, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> Value {
+        json!({
+            "backend": "echo",
+            "echoedSamples": self.meters.capture_samples.load(Ordering::Relaxed),
+            "echoDbfs": dbfs(&self.meters),
+            "held": self.meters.held.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl Drop for EchoAttached {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The last second's playback level in dBFS, one decimal (computed in f64 so the JSON
+/// says -15.4, not -15.399999618530273); -120 for silence.
+fn dbfs(meters: &Meters) -> f64 {
+    let rms = f64::from(f32::from_bits(meters.playback_rms.load(Ordering::Relaxed)));
+    if rms > 0.0 {
+        (20.0 * (rms / 32768.0).log10() * 10.0).round() / 10.0
+    } else {
+        -120.0
+    }
+}
+
 /// A sound system answers and has a speaker (a headless server usually has neither).
 pub fn sound_system_present() -> bool {
     audio::devices::list().is_ok_and(|l| l.iter().any(|d| d.kind == audio::DeviceKind::Speaker))
@@ -237,21 +343,12 @@ impl Attached for ToneAttached {
     }
 
     fn stats(&self) -> Value {
-        let rms = f64::from(f32::from_bits(
-            self.meters.playback_rms.load(Ordering::Relaxed),
-        ));
-        // One decimal, computed in f64 so the JSON says -15.4, not -15.399999618530273.
-        let dbfs = if rms > 0.0 {
-            (20.0 * (rms / 32768.0).log10() * 10.0).round() / 10.0
-        } else {
-            -120.0
-        };
         json!({
             "backend": "tone",
             "toneHz": f64::from(self.frequency),
             "captureSamples": self.meters.capture_samples.load(Ordering::Relaxed),
             "playbackSamples": self.meters.playback_samples.load(Ordering::Relaxed),
-            "playbackDbfs": dbfs,
+            "playbackDbfs": dbfs(&self.meters),
             "held": self.meters.held.load(Ordering::Relaxed),
         })
     }

@@ -18,12 +18,14 @@ use media::channel::{Channel, ChannelConfig, ChannelState, ChannelStats, Event};
 use media::driver::{self, ChannelHandle};
 use media::rtp::Clock;
 use protocol::media::{Direction, SessionDesc};
-use protocol::media_protocol::{AllocChannelExt, ChannelKind, DescType, MediaRequest, RemoteDesc};
+use protocol::media_protocol::{
+    AllocChannelExt, AudioSource, ChannelKind, DescType, MediaRequest, RemoteDesc,
+};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::Shared;
-use crate::channel_audio::Attached;
+use crate::channel_audio::{Attached, ChannelAudio, Echo};
 use crate::errors::{Code, Fault, frame_fault};
 use crate::server::{Conn, Outbox};
 
@@ -370,10 +372,12 @@ impl Session {
         let (io, ends) = driver::audio_rings(300);
         let mut handle =
             driver::spawn(channel, sockets.sockets, io).map_err(|e| Fault::media(&e))?;
+        let backend: &dyn ChannelAudio = match a.ext.audio {
+            Some(AudioSource::Echo) => &Echo,
+            Some(AudioSource::Devices) | None => &*self.shared.config.audio,
+        };
         let attached: Arc<dyn Attached> = Arc::from(
-            self.shared
-                .config
-                .audio
+            backend
                 .attach(&id, ends)
                 .map_err(|e| Fault::new(Code::Device, e))?,
         );

@@ -25,6 +25,11 @@ use crate::errors::{Code, Fault, routing_of};
 const CLIENT_JS: &str = include_str!("../../../assets/service/myapps-service.js");
 /// Our start page: names the service; the origin our own pages and tests run in.
 const INDEX_HTML: &str = include_str!("../../../assets/service/index.html");
+/// The demo page (`myapps --demo`): devices, ringtones, the echo-test call.
+const DEMO_HTML: &str = include_str!("../../../assets/service/demo.html");
+const DEMO_JS: &str = include_str!("../../../assets/service/demo.js");
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// Frames larger than this close the connection (tungstenite's limit); frames up to it but
 /// above [`crate::Config::max_message`] get a `TooLarge` reply instead.
@@ -72,8 +77,10 @@ pub(crate) async fn serve(
     let (shutdown_tx, shutdown) = watch::channel(false);
     let state = AppState { shared, shutdown };
     let app = Router::new()
-        .route("/", get(index))
-        .route("/assets/myapps-service.js", get(client_js))
+        .route("/", get(|| page(HTML, INDEX_HTML)))
+        .route("/demo.html", get(|| page(HTML, DEMO_HTML)))
+        .route("/assets/myapps-service.js", get(|| page(JS, CLIENT_JS)))
+        .route("/assets/demo.js", get(|| page(JS, DEMO_JS)))
         .route(
             "/media",
             get(|ws, h, q, s| ws_route(ws, h, q, s, Proto::Media)),
@@ -108,18 +115,10 @@ pub(crate) async fn serve(
     while servers.join_next().await.is_some() {}
 }
 
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        INDEX_HTML,
-    )
-}
-
-async fn client_js() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        CLIENT_JS,
-    )
+/// One of our built-in pages or scripts (they hold no secret: pages get it from the app's
+/// bridge or the URL fragment).
+async fn page(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, content_type)], body)
 }
 
 async fn ws_route(

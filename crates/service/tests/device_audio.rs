@@ -24,7 +24,7 @@ use media::negotiate::Settings;
 use media::rtp::Clock;
 use protocol::media::{Codec, Coder, Media, MediaKind, SessionDesc};
 use service::channel_audio::{ChannelAudio, Devices};
-use test_support::pipewire::{SINK, in_session, pactl, record};
+use test_support::pipewire::{Probe, SINK, in_session, pactl, record};
 use test_support::{TempDir, require, require_speech_tools};
 
 const MIC_FEED: &str = "mic_feed";
@@ -425,5 +425,124 @@ fn g722_ffmpeg_to_speaker() {
 fn opus_ffmpeg_to_speaker() {
     in_session("opus_ffmpeg_to_speaker", || {
         ffmpeg_to_speaker(CodecKind::OpusWb)
+    });
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends a Media protocol request, returns its `<mt>Result` (events before it skipped).
+async fn call(ws: &mut Ws, msg: serde_json::Value) -> serde_json::Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mt = format!("{}Result", msg["mt"].as_str().unwrap());
+    ws.send(Message::Text(msg.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {mt} within 10 s"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["mt"] == mt.as_str() {
+                assert!(v.get("error").is_none(), "{v}");
+                return v;
+            }
+        }
+    }
+}
+
+/// The echo-test call of `myapps --demo` (issue 6), driven over the service's Media
+/// protocol as the demo page drives it: channel `me` on the devices offers, channel
+/// `echo` (`audio:"echo"`) answers, `Connect` closes the loop (ICE, DTLS-SRTP, Opus on
+/// loopback). Speech played into the microphone comes out of the speaker after two
+/// encodes, two jitter buffers and the echo: PESQ-WB at least 3.5; the round trip
+/// (microphone sink → speaker sink, one recording of both) is printed.
+#[test]
+fn echo_test_call() {
+    in_session("echo_test_call", || {
+        let dir = TempDir::new("echo-call");
+        let s = speech(&dir);
+        let devices = devices_with_mic_feed();
+        let rt = runtime();
+        let (service, mut ws) = rt.block_on(async {
+            let config = service::Config {
+                audio: Arc::new(devices),
+                media: service::MediaConfig {
+                    addresses: Some(vec!["127.0.0.1".parse().unwrap()]),
+                    ..service::MediaConfig::default()
+                },
+                ..service::Config::default()
+            };
+            let service = service::Service::start(config).await.unwrap();
+            let url = format!(
+                "{}?secret={}",
+                service.info()["media"].as_str().unwrap(),
+                service.secret()
+            );
+            let ws = tokio_tungstenite::connect_async(&url).await.unwrap().0;
+            (service, ws)
+        });
+        rt.block_on(async {
+            let me = call(
+                &mut ws,
+                serde_json::json!({"mt":"AllocChannel","channel":"me"}),
+            )
+            .await;
+            let echo = call(
+                &mut ws,
+                serde_json::json!({"mt":"AllocChannel","channel":"echo","audio":"echo",
+                                   "remote": me["local"]}),
+            )
+            .await;
+            assert_eq!(echo["local"]["type"], "answer", "{echo}");
+            call(
+                &mut ws,
+                serde_json::json!({"mt":"Connect","channel":"me","remote": echo["local"]}),
+            )
+            .await;
+        });
+        // ICE and DTLS on loopback, and the jitter buffers past their start-up.
+        std::thread::sleep(Duration::from_millis(1500));
+        let probe = Probe::start(
+            &format!("{MIC_FEED}:monitor_MONO"),
+            &format!("{SINK}:monitor_FL"),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        pacat(MIC_FEED, &s.pcm48);
+        std::thread::sleep(Duration::from_millis(800));
+        let (mic, speaker) = probe.stop();
+        let (me, echo) = rt.block_on(async {
+            let me = call(&mut ws, serde_json::json!({"mt":"GetStats","channel":"me"})).await;
+            let echo = call(
+                &mut ws,
+                serde_json::json!({"mt":"GetStats","channel":"echo"}),
+            )
+            .await;
+            (me, echo)
+        });
+        eprintln!("me: {me}\necho: {echo}");
+        assert_eq!(echo["audio"]["backend"], "echo", "{echo}");
+        assert!(
+            echo["audio"]["echoedSamples"].as_u64().unwrap() > 48_000 * 3,
+            "{echo}"
+        );
+        // The round trip: where the speaker's recording best matches the microphone's.
+        let lag = test_support::best_lag(&mic, &speaker, 48_000);
+        let round_trip_ms = lag as f64 / 48.0;
+        let score = score(&s, &speaker, 48_000, &dir, "echo");
+        eprintln!(
+            "echo-test call: PESQ-WB {score:.3} (microphone → me → echo → me → speaker), \
+             round trip {round_trip_ms:.1} ms"
+        );
+        rt.block_on(service.stop());
+        assert!(score >= 3.5, "echo-test call: PESQ-WB {score:.3}");
+        assert!(
+            (20.0..500.0).contains(&round_trip_ms),
+            "round trip {round_trip_ms:.1} ms"
+        );
     });
 }

@@ -323,3 +323,74 @@ impl Drop for Recording {
         let _ = self.child.wait();
     }
 }
+
+/// A `pw-record` node with two inputs, so two signals land on one timeline: the left
+/// input linked to the port `left` (e.g. `mic_feed:monitor_MONO`, what goes into a
+/// microphone sink), the right to `right` (e.g. `test_sink:monitor_FL`, what the speaker
+/// plays). The lag between the two is a latency. Inside [`in_session`]'s body.
+pub struct Probe {
+    child: Child,
+    reader: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Probe {
+    /// Starts the node and links both inputs (waiting up to 5 s for each port).
+    pub fn start(left: &str, right: &str) -> Probe {
+        let mut child = Command::new("pw-record")
+            .args([
+                "--target",
+                "0",
+                "-P",
+                "{ node.name = latency_probe }",
+                "--rate=48000",
+                "--channels=2",
+                "--format=s16",
+                "--latency=10ms",
+                "-",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|_| crate::missing("pw-record"));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            stdout.read_to_end(&mut b).unwrap();
+            b
+        });
+        let link = |from: &str, to: &str| {
+            let start = Instant::now();
+            while Command::new("pw-link")
+                .args([from, to])
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "pw-link {from} {to}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        link(left, "latency_probe:input_FL");
+        link(right, "latency_probe:input_FR");
+        Probe { child, reader }
+    }
+
+    /// Stops and returns (left, right), 48 kHz.
+    pub fn stop(mut self) -> (Vec<i16>, Vec<i16>) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let b = self.reader.join().unwrap();
+        let s: Vec<i16> = b
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        (
+            s.iter().step_by(2).copied().collect(),
+            s.iter().skip(1).step_by(2).copied().collect(),
+        )
+    }
+}

@@ -38,6 +38,8 @@ pub struct Options {
     test_ca: Option<PathBuf>,
     /// `tel:`/`sip:`/`im:` links given on the command line.
     uris: Vec<String>,
+    /// `--demo`: the demo page (devices, ringtones, the echo-test call) instead of a PBX.
+    demo: bool,
     service: headless::Options,
 }
 
@@ -54,6 +56,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut server = None;
     let mut test_ca = None;
     let mut uris = Vec::new();
+    let mut demo = false;
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -66,6 +69,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--test-ca" => {
                 test_ca = Some(PathBuf::from(it.next().ok_or("--test-ca needs a file")?));
             }
+            "--demo" => demo = true,
             u if is_uri(u) => uris.push(u.to_owned()),
             _ => rest.push(a.clone()),
         }
@@ -74,6 +78,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         server,
         test_ca,
         uris,
+        demo,
         service: headless::parse(&rest)?,
     })
 }
@@ -83,6 +88,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 pub enum UserEvent {
     /// Bring the main window to the front (a second start handed over its arguments).
     Raise,
+    /// The connect form's "Try the demo".
+    Demo,
     /// The connect form's check of `server` is done.
     Probed {
         server: String,
@@ -215,6 +222,11 @@ pub fn run(mut opts: Options) -> ExitCode {
     });
     let mut service = None;
     let first = match server {
+        _ if opts.demo => pending
+            .take()
+            .ok_or_else(|| "nothing to launch".to_owned())
+            .and_then(|p| launch_demo(&windows, &rt, p))
+            .map(|s| service = Some(s)),
         Some(server) => pending
             .take()
             .ok_or_else(|| "nothing to launch".to_owned())
@@ -252,6 +264,22 @@ pub fn run(mut opts: Options) -> ExitCode {
                     w.set_visible(true);
                     w.set_minimized(false);
                     w.set_focus();
+                }
+            }
+            Event::UserEvent(UserEvent::Demo) => {
+                if let Some(p) = pending.take() {
+                    match launch_demo(&windows, &rt, p) {
+                        Ok(svc) => {
+                            service = Some(svc);
+                            if let Some(id) = windows.form.borrow_mut().take() {
+                                windows.open.borrow_mut().remove(&id);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!("{e}");
+                            *control_flow = ControlFlow::Exit;
+                        }
+                    }
                 }
             }
             Event::UserEvent(UserEvent::Probed { server, outcome }) => {
@@ -352,6 +380,39 @@ fn launch(
     Ok(Running { service, desktop })
 }
 
+/// `--demo`: the service, and the main window on its demo page (assets/service/demo.html)
+/// with the bridge for the service's own origin. No PBX is involved; the web client's
+/// links and hot keys have no one to go to.
+fn launch_demo(
+    windows: &Rc<Windows>,
+    rt: &tokio::runtime::Runtime,
+    pending: Pending,
+) -> Result<Running, String> {
+    let service = rt
+        .block_on(service::Service::start(pending.config))
+        .map_err(|e| e.to_string())?;
+    let info = service.info();
+    let origin = service.base_url();
+    let desktop = {
+        let _in_runtime = rt.enter();
+        pending.desktop.attach(&service)
+    };
+    *windows.setup.borrow_mut() = Some(Rc::new(WebViewSetup {
+        script: bridge::script(&info, &origin),
+        user_agent: bridge::user_agent(),
+        origin: origin.clone(),
+        page_origin: Arc::new(Mutex::new(String::new())),
+        #[cfg(target_os = "linux")]
+        test_ca: None,
+    }));
+    let url = format!("{origin}/demo.html");
+    let id = open_window(windows, Some(&url), None)
+        .map_err(|e| format!("cannot open the window: {e}"))?;
+    *windows.main.borrow_mut() = Some(id);
+    tracing::info!(%url, "demo window open");
+    Ok(Running { service, desktop })
+}
+
 /// The connect form (first start, no `SERVER`): its IPC posts `{"mt":"Connect","server"}`,
 /// the check runs on the runtime, its outcome comes back as [`UserEvent::Probed`]. It
 /// posts `{"mt":"Ready"}` once its field has the keyboard focus and `{"mt":"Shown","kind"}`
@@ -376,6 +437,10 @@ fn open_connect_form(
             let msg = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
             if msg["mt"] == "Ready" {
                 tracing::info!("connect form ready: the field has the keyboard focus");
+                return;
+            }
+            if msg["mt"] == "Demo" {
+                let _ = proxy.send_event(UserEvent::Demo);
                 return;
             }
             if msg["mt"] == "Shown" {
