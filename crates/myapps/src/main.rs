@@ -6,6 +6,7 @@
 //! ```text
 //! myapps [--server PBX] [service options] [tel:…]  # the app window
 //! myapps --demo [service options]          # the demo page: devices, ringtones, echo test
+//! myapps --settings                        # the settings window
 //! myapps sdp-to-channels  < offer.sdp      # SDP → innovaphone Channels JSON
 //! myapps channels-to-sdp  < channels.json  # Channels JSON → SDP
 //! myapps --headless [options]               # the local service without a window
@@ -39,6 +40,7 @@ const USAGE: &str =
                     setting; the --headless options below apply to its service too
   --demo            the app window on the demo page instead of a PBX: devices,
                     ringtones and an echo-test call (no PBX needed)
+  --settings        the settings window (the same settings as `settings list`)
   sdp-to-channels   read SDP on stdin, print the innovaphone Channels JSON object
   channels-to-sdp   read a Channels JSON object on stdin, print SDP
   --headless        run the local service without a window; prints one JSON line with
@@ -105,6 +107,11 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("--settings") if args.len() == 1 => shell::settings_window::run(),
+        Some("--settings") => {
+            eprintln!("myapps --settings takes no arguments\n{USAGE}");
+            ExitCode::from(2)
+        }
         Some("--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -133,7 +140,7 @@ fn main() -> ExitCode {
 
 /// First arguments that are not the app's own options.
 fn is_subcommand(a: &str) -> bool {
-    matches!(a, "--version" | "--help" | "--headless")
+    matches!(a, "--version" | "--help" | "--headless" | "--settings")
 }
 
 fn shell_main(args: &[String]) -> ExitCode {

@@ -464,3 +464,91 @@ async fn demo_page_runs_the_echo_test_call() {
         shot.display()
     );
 }
+
+/// `myapps --settings` (issue 6): every setting in a keyboard-operable form; a bad value is
+/// named under its field and nothing is written; the fixed value is written to the
+/// settings store, where `myapps settings get` reads it back. Screenshots of both.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_window_validates_and_saves() {
+    let Some(desk) = Session::start("shell-settings", false) else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_myapps");
+    desk.run(
+        bin,
+        &["settings", "set", "EXCLUDEINTERFACES", "172,192.168"],
+    );
+    let log = desk.dir().join("settings.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = desk
+        .command(bin)
+        .arg("--settings")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let app = App { child, log };
+    log_line(&app, "settings window shows form", Duration::from_secs(30))
+        .await
+        .expect("the settings form is shown with the first field focused");
+    let form = artifact("shell-settings.png");
+    let t = std::time::Instant::now();
+    while {
+        desk.screenshot(&form);
+        pixel_deviation(&form, "800x700+0+0") < 0.05 && t.elapsed() < Duration::from_secs(10)
+    } {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dev = pixel_deviation(&form, "800x700+0+0");
+    assert!(dev > 0.05, "blank ({dev}): {}", form.display());
+
+    // The first field (SERVER) has the focus: a bad address, Return submits.
+    type_and_enter(&desk, "pbx example com");
+    let line = log_line(&app, "settings saved", Duration::from_secs(10))
+        .await
+        .expect("the save was handled");
+    assert!(
+        line.contains(r#""ok":false"#) && line.contains("SERVER"),
+        "{line}"
+    );
+    log_line(
+        &app,
+        "settings window shows errors",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the page rendered the error");
+    let (shot, changed) = shot_of(&desk, "shell-settings-error.png", &form);
+    println!("screenshot {} ({changed} pixels differ)", shot.display());
+    assert!(
+        changed > 500,
+        "the error is not on screen: {}",
+        shot.display()
+    );
+    let st = desk
+        .command(bin)
+        .args(["settings", "get", "SERVER"])
+        .status()
+        .unwrap();
+    assert!(!st.success(), "nothing was written");
+
+    // Fixed (the field still has the focus): saved, and in the store.
+    let st = desk.command("xdotool").args(["key", "ctrl+a"]).status();
+    assert!(st.is_ok_and(|s| s.success()));
+    type_and_enter(&desk, "pbx.example.com:4444");
+    log_line(&app, "settings window shows saved", Duration::from_secs(10))
+        .await
+        .expect("saved");
+    assert_eq!(
+        desk.run(bin, &["settings", "get", "SERVER"]).trim(),
+        "pbx.example.com:4444"
+    );
+    assert_eq!(
+        desk.run(bin, &["settings", "get", "EXCLUDEINTERFACES"])
+            .trim(),
+        "172,192.168",
+        "untouched fields are not rewritten"
+    );
+}

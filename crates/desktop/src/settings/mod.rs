@@ -19,6 +19,7 @@
 //! value is never written or removed by this crate (`remove` only drops the user's value,
 //! which makes the installer value visible again).
 
+pub mod form;
 pub mod typed;
 
 #[cfg(not(any(windows, target_os = "macos")))]

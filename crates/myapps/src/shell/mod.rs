@@ -11,6 +11,7 @@ pub mod bridge;
 #[cfg(target_os = "linux")]
 mod linux;
 mod probe;
+pub mod settings_window;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
