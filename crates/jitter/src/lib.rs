@@ -456,16 +456,11 @@ impl JitterBuffer {
             // goes in a silent block: a pause, where dropping 10 ms is inaudible (in a
             // merely quiet one PESQ-WB still counted it, 0.02).
             let standing = self.over_pulls >= STANDING_PULLS && now_level < self.silent_level();
-            let two_steps = err > one_step + block as i64;
             let forced_ok = self.cooldown == 0;
             if settled
-                && (two_steps || standing)
+                && (err > one_step + block as i64 || standing)
                 && (quiet || (forced_ok && err > (4 * block as i64).max(self.target)))
                 && self.fill(2 * block, true)
-                // The step merges this block and the next: for a standing surplus both
-                // must be silent (a word starting in the next one was audibly squeezed:
-                // G.722 from a bursty sender scored 2.64 instead of 3.08).
-                && (two_steps || rms(self.queue.range(block..2 * block)) < self.silent_level())
             {
                 self.accelerate(out);
                 self.over_pulls = 0;
