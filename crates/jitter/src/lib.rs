@@ -55,10 +55,7 @@
 //! audible. It grows the delay as soon as it is under the target (late packets cost
 //! more than delay) and shrinks it only when two steps plus 2 ms over (one step in a
 //! pause, where steps cost nothing), since every step in speech warps time: PESQ-WB
-//! counted 0.04 for one 10 ms drop in an otherwise clean stream. A surplus of one step
-//! that stands for a second is shrunk too, in a silent block (50 dB under the speech
-//! level): the 40 ms start-up delay over a 20 ms target sat just under the two-step
-//! hysteresis for whole calls (mouth-to-ear benchmark).
+//! counted 0.04 for one 10 ms drop in an otherwise clean stream.
 //!
 //! * in a pause between talk spurts (an in-sequence gap) it shortens or lengthens the
 //!   silence — classic talk-spurt adaptation, inaudible;
@@ -112,9 +109,6 @@ const PLAYED_RING: usize = 1024;
 const MAX_FILL_STEPS: usize = 64;
 /// Blocks between two forced (non-quiet) delay steps.
 const FORCED_COOLDOWN: u32 = 5;
-/// Pulls (1 s) the delay must stay more than one step over the target before a quiet
-/// block may shrink it by one step rather than two (a standing surplus, not noise).
-const STANDING_PULLS: u32 = 100;
 /// Per-packet forgetting factor of the loss rate (about the last 200 packets).
 const LOSS_FORGET: f64 = 0.995;
 /// Loss rate above which FEC is worth a packet of delay.
@@ -286,8 +280,6 @@ pub struct JitterBuffer {
     /// The last samples given out, for cross-fades.
     tail: Vec<i16>,
     cooldown: u32,
-    /// Consecutive pulls with the delay more than one step over the target.
-    over_pulls: u32,
     /// Recent fraction of packets lost at playout.
     loss_rate: f64,
     /// Packets to go before the stream counts as carrying no LBRR.
@@ -342,7 +334,6 @@ impl JitterBuffer {
             level: 0.0,
             tail: vec![0; block / 4],
             cooldown: 0,
-            over_pulls: 0,
             loss_rate: 0.0,
             lbrr_left: 0,
             last_frame: 0,
@@ -442,28 +433,16 @@ impl JitterBuffer {
         if self.stream.is_some() {
             self.fill(block, false);
             let err = self.delay_samples() - self.target;
-            let one_step = block as i64 + self.pcm_rate / 500;
+            let step = 2 * block as i64 + self.pcm_rate / 500;
+            let quiet = rms(self.queue.range(..block.min(self.queue.len()))) < self.quiet_level();
             let settled = !self.dry && !self.in_loss;
-            self.over_pulls = if settled && err > one_step {
-                self.over_pulls.saturating_add(1)
-            } else {
-                0
-            };
-            let now_level = rms(self.queue.range(..block.min(self.queue.len())));
-            let quiet = now_level < self.quiet_level();
-            // Two steps of hysteresis against noise. A surplus of one step that has stood
-            // for a second (the start-up delay over a lower target, jitter that went away)
-            // goes in a silent block: a pause, where dropping 10 ms is inaudible (in a
-            // merely quiet one PESQ-WB still counted it, 0.02).
-            let standing = self.over_pulls >= STANDING_PULLS && now_level < self.silent_level();
             let forced_ok = self.cooldown == 0;
             if settled
-                && (err > one_step + block as i64 || standing)
+                && err > step
                 && (quiet || (forced_ok && err > (4 * block as i64).max(self.target)))
                 && self.fill(2 * block, true)
             {
                 self.accelerate(out);
-                self.over_pulls = 0;
                 if !quiet {
                     self.cooldown = FORCED_COOLDOWN;
                 }
@@ -572,11 +551,6 @@ impl JitterBuffer {
 
     fn quiet_level(&self) -> f32 {
         (self.level * 0.03).max(32.0)
-    }
-
-    /// 50 dB under the recent speech level: a pause.
-    fn silent_level(&self) -> f32 {
-        (self.level * 0.003).max(8.0)
     }
 
     /// Position on the timeline of an RTP timestamp (unwrapped against the highest).
