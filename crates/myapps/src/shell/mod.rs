@@ -269,18 +269,7 @@ pub fn run(mut opts: Options) -> ExitCode {
             }
             Event::UserEvent(UserEvent::Demo) => {
                 if let Some(p) = pending.take() {
-                    match launch_demo(&windows, &rt, p) {
-                        Ok(svc) => {
-                            service = Some(svc);
-                            if let Some(id) = windows.form.borrow_mut().take() {
-                                windows.open.borrow_mut().remove(&id);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!("{e}");
-                            *control_flow = ControlFlow::Exit;
-                        }
-                    }
+                    service = replaced_form(&windows, launch_demo(&windows, &rt, p), control_flow);
                 }
             }
             Event::UserEvent(UserEvent::Probed { server, outcome }) => {
@@ -301,18 +290,7 @@ pub fn run(mut opts: Options) -> ExitCode {
                     && let (Ok(s), Some(p)) = (Server::parse(&server), pending.take())
                 {
                     store_server(&s);
-                    match launch(&windows, &rt, p, &s) {
-                        Ok(svc) => {
-                            service = Some(svc);
-                            if let Some(id) = windows.form.borrow_mut().take() {
-                                windows.open.borrow_mut().remove(&id);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!("{e}");
-                            *control_flow = ControlFlow::Exit;
-                        }
-                    }
+                    service = replaced_form(&windows, launch(&windows, &rt, p, &s), control_flow);
                 }
             }
             Event::LoopDestroyed => {
@@ -324,6 +302,28 @@ pub fn run(mut opts: Options) -> ExitCode {
             _ => {}
         }
     })
+}
+
+/// After the connect form launched the app (the PBX, or the demo): the form closes, or,
+/// when the launch failed, the app ends with the error logged.
+fn replaced_form(
+    windows: &Windows,
+    launched: Result<Running, String>,
+    control_flow: &mut ControlFlow,
+) -> Option<Running> {
+    match launched {
+        Ok(svc) => {
+            if let Some(id) = windows.form.borrow_mut().take() {
+                windows.open.borrow_mut().remove(&id);
+            }
+            Some(svc)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            *control_flow = ControlFlow::Exit;
+            None
+        }
+    }
 }
 
 /// The running local service and the desktop services around it.
