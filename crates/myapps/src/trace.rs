@@ -269,6 +269,12 @@ pub fn set_options(o: Options) {
     let _ = OPTIONS.set(o);
 }
 
+/// The folder trace files go to (`--log-dir`, else [`log_dir`]): the tray's "Open trace
+/// folder". `None` without a home directory.
+pub fn folder() -> Option<PathBuf> {
+    OPTIONS.get().and_then(|o| o.dir.clone()).or_else(log_dir)
+}
+
 /// Starts logging to stderr and (unless `--no-log-file` or no directory) to a trace file.
 /// Returns the file's path. Problems with the file are reported on stderr, never fatal.
 pub fn init() -> Option<PathBuf> {

@@ -240,6 +240,13 @@ pub struct HotKeys {
     problems: Vec<String>,
 }
 
+/// Whether this session can have global hot keys at all, before any is registered: `Ok`
+/// with caveats for the user (e.g. XWayland), or why not (e.g. Wayland without X11). The
+/// settings window shows it next to the hot key fields.
+pub fn availability() -> Result<Vec<String>, Error> {
+    os::check()
+}
+
 impl HotKeys {
     /// Registers the configured keys so that they work without an event loop of the
     /// caller's: Linux/X11 on global-hotkey's own thread, Windows on a thread with a

@@ -76,6 +76,23 @@ fn host_of(uri: &str) -> Option<String> {
     )
 }
 
+/// Whether a tray host is on the session bus (a StatusNotifierWatcher, which panels
+/// implementing the StatusNotifierItem spec own). Without one the tray icon shows nowhere,
+/// so the shell keeps the windows in the taskbar whatever `SHOWINTASKBAR` says.
+pub fn tray_host() -> bool {
+    let owned = || -> zbus::Result<bool> {
+        let conn = zbus::blocking::Connection::session()?;
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&conn)?;
+        Ok(dbus.name_has_owner(zbus::names::BusName::try_from(
+            "org.kde.StatusNotifierWatcher",
+        )?)?)
+    };
+    owned().unwrap_or_else(|e| {
+        tracing::info!("no tray host: {e}");
+        false
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,8 +12,9 @@ pub mod bridge;
 mod linux;
 mod probe;
 pub mod settings_window;
+mod tray;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use desktop::server::Server;
-use tao::event::{Event, WindowEvent};
+use desktop::settings::typed::{Docking, Settings};
+use tao::event::{Event, StartCause, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopWindowTarget};
 use tao::window::{Window, WindowBuilder, WindowId};
 use wry::{
@@ -96,6 +98,8 @@ pub enum UserEvent {
         server: String,
         outcome: probe::Outcome,
     },
+    /// A tray menu entry.
+    Tray(tray::Action),
 }
 
 /// What every webview of the app is built with.
@@ -120,6 +124,10 @@ struct Windows {
     main: RefCell<Option<WindowId>>,
     /// The connect form, while it is shown.
     form: RefCell<Option<WindowId>>,
+    /// Windows stay out of the taskbar (`SHOWINTASKBAR` off, and a tray to come back by).
+    skip_taskbar: Cell<bool>,
+    /// Where the main window goes (`DOCKING`).
+    docking: Docking,
 }
 
 /// The connect form (assets/shell/connect.html).
@@ -136,9 +144,10 @@ struct Pending {
 /// Runs the app until its main window closes.
 pub fn run(mut opts: Options) -> ExitCode {
     headless::init_logging();
+    let settings = stored_settings();
     let server = match &opts.server {
         Some(s) => Server::parse(s).ok(),
-        None => stored_server(),
+        None => settings.server.clone(),
     };
     // One instance per user: a later start hands its links over and ends here.
     let socket = match desktop::instance::claim("myapps", &opts.uris) {
@@ -214,7 +223,16 @@ pub fn run(mut opts: Options) -> ExitCode {
         open: RefCell::new(HashMap::new()),
         main: RefCell::new(None),
         form: RefCell::new(None),
+        skip_taskbar: Cell::new(!settings.show_in_taskbar && tray_host()),
+        docking: settings.docking,
     });
+    let tray_state = tray::State {
+        autostart: autostart_enabled(),
+        autostart_forced: settings.forced.contains("AUTOSTART"),
+        taskbar: settings.show_in_taskbar,
+        taskbar_forced: settings.forced.contains("SHOWINTASKBAR"),
+    };
+    let mut tray = None;
     let mut pending = Some(Pending {
         config: opts.service.config,
         desktop,
@@ -233,7 +251,12 @@ pub fn run(mut opts: Options) -> ExitCode {
             .ok_or_else(|| "nothing to launch".to_owned())
             .and_then(|p| launch(&windows, &rt, p, &server))
             .map(|s| service = Some(s)),
-        None => open_connect_form(&windows, proxy, rt.handle().clone(), pending.as_ref()),
+        None => open_connect_form(
+            &windows,
+            proxy.clone(),
+            rt.handle().clone(),
+            pending.as_ref(),
+        ),
     };
     if let Err(e) = first {
         eprintln!("myapps: {e}");
@@ -246,6 +269,54 @@ pub fn run(mut opts: Options) -> ExitCode {
     event_loop.run(move |event, _target, control_flow| {
         *control_flow = ControlFlow::Wait;
         match event {
+            Event::NewEvents(StartCause::Init) => match tray::Tray::new(proxy.clone(), &tray_state)
+            {
+                Ok(t) => tray = Some(t),
+                Err(e) => tracing::warn!("no tray icon: {e}"),
+            },
+            Event::UserEvent(UserEvent::Tray(action)) => {
+                tracing::info!(?action, "tray");
+                match action {
+                    tray::Action::Show => raise(&windows),
+                    tray::Action::Autostart => {
+                        let on = !autostart_enabled();
+                        if let Err(e) = settings_window::set_autostart(on) {
+                            tracing::warn!("tray: {e}");
+                        }
+                        if let Some(t) = &tray {
+                            t.show_autostart(autostart_enabled());
+                        }
+                    }
+                    tray::Action::Taskbar => {
+                        let show = windows.skip_taskbar.get();
+                        match settings_window::store_bool("SHOWINTASKBAR", show) {
+                            Ok(()) => {
+                                windows.skip_taskbar.set(!show);
+                                for (w, _) in windows.open.borrow().values() {
+                                    set_skip_taskbar(w, !show);
+                                }
+                            }
+                            Err(e) => tracing::warn!("tray: {e}"),
+                        }
+                        if let Some(t) = &tray {
+                            t.show_taskbar(!windows.skip_taskbar.get());
+                        }
+                    }
+                    tray::Action::TraceFolder => {
+                        let opened = crate::trace::folder()
+                            .ok_or_else(|| "no home directory for traces".to_owned())
+                            .and_then(|d| tray::open_folder(&d).map(|()| d));
+                        match opened {
+                            Ok(d) => tracing::info!(folder = %d.display(), "trace folder opened"),
+                            Err(e) => tracing::warn!("tray: trace folder: {e}"),
+                        }
+                    }
+                    tray::Action::Quit => {
+                        windows.open.borrow_mut().clear();
+                        *control_flow = ControlFlow::Exit;
+                    }
+                }
+            }
             Event::WindowEvent {
                 window_id,
                 event: WindowEvent::CloseRequested,
@@ -258,15 +329,7 @@ pub fn run(mut opts: Options) -> ExitCode {
                     windows.open.borrow_mut().remove(&window_id);
                 }
             }
-            Event::UserEvent(UserEvent::Raise) => {
-                if let Some(id) = *windows.main.borrow()
-                    && let Some((w, _)) = windows.open.borrow().get(&id)
-                {
-                    w.set_visible(true);
-                    w.set_minimized(false);
-                    w.set_focus();
-                }
-            }
+            Event::UserEvent(UserEvent::Raise) => raise(&windows),
             Event::UserEvent(UserEvent::Demo) => {
                 if let Some(p) = pending.take() {
                     service = replaced_form(&windows, launch_demo(&windows, &rt, p), control_flow);
@@ -302,6 +365,84 @@ pub fn run(mut opts: Options) -> ExitCode {
             _ => {}
         }
     })
+}
+
+/// Shows the main window in front (a later start, the tray).
+fn raise(windows: &Windows) {
+    if let Some(id) = *windows.main.borrow()
+        && let Some((w, _)) = windows.open.borrow().get(&id)
+    {
+        w.set_visible(true);
+        w.set_minimized(false);
+        w.set_focus();
+    }
+}
+
+/// Whether the OS starts myApps at login now (the tray's check mark).
+fn autostart_enabled() -> bool {
+    desktop::autostart::system()
+        .and_then(|a| a.is_enabled())
+        .unwrap_or_else(|e| {
+            tracing::warn!("autostart: {e}");
+            false
+        })
+}
+
+/// Whether a tray host shows our icon (Linux: a StatusNotifierWatcher on the session
+/// bus; Windows and macOS always have a notification area or menu bar).
+fn tray_host() -> bool {
+    #[cfg(target_os = "linux")]
+    return linux::tray_host();
+    #[cfg(not(target_os = "linux"))]
+    true
+}
+
+/// Takes a window out of the taskbar or puts it back (X11 `_NET_WM_STATE_SKIP_TASKBAR`,
+/// Windows `ITaskbarList`). macOS has no per-window taskbar entry: the Dock shows the app.
+fn set_skip_taskbar(window: &Window, skip: bool) {
+    #[cfg(target_os = "linux")]
+    let r = tao::platform::unix::WindowExtUnix::set_skip_taskbar(window, skip);
+    #[cfg(windows)]
+    let r = tao::platform::windows::WindowExtWindows::set_skip_taskbar(window, skip);
+    #[cfg(not(any(target_os = "linux", windows)))]
+    let r: Result<(), String> = {
+        let _ = (window, skip);
+        Ok(())
+    };
+    if let Err(e) = r {
+        tracing::warn!("show in taskbar: {e:?}");
+    }
+}
+
+/// The main window's place and size for `DOCKING` left or right: the full height of the
+/// primary monitor at its edge, 480 logical pixels wide (half the monitor at most), as
+/// the myApps client's narrow layout needs. `None` for no docking or no monitor. It is
+/// where the window starts; the window manager may still move it (the official client's
+/// persistent docking is a Windows app bar).
+fn docked_geometry(
+    windows: &Windows,
+) -> Option<(tao::dpi::PhysicalPosition<i32>, tao::dpi::PhysicalSize<u32>)> {
+    let left = match windows.docking {
+        Docking::Left => true,
+        Docking::Right => false,
+        Docking::None => return None,
+    };
+    let monitor = windows
+        .target
+        .primary_monitor()
+        .or_else(|| windows.target.available_monitors().next())?;
+    let (pos, size) = (monitor.position(), monitor.size());
+    let wanted = tao::dpi::LogicalSize::new(480.0, 0.0).to_physical::<u32>(monitor.scale_factor());
+    let width = wanted.width.min(size.width / 2).max(1);
+    let x = if left {
+        pos.x
+    } else {
+        pos.x + i32::try_from(size.width - width).unwrap_or(0)
+    };
+    Some((
+        tao::dpi::PhysicalPosition::new(x, pos.y),
+        tao::dpi::PhysicalSize::new(width, size.height),
+    ))
 }
 
 /// After the connect form launched the app (the PBX, or the demo): the form closes, or,
@@ -425,7 +566,7 @@ fn open_connect_form(
     pending: Option<&Pending>,
 ) -> Result<(), String> {
     let test_ca = pending.and_then(|p| p.test_ca.clone());
-    let window = WindowBuilder::new()
+    let window = builder_for(windows)
         .with_title("myApps: connect to your PBX")
         .with_inner_size(tao::dpi::LogicalSize::new(760.0, 600.0))
         .build(&windows.target)
@@ -463,6 +604,7 @@ fn open_connect_form(
             });
         });
     let webview = build(builder, &window)?;
+    show(windows, &window);
     let id = window.id();
     windows.open.borrow_mut().insert(id, (window, webview));
     *windows.main.borrow_mut() = Some(id);
@@ -479,6 +621,28 @@ fn store_server(server: &Server) {
     });
     if let Err(e) = stored {
         tracing::warn!("cannot store SERVER: {e}");
+    }
+}
+
+/// A window builder with what every window of the app shares: the taskbar entry. A
+/// window kept out of the taskbar starts hidden and [`show`] maps it once the hint is
+/// set: tao applies it from its event loop, and a window manager reads `_NET_WM_STATE`
+/// when the window is mapped (a change afterwards is a request it may ignore).
+fn builder_for(windows: &Windows) -> WindowBuilder {
+    let skip = windows.skip_taskbar.get();
+    let builder = WindowBuilder::new().with_visible(!skip);
+    #[cfg(target_os = "linux")]
+    return tao::platform::unix::WindowBuilderExtUnix::with_skip_taskbar(builder, skip);
+    #[cfg(windows)]
+    return tao::platform::windows::WindowBuilderExtWindows::with_skip_taskbar(builder, skip);
+    #[cfg(not(any(target_os = "linux", windows)))]
+    builder
+}
+
+/// Shows a window [`builder_for`] left hidden.
+fn show(windows: &Windows, window: &Window) {
+    if windows.skip_taskbar.get() {
+        window.set_visible(true);
     }
 }
 
@@ -535,18 +699,18 @@ async fn uri_handler(
     }
 }
 
-/// The `SERVER` setting, if one is stored and valid (a broken one is logged).
-fn stored_server() -> Option<Server> {
-    let store = desktop::settings::open()
-        .map_err(|e| tracing::warn!("settings: {e}"))
-        .ok()?;
-    let (settings, problems) = desktop::settings::typed::Settings::load(store.as_ref())
-        .map_err(|e| tracing::warn!("settings: {e}"))
-        .ok()?;
+/// The stored settings (each broken one logged and left at its default).
+fn stored_settings() -> Settings {
+    let loaded = desktop::settings::open()
+        .and_then(|store| Settings::load(store.as_ref()))
+        .map_err(|e| tracing::warn!("settings: {e}"));
+    let Ok((settings, problems)) = loaded else {
+        return Settings::default();
+    };
     for p in problems {
         tracing::warn!("settings: {p}");
     }
-    settings.server
+    settings
 }
 
 /// Whether a window can be opened: tao panics when GTK finds no display, so ask GTK
@@ -571,9 +735,24 @@ fn open_window(
     url: Option<&str>,
     opener: Option<Opener>,
 ) -> Result<WindowId, String> {
-    let window = WindowBuilder::new()
+    let mut wb = builder_for(windows)
         .with_title("myApps")
-        .with_inner_size(tao::dpi::LogicalSize::new(1100.0, 760.0))
+        .with_inner_size(tao::dpi::LogicalSize::new(1100.0, 760.0));
+    // The main window (the one given a URL) docks; windows the page opens do not.
+    if url.is_some()
+        && let Some((pos, size)) = docked_geometry(windows)
+    {
+        tracing::info!(
+            docking = windows.docking.as_str(),
+            x = pos.x,
+            y = pos.y,
+            width = size.width,
+            height = size.height,
+            "docked"
+        );
+        wb = wb.with_position(pos).with_inner_size(size);
+    }
+    let window = wb
         .build(&windows.target)
         .map_err(|e| format!("window: {e}"))?;
     let setup = windows
@@ -633,6 +812,7 @@ fn open_window(
     let webview = build(builder, &window)?;
     #[cfg(target_os = "linux")]
     linux::configure(&webview, setup.test_ca.clone());
+    show(windows, &window);
     let id = window.id();
     windows.open.borrow_mut().insert(id, (window, webview));
     Ok(id)

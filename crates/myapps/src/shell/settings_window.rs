@@ -100,7 +100,11 @@ pub fn run() -> ExitCode {
                 return;
             }
             Event::UserEvent(FromPage::Ready) => match form::model(store.as_ref()) {
-                Ok(model) => format!("window.myAppsSettings.show({model})"),
+                Ok(mut model) => {
+                    model["notes"] = notes();
+                    tracing::info!(notes = %model["notes"], "settings window notes");
+                    format!("window.myAppsSettings.show({model})")
+                }
                 Err(e) => {
                     tracing::error!("settings: {e}");
                     let none = json!({"ok": false, "written": [], "errors": {"": e.to_string()}});
@@ -134,6 +138,45 @@ fn save(store: &mut dyn SettingsStore, values: &Map<String, Value>) -> Value {
         }
         Err(errors) => json!({"ok": false, "written": [], "errors": errors}),
     }
+}
+
+/// What this session does not allow, shown under the fields it concerns
+/// (`{NAME: text}`): hot keys without a way to grab keys (Wayland without X11, where the
+/// desktop portal's GlobalShortcuts is not supported yet) and, on Linux, "show in
+/// taskbar" without a tray host to come back by.
+fn notes() -> Value {
+    let mut notes = Map::new();
+    let hot_keys = match desktop::hotkeys::availability() {
+        Ok(caveats) => caveats.join(" "),
+        Err(e) => format!("Hot keys do not work in this session: {e}."),
+    };
+    if !hot_keys.is_empty() {
+        for name in ["HOTKEYDIAL", "HOTKEYACCEPT", "HOTKEYREJECT"] {
+            notes.insert(name.into(), json!(hot_keys));
+        }
+    }
+    if !super::tray_host() {
+        notes.insert(
+            "SHOWINTASKBAR".into(),
+            json!("This desktop shows no tray icons (no StatusNotifierItem host on the session bus), so myApps stays in the taskbar."),
+        );
+    }
+    Value::Object(notes)
+}
+
+/// Stores a yes/no setting (the tray's toggles).
+pub(super) fn store_bool(name: &str, on: bool) -> Result<(), String> {
+    let mut store = desktop::settings::open().map_err(|e| e.to_string())?;
+    let (def, value) = desktop::settings::typed::parse_input(name, if on { "1" } else { "0" })
+        .map_err(|e| e.to_string())?;
+    store.set(def.name, value).map_err(|e| e.to_string())
+}
+
+/// The tray's "Start on login": stores `AUTOSTART` and switches the login entry.
+pub(super) fn set_autostart(on: bool) -> Result<(), String> {
+    store_bool("AUTOSTART", on)?;
+    let store = desktop::settings::open().map_err(|e| e.to_string())?;
+    apply_autostart(store.as_ref())
 }
 
 fn apply_autostart(store: &dyn SettingsStore) -> Result<(), String> {

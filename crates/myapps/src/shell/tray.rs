@@ -1,0 +1,216 @@
+//! The tray icon (wiki, "UI elements: tray-icon"): terminate myApps, toggle autostart,
+//! toggle "show in taskbar", open the trace folder; we add "Show myApps" (also a left
+//! click on the icon), because with the taskbar entry off the tray is the way back to the
+//! window.
+//!
+//! Built on `tray-icon` (tauri-apps, the tao/wry family): the notification area on
+//! Windows, the menu bar on macOS and, on Linux, a StatusNotifierItem on the session bus
+//! through its `ksni` backend. That backend needs neither GTK nor libappindicator (the
+//! default backend dlopens libayatana-appindicator, which many systems lack) and shows on
+//! KDE, Xfce, LXQt, Cinnamon and GNOME with the AppIndicator extension, the same hosts
+//! libappindicator reaches. Menu clicks arrive on tray-icon's threads and are forwarded to
+//! the event loop as [`UserEvent::Tray`]; the event loop acts and sets the check marks
+//! from what it did, so a mark never shows a state the OS does not have.
+
+use std::sync::{Mutex, PoisonError};
+
+use tao::event_loop::EventLoopProxy;
+use tray_icon::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tray_icon::{Icon, MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+
+use super::UserEvent;
+
+/// What a tray menu entry asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Show and raise the main window.
+    Show,
+    /// Toggle the login entry (`AUTOSTART`).
+    Autostart,
+    /// Toggle the taskbar entry (`SHOWINTASKBAR`).
+    Taskbar,
+    /// Open the trace folder in the file manager.
+    TraceFolder,
+    /// End myApps.
+    Quit,
+}
+
+impl Action {
+    const ALL: [Action; 5] = [
+        Action::Show,
+        Action::Autostart,
+        Action::Taskbar,
+        Action::TraceFolder,
+        Action::Quit,
+    ];
+
+    /// The menu item's id (also its D-Bus menu id's label source on Linux: stable).
+    fn id(self) -> &'static str {
+        match self {
+            Action::Show => "show",
+            Action::Autostart => "autostart",
+            Action::Taskbar => "taskbar",
+            Action::TraceFolder => "trace-folder",
+            Action::Quit => "quit",
+        }
+    }
+
+    fn from_id(id: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.id() == id)
+    }
+}
+
+/// The check marks' first state, and whether the user may change them (a value the PBX's
+/// `adminSettings` force is shown but greyed out).
+pub struct State {
+    pub autostart: bool,
+    pub autostart_forced: bool,
+    pub taskbar: bool,
+    pub taskbar_forced: bool,
+}
+
+/// The tray icon with its menu; removed on drop.
+pub struct Tray {
+    _icon: TrayIcon,
+    autostart: CheckMenuItem,
+    taskbar: CheckMenuItem,
+}
+
+impl Tray {
+    /// Shows the icon. On macOS this must run once the event loop runs (tray-icon's rule),
+    /// so the shell calls it on `StartCause::Init` everywhere.
+    pub fn new(proxy: EventLoopProxy<UserEvent>, state: &State) -> Result<Tray, String> {
+        let show = MenuItem::with_id(Action::Show.id(), "Show myApps", true, None);
+        let autostart = CheckMenuItem::with_id(
+            Action::Autostart.id(),
+            "Start on login",
+            !state.autostart_forced,
+            state.autostart,
+            None,
+        );
+        let taskbar = CheckMenuItem::with_id(
+            Action::Taskbar.id(),
+            "Show in taskbar",
+            !state.taskbar_forced,
+            state.taskbar,
+            None,
+        );
+        let trace = MenuItem::with_id(Action::TraceFolder.id(), "Open trace folder", true, None);
+        let quit = MenuItem::with_id(Action::Quit.id(), "Quit myApps", true, None);
+        let menu = Menu::new();
+        menu.append_items(&[
+            &show,
+            &autostart,
+            &taskbar,
+            &trace,
+            &PredefinedMenuItem::separator(),
+            &quit,
+        ])
+        .map_err(|e| format!("tray menu: {e}"))?;
+        // The handlers must be Sync; the proxy is only Send.
+        let menu_proxy = Mutex::new(proxy.clone());
+        MenuEvent::set_event_handler(Some(move |e: MenuEvent| {
+            let Some(action) = Action::from_id(e.id.as_ref()) else {
+                return;
+            };
+            let proxy = menu_proxy.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = proxy.send_event(UserEvent::Tray(action));
+        }));
+        let icon_proxy = Mutex::new(proxy);
+        TrayIconEvent::set_event_handler(Some(move |e: TrayIconEvent| {
+            let left = matches!(
+                e,
+                TrayIconEvent::Click {
+                    button: MouseButton::Left,
+                    button_state: MouseButtonState::Up,
+                    ..
+                } | TrayIconEvent::DoubleClick {
+                    button: MouseButton::Left,
+                    ..
+                }
+            );
+            if left {
+                let proxy = icon_proxy.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = proxy.send_event(UserEvent::Tray(Action::Show));
+            }
+        }));
+        let icon = TrayIconBuilder::new()
+            .with_id("myapps")
+            .with_title("myApps")
+            .with_tooltip("myApps")
+            .with_icon(icon()?)
+            .with_menu(Box::new(menu))
+            .with_menu_on_left_click(false)
+            .build()
+            .map_err(|e| format!("tray icon: {e}"))?;
+        Ok(Tray {
+            _icon: icon,
+            autostart,
+            taskbar,
+        })
+    }
+
+    /// Sets the "Start on login" check mark.
+    pub fn show_autostart(&self, on: bool) {
+        self.autostart.set_checked(on);
+    }
+
+    /// Sets the "Show in taskbar" check mark.
+    pub fn show_taskbar(&self, on: bool) {
+        self.taskbar.set_checked(on);
+    }
+}
+
+/// The icon, drawn here (no image file to ship and decode): a blue disc with a white ring,
+/// 32 × 32 RGBA, which every tray host scales.
+fn icon() -> Result<Icon, String> {
+    const N: i32 = 32;
+    // Squared distances from the centre (15.5, 15.5), in quarter pixels to stay integral:
+    // (2x + 1 - N)² + (2y + 1 - N)² = 4 d².
+    let mut rgba = Vec::with_capacity((N * N * 4) as usize);
+    for y in 0..N {
+        for x in 0..N {
+            let d2 = (2 * x + 1 - N).pow(2) + (2 * y + 1 - N).pow(2);
+            let px: [u8; 4] = match d2 {
+                d if d > 4 * 16 * 16 => [0, 0, 0, 0],
+                d if d > 4 * 9 * 9 && d <= 4 * 11 * 11 => [255, 255, 255, 255],
+                _ => [0x1f, 0x6f, 0xb5, 255],
+            };
+            rgba.extend_from_slice(&px);
+        }
+    }
+    Icon::from_rgba(rgba, N as u32, N as u32).map_err(|e| format!("tray icon image: {e}"))
+}
+
+/// Opens `dir` in the file manager (creating it first: before the first trace line it may
+/// not exist). The opener runs detached; a thread reaps it.
+pub fn open_folder(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    #[cfg(windows)]
+    let mut cmd = std::process::Command::new("explorer.exe");
+    #[cfg(target_os = "macos")]
+    let mut cmd = std::process::Command::new("open");
+    #[cfg(not(any(windows, target_os = "macos")))]
+    let mut cmd = std::process::Command::new("xdg-open");
+    let mut child = cmd
+        .arg(dir)
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_id(a.id()), Some(a));
+        }
+        assert_eq!(Action::from_id("nope"), None);
+    }
+}

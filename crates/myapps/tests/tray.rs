@@ -1,0 +1,402 @@
+//! The tray icon (issue 6 item 4), seen as a desktop panel sees it: the test owns the
+//! session bus's `org.kde.StatusNotifierWatcher` (what KDE's, Xfce's or GNOME's
+//! AppIndicator panel own), takes the item the app registers, reads its icon and menu
+//! through the item's own D-Bus interfaces (StatusNotifierItem, com.canonical.dbusmenu)
+//! and clicks the menu entries with dbusmenu `Event` calls, as a panel does.
+//!
+//! Checked: the menu's entries and check marks; "Start on login" writes the XDG autostart
+//! entry; "Show in taskbar" is stored and the next start maps the window with
+//! `_NET_WM_STATE_SKIP_TASKBAR`; "Open trace folder" hands the trace folder to
+//! `xdg-open` (an entry of the session's own is the default for `inode/directory`);
+//! "Quit" ends the app. The second start also docks the window to the right edge
+//! (`DOCKING right`), measured with xdotool. Screenshot: `target/tmp/tray-docked.png`.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use test_support::desktop_session::Session;
+use zbus::blocking::{Connection, Proxy};
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
+
+/// The panel's side of the StatusNotifierItem spec: items register here.
+struct Watcher {
+    items: Arc<Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    fn register_status_notifier_item(
+        &self,
+        service: &str,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+    ) {
+        // The spec passes a bus name; some items pass an object path on their own
+        // connection instead.
+        let item = if service.starts_with('/') {
+            let sender = header.sender().map(|s| s.to_string()).unwrap_or_default();
+            format!("{sender}{service}")
+        } else {
+            service.to_owned()
+        };
+        self.items.lock().unwrap().push(item);
+    }
+
+    fn register_status_notifier_host(&self, _service: &str) {}
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.items.lock().unwrap().clone()
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+/// One entry of the dbusmenu layout.
+#[derive(Debug)]
+struct Entry {
+    id: i32,
+    label: String,
+    /// `toggle-state` of a check mark item: 1 on, 0 off.
+    checked: Option<i32>,
+    separator: bool,
+}
+
+/// The app, killed on drop with its log shown when the test failed.
+struct App {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- myapps log ({}) ---\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn start_app(desk: &Session, trace_dir: &Path, log_name: &str) -> App {
+    let log = desk.dir().join(log_name);
+    let file = std::fs::File::create(&log).unwrap();
+    let child = desk
+        .command(env!("CARGO_BIN_EXE_myapps"))
+        .arg("--demo")
+        .arg(format!("--log-dir={}", trace_dir.display()))
+        .args([
+            "--no-sound",
+            "--audio",
+            "tone",
+            "--media-address",
+            "127.0.0.1",
+        ])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    App { child, log }
+}
+
+/// Polls `f` every 100 ms until it gives `Some`, for `limit` at most.
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(t.elapsed() < limit, "no {what} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn log_has(app: &App, needle: &str) -> bool {
+    std::fs::read_to_string(&app.log).is_ok_and(|l| l.contains(needle))
+}
+
+/// The item's bus name and object path as registered (`name` alone means the spec's
+/// default path).
+fn item_address(item: &str) -> (String, String) {
+    match item.find('/') {
+        Some(i) => (item[..i].to_owned(), item[i..].to_owned()),
+        None => (item.to_owned(), "/StatusNotifierItem".to_owned()),
+    }
+}
+
+/// dbusmenu `GetLayout` of the whole menu, flattened (top level only: ours has no
+/// submenus).
+fn layout(menu: &Proxy<'_>) -> Vec<Entry> {
+    type Node = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
+    let (_revision, (_root, _props, children)): (u32, Node) = menu
+        .call("GetLayout", &(0i32, -1i32, Vec::<String>::new()))
+        .unwrap();
+    children
+        .into_iter()
+        .map(|child| {
+            let (id, props, _): Node = Node::try_from(child).unwrap();
+            let text = |k: &str| {
+                props
+                    .get(k)
+                    .and_then(|v| String::try_from(v.try_clone().unwrap()).ok())
+            };
+            Entry {
+                id,
+                label: text("label").unwrap_or_default(),
+                checked: props
+                    .get("toggle-state")
+                    .and_then(|v| i32::try_from(v.try_clone().unwrap()).ok()),
+                separator: text("type").as_deref() == Some("separator"),
+            }
+        })
+        .collect()
+}
+
+/// Clicks the entry labelled `label` (mnemonic underscores aside), as a panel does.
+fn click(menu: &Proxy<'_>, label: &str) {
+    let entry = layout(menu)
+        .into_iter()
+        .find(|e| e.label.replace('_', "") == label)
+        .unwrap_or_else(|| panic!("no menu entry {label:?}: {:?}", layout(menu)));
+    let () = menu
+        .call("Event", &(entry.id, "clicked", Value::I32(0), 0u32))
+        .unwrap();
+}
+
+fn checked(menu: &Proxy<'_>, label: &str) -> Option<i32> {
+    layout(menu)
+        .into_iter()
+        .find(|e| e.label.replace('_', "") == label)
+        .and_then(|e| e.checked)
+}
+
+/// `_NET_WM_STATE` of the app's main window (xprop), once the window is mapped.
+fn wm_state(desk: &Session) -> String {
+    let id = wait_for("the myApps window", Duration::from_secs(30), || {
+        let out = desk
+            .command("xdotool")
+            .args(["search", "--onlyvisible", "--name", "^myApps$"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(str::to_owned)
+    });
+    desk.run("xprop", &["-id", &id, "_NET_WM_STATE"])
+}
+
+/// Connects to the item: its menu proxy, after checking the item's own properties.
+fn item_menu<'a>(conn: &'a Connection, items: &Arc<Mutex<Vec<String>>>) -> Proxy<'a> {
+    let item = wait_for("tray item registered", Duration::from_secs(30), || {
+        items.lock().unwrap().last().cloned()
+    });
+    let (name, path) = item_address(&item);
+    let sni = Proxy::new(conn, name.clone(), path, "org.kde.StatusNotifierItem").unwrap();
+    let title: String = sni.get_property("Title").unwrap();
+    assert_eq!(title, "myApps");
+    let pixmaps: Vec<(i32, i32, Vec<u8>)> = sni.get_property("IconPixmap").unwrap();
+    let (w, h, argb) = pixmaps.first().expect("an icon pixmap");
+    assert_eq!(
+        (*w, *h, argb.len()),
+        (32, 32, 32 * 32 * 4),
+        "icon 32×32 ARGB"
+    );
+    let opaque = argb.chunks(4).filter(|p| p[0] == 255).count();
+    assert!(opaque > 600, "{opaque} opaque pixels: the icon is drawn");
+    let menu_path: OwnedObjectPath = sni.get_property("Menu").unwrap();
+    Proxy::new(conn, name, menu_path, "com.canonical.dbusmenu").unwrap()
+}
+
+#[test]
+fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
+    let Some(desk) = Session::start("tray", false) else {
+        return;
+    };
+    // (xprop has no display-less check; `Session::run` names it when it is missing.)
+    test_support::require(&[("xdg-mime", &["--version"]), ("xdg-open", &["--version"])]);
+    let items = Arc::new(Mutex::new(Vec::new()));
+    let conn = zbus::blocking::connection::Builder::address(desk.bus.as_str())
+        .unwrap()
+        .name("org.kde.StatusNotifierWatcher")
+        .unwrap()
+        .serve_at(
+            "/StatusNotifierWatcher",
+            Watcher {
+                items: items.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    // The session's file manager: records what it was asked to open.
+    let opened = desk.dir().join("opened.txt");
+    let recorder = desk.dir().join("file-manager.sh");
+    std::fs::write(
+        &recorder,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &recorder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let apps = desk.dir().join("data/applications");
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::write(
+        apps.join("test-file-manager.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test file manager\nExec={} %f\nMimeType=inode/directory;\n",
+            recorder.display()
+        ),
+    )
+    .unwrap();
+    desk.run(
+        "xdg-mime",
+        &["default", "test-file-manager.desktop", "inode/directory"],
+    );
+    let traces = desk.dir().join("traces");
+    let bin = env!("CARGO_BIN_EXE_myapps");
+
+    // First start: defaults (no autostart entry, in the taskbar, not docked).
+    let app = start_app(&desk, &traces, "app1.log");
+    wait_for("the demo window", Duration::from_secs(30), || {
+        log_has(&app, "demo window open").then_some(())
+    });
+    let menu = item_menu(&conn, &items);
+    let entries = layout(&menu);
+    let labels: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            if e.separator {
+                "--".to_owned()
+            } else {
+                e.label.replace('_', "")
+            }
+        })
+        .collect();
+    println!("tray menu: {labels:?}");
+    assert_eq!(
+        labels,
+        [
+            "Show myApps",
+            "Start on login",
+            "Show in taskbar",
+            "Open trace folder",
+            "--",
+            "Quit myApps"
+        ]
+    );
+    assert_eq!(checked(&menu, "Start on login"), Some(0));
+    assert_eq!(checked(&menu, "Show in taskbar"), Some(1));
+    let state = wm_state(&desk);
+    assert!(!state.contains("SKIP_TASKBAR"), "{state}");
+
+    click(&menu, "Start on login");
+    let entry = desk.config_dir().join("autostart/myapps.desktop");
+    wait_for("the autostart entry", Duration::from_secs(10), || {
+        entry.exists().then_some(())
+    });
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(text.contains(&format!("Exec={bin}")), "{text}");
+    wait_for("the check mark on", Duration::from_secs(5), || {
+        (checked(&menu, "Start on login") == Some(1)).then_some(())
+    });
+    assert_eq!(desk.run(bin, &["settings", "get", "AUTOSTART"]).trim(), "1");
+
+    click(&menu, "Show in taskbar");
+    wait_for("SHOWINTASKBAR stored", Duration::from_secs(10), || {
+        let out = desk
+            .command(bin)
+            .args(["settings", "get", "SHOWINTASKBAR"])
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&out.stdout).trim() == "0").then_some(())
+    });
+    wait_for("the check mark off", Duration::from_secs(5), || {
+        (checked(&menu, "Show in taskbar") == Some(0)).then_some(())
+    });
+
+    click(&menu, "Open trace folder");
+    let got = wait_for("the file manager started", Duration::from_secs(10), || {
+        std::fs::read_to_string(&opened)
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    assert_eq!(Path::new(&got), traces, "opened {got}");
+    assert!(traces.is_dir());
+
+    click(&menu, "Quit myApps");
+    let mut app = app;
+    let status = wait_for("the app to end", Duration::from_secs(15), || {
+        app.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
+    assert!(log_has(&app, "stopping"), "the service was stopped");
+    drop(app);
+    items.lock().unwrap().clear();
+
+    // Second start: out of the taskbar from the first map, docked to the right edge.
+    desk.run(bin, &["settings", "set", "DOCKING", "right"]);
+    let app = start_app(&desk, &traces, "app2.log");
+    wait_for("the demo window", Duration::from_secs(30), || {
+        log_has(&app, "demo window open").then_some(())
+    });
+    let state = wm_state(&desk);
+    println!("second start: {}", state.trim());
+    assert!(state.contains("_NET_WM_STATE_SKIP_TASKBAR"), "{state}");
+    let menu = item_menu(&conn, &items);
+    assert_eq!(checked(&menu, "Start on login"), Some(1));
+    assert_eq!(checked(&menu, "Show in taskbar"), Some(0));
+    let geometry = desk.run(
+        "xdotool",
+        &[
+            "search",
+            "--onlyvisible",
+            "--name",
+            "^myApps$",
+            "getwindowgeometry",
+            "--shell",
+        ],
+    );
+    let g: HashMap<&str, i64> = geometry
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    println!("docked right: {g:?} on a 1280×800 screen");
+    assert_eq!(
+        (g["X"], g["Y"], g["WIDTH"], g["HEIGHT"]),
+        (1280 - 480, 0, 480, 800),
+        "{geometry}"
+    );
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tray-docked.png");
+    std::thread::sleep(Duration::from_secs(2));
+    desk.screenshot(&shot);
+    println!("screenshot {}", shot.display());
+    click(&menu, "Quit myApps");
+    let mut app = app;
+    let status = wait_for("the app to end", Duration::from_secs(15), || {
+        app.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
+}
