@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -18,47 +17,22 @@ use test_support::desktop_session::{Session, pixel_deviation};
 use test_support::pbx::{Mode, PbxStandIn};
 use tokio_tungstenite::tungstenite::Message;
 
-/// The app process; killed on drop, its log kept.
-struct App {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- myapps log ({}) ---\n{}",
-                self.log.display(),
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
+mod common;
+use common::windowed::App;
 
 fn start_app(desk: &Session, args: &[&str], log_name: &str) -> App {
-    let log = desk.dir().join(log_name);
-    let file = std::fs::File::create(&log).unwrap();
-    let child = desk
-        .command(env!("CARGO_BIN_EXE_myapps"))
-        .args(args)
-        .args([
-            "--no-sound",
-            "--audio",
-            "tone",
-            "--media-address",
-            "127.0.0.1",
-        ])
-        .env("RUST_LOG", "info,myapps=debug")
-        .env("MYAPPS_WEBVIEW_CONSOLE", "1")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    App { child, log }
+    App::start(desk, log_name, |cmd| {
+        cmd.args(args)
+            .args([
+                "--no-sound",
+                "--audio",
+                "tone",
+                "--media-address",
+                "127.0.0.1",
+            ])
+            .env("RUST_LOG", "info,myapps=debug")
+            .env("MYAPPS_WEBVIEW_CONSOLE", "1");
+    })
 }
 
 fn artifact(name: &str) -> PathBuf {
@@ -478,22 +452,14 @@ async fn settings_window_validates_and_saves() {
         bin,
         &["settings", "set", "EXCLUDEINTERFACES", "172,192.168"],
     );
-    let log = desk.dir().join("settings.log");
-    let file = std::fs::File::create(&log).unwrap();
     // As in a Wayland session with XWayland (the window itself stays on Xvfb): the page
     // must say what that means for hot keys.
-    let child = desk
-        .command(bin)
-        .arg("--settings")
-        .env("WAYLAND_DISPLAY", "wayland-test")
-        .env("GDK_BACKEND", "x11")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let app = App { child, log };
+    let app = App::start(&desk, "settings.log", |cmd| {
+        cmd.arg("--settings")
+            .env("WAYLAND_DISPLAY", "wayland-test")
+            .env("GDK_BACKEND", "x11")
+            .env("RUST_LOG", "info");
+    });
     log_line(&app, "settings window shows form", Duration::from_secs(30))
         .await
         .expect("the settings form is shown with the first field focused");

@@ -15,11 +15,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use test_support::desktop_session::Session;
+
+mod common;
+use common::windowed::App;
 use zbus::blocking::{Connection, Proxy};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
@@ -74,47 +76,19 @@ struct Entry {
     separator: bool,
 }
 
-/// The app, killed on drop with its log shown when the test failed.
-struct App {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- myapps log ({}) ---\n{}",
-                self.log.display(),
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
-
 fn start_app(desk: &Session, trace_dir: &Path, log_name: &str) -> App {
-    let log = desk.dir().join(log_name);
-    let file = std::fs::File::create(&log).unwrap();
-    let child = desk
-        .command(env!("CARGO_BIN_EXE_myapps"))
-        .arg("--demo")
-        .arg(format!("--log-dir={}", trace_dir.display()))
-        .args([
-            "--no-sound",
-            "--audio",
-            "tone",
-            "--media-address",
-            "127.0.0.1",
-        ])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    App { child, log }
+    App::start(desk, log_name, |cmd| {
+        cmd.arg("--demo")
+            .arg(format!("--log-dir={}", trace_dir.display()))
+            .args([
+                "--no-sound",
+                "--audio",
+                "tone",
+                "--media-address",
+                "127.0.0.1",
+            ])
+            .env("RUST_LOG", "info");
+    })
 }
 
 /// Polls `f` every 100 ms until it gives `Some`, for `limit` at most.
@@ -127,10 +101,6 @@ fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
         assert!(t.elapsed() < limit, "no {what} after {limit:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn log_has(app: &App, needle: &str) -> bool {
-    std::fs::read_to_string(&app.log).is_ok_and(|l| l.contains(needle))
 }
 
 /// The item's bus name and object path as registered (`name` alone means the spec's
@@ -280,7 +250,7 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     // First start: defaults (no autostart entry, in the taskbar, not docked).
     let app = start_app(&desk, &traces, "app1.log");
     wait_for("the demo window", Duration::from_secs(30), || {
-        log_has(&app, "demo window open").then_some(())
+        app.logged("demo window open").then_some(())
     });
     let menu = item_menu(&conn, &items);
     let entries = layout(&menu);
@@ -351,7 +321,7 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
         app.child.try_wait().unwrap()
     });
     assert!(status.success(), "{status}");
-    assert!(log_has(&app, "stopping"), "the service was stopped");
+    assert!(app.logged("stopping"), "the service was stopped");
     drop(app);
     items.lock().unwrap().clear();
 
@@ -359,7 +329,7 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     desk.run(bin, &["settings", "set", "DOCKING", "right"]);
     let app = start_app(&desk, &traces, "app2.log");
     wait_for("the demo window", Duration::from_secs(30), || {
-        log_has(&app, "demo window open").then_some(())
+        app.logged("demo window open").then_some(())
     });
     let state = wm_state(&desk);
     println!("second start: {}", state.trim());

@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+#[cfg(target_os = "linux")]
+pub mod windowed;
+
 /// A running headless service.
 pub struct Headless {
     child: Child,
