@@ -272,13 +272,23 @@ pub struct Recording {
 /// Starts recording what `sink` (with `channels` channels: recording all of them and
 /// keeping the first avoids PipeWire's downmix gain) plays. Inside [`in_session`]'s body.
 pub fn record(sink: &str, channels: usize) -> Recording {
+    pw_record(
+        sink,
+        "{ stream.capture.sink = true node.dont-reconnect = true }",
+        channels,
+    )
+}
+
+/// `pw-record` of `target` with the stream properties `props`, read while it records
+/// (the pipe holds less than a second).
+fn pw_record(target: &str, props: &str, channels: usize) -> Recording {
     let started = Instant::now();
     let mut child = Command::new("pw-record")
         .args([
             "--target",
-            sink,
+            target,
             "-P",
-            "{ stream.capture.sink = true node.dont-reconnect = true }",
+            props,
             "--rate=48000",
             &format!("--channels={channels}"),
             "--format=s16",
@@ -290,7 +300,6 @@ pub fn record(sink: &str, channels: usize) -> Recording {
         .spawn()
         .unwrap_or_else(|_| crate::missing("pw-record"));
     let mut stdout = child.stdout.take().unwrap();
-    // Read while recording: the pipe holds less than a second.
     let reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
         stdout.read_to_end(&mut bytes).unwrap();
@@ -306,12 +315,21 @@ pub fn record(sink: &str, channels: usize) -> Recording {
 
 impl Recording {
     /// Stops and returns the first channel.
-    pub fn stop(mut self) -> Vec<i16> {
+    pub fn stop(self) -> Vec<i16> {
+        let channels = self.channels;
+        self.stop_interleaved()
+            .into_iter()
+            .step_by(channels)
+            .collect()
+    }
+
+    /// Stops and returns every channel, interleaved.
+    fn stop_interleaved(mut self) -> Vec<i16> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let bytes = self.reader.take().unwrap().join().unwrap();
         bytes
-            .chunks_exact(2 * self.channels)
+            .chunks_exact(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect()
     }
@@ -328,36 +346,12 @@ impl Drop for Recording {
 /// input linked to the port `left` (e.g. `mic_feed:monitor_MONO`, what goes into a
 /// microphone sink), the right to `right` (e.g. `test_sink:monitor_FL`, what the speaker
 /// plays). The lag between the two is a latency. Inside [`in_session`]'s body.
-pub struct Probe {
-    child: Child,
-    reader: std::thread::JoinHandle<Vec<u8>>,
-}
+pub struct Probe(Recording);
 
 impl Probe {
     /// Starts the node and links both inputs (waiting up to 5 s for each port).
     pub fn start(left: &str, right: &str) -> Probe {
-        let mut child = Command::new("pw-record")
-            .args([
-                "--target",
-                "0",
-                "-P",
-                "{ node.name = latency_probe }",
-                "--rate=48000",
-                "--channels=2",
-                "--format=s16",
-                "--latency=10ms",
-                "-",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|_| crate::missing("pw-record"));
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            stdout.read_to_end(&mut b).unwrap();
-            b
-        });
+        let rec = pw_record("0", "{ node.name = latency_probe }", 2);
         let link = |from: &str, to: &str| {
             let start = Instant::now();
             while Command::new("pw-link")
@@ -376,18 +370,12 @@ impl Probe {
         };
         link(left, "latency_probe:input_FL");
         link(right, "latency_probe:input_FR");
-        Probe { child, reader }
+        Probe(rec)
     }
 
     /// Stops and returns (left, right), 48 kHz.
-    pub fn stop(mut self) -> (Vec<i16>, Vec<i16>) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let b = self.reader.join().unwrap();
-        let s: Vec<i16> = b
-            .chunks_exact(2)
-            .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect();
+    pub fn stop(self) -> (Vec<i16>, Vec<i16>) {
+        let s = self.0.stop_interleaved();
         (
             s.iter().step_by(2).copied().collect(),
             s.iter().skip(1).step_by(2).copied().collect(),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
-use super::typed::{DEFS, Def, Kind, check};
+use super::typed::{DEFS, Def, Kind, Settings, check};
 use super::{Error, SettingsStore, Source, Value};
 
 /// The page's model: `{"location", "settings":[{name, kind, help, value, source, min,
@@ -116,21 +116,18 @@ pub fn apply(
     }
 }
 
-/// The value as the page edits it.
+/// The value as the page edits it; an unset one shows its built-in default
+/// ([`Settings::default_of`]).
 fn shown(d: &Def, v: Option<&Value>) -> Json {
     match (d.kind, v) {
         (Kind::Bool, Some(v)) => json!(check(d, v).is_ok_and(|v| v == Value::U32(1))),
-        (Kind::Bool, None) => json!(bool_default(d.name)),
         (_, Some(v)) => json!(v.to_string()),
-        (Kind::Number { .. }, None) if d.name == "APPEAROFFLINE" => json!("5"),
-        (Kind::Docking, None) => json!("none"),
-        (_, None) => json!(""),
+        (kind, None) => match Settings::default_of(d.name) {
+            Some(v) => shown(d, Some(&v)),
+            None if kind == Kind::Bool => json!(false),
+            None => json!(""),
+        },
     }
-}
-
-/// The built-in defaults of the yes/no settings (`typed::Settings::default`).
-fn bool_default(name: &str) -> bool {
-    matches!(name, "AUTOSTART" | "SHOWINTASKBAR" | "NOTIFICATIONS")
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -189,6 +186,28 @@ mod tests {
             "{m}"
         );
         assert_eq!(m["location"], "memory");
+    }
+
+    #[test]
+    fn unset_settings_show_the_built_in_defaults() {
+        let m = model(&MemoryStore::default()).unwrap();
+        let list = m["settings"].as_array().cloned().unwrap();
+        let get = |n: &str| {
+            let s = list.iter().find(|s| s["name"] == n).cloned().unwrap();
+            assert_eq!(s["source"], "default", "{n}");
+            s["value"].clone()
+        };
+        assert_eq!(get("APPEAROFFLINE"), "5");
+        assert_eq!(get("DOCKING"), "none");
+        assert_eq!(get("SHOWINTASKBAR"), true);
+        assert_eq!(get("AUTOSTART"), true);
+        assert_eq!(get("EXCLUDEVPN"), false);
+        assert_eq!(
+            get("OFFICEPRESENCE"),
+            false,
+            "a yes/no setting without a default"
+        );
+        assert_eq!(get("SERVER"), "");
     }
 
     #[test]

@@ -375,6 +375,26 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The built-in default of `name` as a stored value would give it (from
+    /// [`Settings::default`]), for the settings whose default is not "unset": what the
+    /// settings window shows for a setting nobody set.
+    pub fn default_of(name: &str) -> Option<Value> {
+        let d = Settings::default();
+        let yes_no = |b: bool| Some(Value::U32(u32::from(b)));
+        match name {
+            "DISABLELOCALHOST" => yes_no(d.disable_localhost),
+            "EXCLUDEVPN" => yes_no(d.exclude_vpn),
+            "AUTOSTART" => yes_no(d.autostart),
+            "APPEAROFFLINE" => Some(Value::U32(d.appear_offline_minutes)),
+            "RINGINHEADSET" => yes_no(d.ring_in_headset),
+            "SHOWINTASKBAR" => yes_no(d.show_in_taskbar),
+            "DOCKING" => Some(Value::Str(d.docking.as_str().to_owned())),
+            "NOTIFICATIONS" => yes_no(d.notifications),
+            "DISABLEHEADSETS" => yes_no(d.disable_headsets),
+            _ => None,
+        }
+    }
+
     /// Reads every known setting. Values that do not validate keep their default and are
     /// returned as problems; a store that cannot be read at all is an error.
     pub fn load(store: &dyn SettingsStore) -> Result<(Self, Vec<Error>), Error> {

@@ -124,6 +124,8 @@ struct Windows {
     main: RefCell<Option<WindowId>>,
     /// The connect form, while it is shown.
     form: RefCell<Option<WindowId>>,
+    /// The `SHOWINTASKBAR` setting.
+    show_in_taskbar: Cell<bool>,
     /// Windows stay out of the taskbar (`SHOWINTASKBAR` off, and a tray to come back by).
     skip_taskbar: Cell<bool>,
     /// Where the main window goes (`DOCKING`).
@@ -223,6 +225,7 @@ pub fn run(mut opts: Options) -> ExitCode {
         open: RefCell::new(HashMap::new()),
         main: RefCell::new(None),
         form: RefCell::new(None),
+        show_in_taskbar: Cell::new(settings.show_in_taskbar),
         skip_taskbar: Cell::new(!settings.show_in_taskbar && tray_host()),
         docking: settings.docking,
     });
@@ -244,12 +247,12 @@ pub fn run(mut opts: Options) -> ExitCode {
         _ if opts.demo => pending
             .take()
             .ok_or_else(|| "nothing to launch".to_owned())
-            .and_then(|p| launch_demo(&windows, &rt, p))
+            .and_then(|p| launch(&windows, &rt, p, Page::Demo))
             .map(|s| service = Some(s)),
         Some(server) => pending
             .take()
             .ok_or_else(|| "nothing to launch".to_owned())
-            .and_then(|p| launch(&windows, &rt, p, &server))
+            .and_then(|p| launch(&windows, &rt, p, Page::Pbx(&server)))
             .map(|s| service = Some(s)),
         None => open_connect_form(
             &windows,
@@ -288,9 +291,11 @@ pub fn run(mut opts: Options) -> ExitCode {
                         }
                     }
                     tray::Action::Taskbar => {
-                        let show = windows.skip_taskbar.get();
+                        // A click on the tray: a tray host is there to come back by.
+                        let show = !windows.show_in_taskbar.get();
                         match settings_window::store_bool("SHOWINTASKBAR", show) {
                             Ok(()) => {
+                                windows.show_in_taskbar.set(show);
                                 windows.skip_taskbar.set(!show);
                                 for (w, _) in windows.open.borrow().values() {
                                     set_skip_taskbar(w, !show);
@@ -299,7 +304,7 @@ pub fn run(mut opts: Options) -> ExitCode {
                             Err(e) => tracing::warn!("tray: {e}"),
                         }
                         if let Some(t) = &tray {
-                            t.show_taskbar(!windows.skip_taskbar.get());
+                            t.show_taskbar(windows.show_in_taskbar.get());
                         }
                     }
                     tray::Action::TraceFolder => {
@@ -332,7 +337,8 @@ pub fn run(mut opts: Options) -> ExitCode {
             Event::UserEvent(UserEvent::Raise) => raise(&windows),
             Event::UserEvent(UserEvent::Demo) => {
                 if let Some(p) = pending.take() {
-                    service = replaced_form(&windows, launch_demo(&windows, &rt, p), control_flow);
+                    service =
+                        replaced_form(&windows, launch(&windows, &rt, p, Page::Demo), control_flow);
                 }
             }
             Event::UserEvent(UserEvent::Probed { server, outcome }) => {
@@ -353,7 +359,11 @@ pub fn run(mut opts: Options) -> ExitCode {
                     && let (Ok(s), Some(p)) = (Server::parse(&server), pending.take())
                 {
                     store_server(&s);
-                    service = replaced_form(&windows, launch(&windows, &rt, p, &s), control_flow);
+                    service = replaced_form(
+                        &windows,
+                        launch(&windows, &rt, p, Page::Pbx(&s)),
+                        control_flow,
+                    );
                 }
             }
             Event::LoopDestroyed => {
@@ -480,28 +490,52 @@ impl Running {
     }
 }
 
-/// Starts the service for `server` and opens the client's window as the main one.
+/// What the main window shows.
+#[derive(Clone, Copy)]
+enum Page<'a> {
+    /// The myApps client of this PBX.
+    Pbx(&'a Server),
+    /// `--demo`: the service's demo page (assets/service/demo.html), with the bridge for
+    /// the service's own origin. No PBX is involved; links and hot keys have no one to
+    /// go to.
+    Demo,
+}
+
+/// Starts the service and opens the main window on `page`.
 fn launch(
     windows: &Rc<Windows>,
     rt: &tokio::runtime::Runtime,
     pending: Pending,
-    server: &Server,
+    page: Page<'_>,
 ) -> Result<Running, String> {
-    let origin = server.origin();
     let mut config = pending.config;
-    config.allowed_origins.push(origin.clone());
+    if let Page::Pbx(server) = page {
+        config.allowed_origins.push(server.origin());
+    }
     let service = rt
         .block_on(service::Service::start(config))
         .map_err(|e| e.to_string())?;
     let info = service.info();
-    tracing::info!(url = %service.base_url(), pbx = %server, "service running");
-    rt.spawn(uri_handler(service.relay(), pending.links));
+    let (origin, url) = match page {
+        Page::Pbx(server) => {
+            tracing::info!(url = %service.base_url(), pbx = %server, "service running");
+            rt.spawn(uri_handler(service.relay(), pending.links));
+            (server.origin(), server.appclient_url())
+        }
+        Page::Demo => {
+            let origin = service.base_url();
+            let url = format!("{origin}/demo.html");
+            (origin, url)
+        }
+    };
     let desktop = {
         let _in_runtime = rt.enter();
         pending.desktop.attach(&service)
     };
+    // The test CA is for the PBX stand-in's pages only.
     #[cfg(target_os = "linux")]
     let test_ca = match pending.test_ca.as_deref().map(linux::TestCa::from_pem) {
+        _ if matches!(page, Page::Demo) => None,
         Some(Ok(ca)) => Some(ca),
         Some(Err(e)) => return Err(format!("--test-ca: {e}")),
         None => None,
@@ -514,44 +548,13 @@ fn launch(
         #[cfg(target_os = "linux")]
         test_ca,
     }));
-    let url = server.appclient_url();
     let id = open_window(windows, Some(&url), None)
         .map_err(|e| format!("cannot open the window: {e}"))?;
     *windows.main.borrow_mut() = Some(id);
-    tracing::info!(%url, "window open");
-    Ok(Running { service, desktop })
-}
-
-/// `--demo`: the service, and the main window on its demo page (assets/service/demo.html)
-/// with the bridge for the service's own origin. No PBX is involved; the web client's
-/// links and hot keys have no one to go to.
-fn launch_demo(
-    windows: &Rc<Windows>,
-    rt: &tokio::runtime::Runtime,
-    pending: Pending,
-) -> Result<Running, String> {
-    let service = rt
-        .block_on(service::Service::start(pending.config))
-        .map_err(|e| e.to_string())?;
-    let info = service.info();
-    let origin = service.base_url();
-    let desktop = {
-        let _in_runtime = rt.enter();
-        pending.desktop.attach(&service)
-    };
-    *windows.setup.borrow_mut() = Some(Rc::new(WebViewSetup {
-        script: bridge::script(&info, &origin),
-        user_agent: bridge::user_agent(),
-        origin: origin.clone(),
-        page_origin: Arc::new(Mutex::new(String::new())),
-        #[cfg(target_os = "linux")]
-        test_ca: None,
-    }));
-    let url = format!("{origin}/demo.html");
-    let id = open_window(windows, Some(&url), None)
-        .map_err(|e| format!("cannot open the window: {e}"))?;
-    *windows.main.borrow_mut() = Some(id);
-    tracing::info!(%url, "demo window open");
+    match page {
+        Page::Pbx(_) => tracing::info!(%url, "window open"),
+        Page::Demo => tracing::info!(%url, "demo window open"),
+    }
     Ok(Running { service, desktop })
 }
 

@@ -44,7 +44,7 @@ impl Action {
         Action::Quit,
     ];
 
-    /// The menu item's id (also its D-Bus menu id's label source on Linux: stable).
+    /// The menu item's id.
     fn id(self) -> &'static str {
         match self {
             Action::Show => "show",
