@@ -130,12 +130,17 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// 20 ms minimum, 1 s maximum, 40 ms to start, 98 % of packets in time.
+    /// 20 ms minimum, 1 s maximum, 30 ms to start, 98 % of packets in time.
+    ///
+    /// The start is one step over the minimum, not two: the buffer sheds a surplus only
+    /// when it is more than two steps over the target, so whatever start-up adds above
+    /// the measured target stays for the call. At 40 ms a paced call on loopback played
+    /// 20 ms late for good (mouth-to-ear 134.5 ms; 124.5 ms at 30 ms).
     fn default() -> Self {
         Config {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_secs(1),
-            initial_delay: Duration::from_millis(40),
+            initial_delay: Duration::from_millis(30),
             quantile: 0.98,
         }
     }
