@@ -119,13 +119,12 @@ pub fn mix<L: BorrowMut<LegBlock>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_support::signal::amplitude;
 
     fn tone(hz: f64, amp: f64) -> [i16; BLOCK] {
-        let mut b = [0i16; BLOCK];
-        for (i, s) in b.iter_mut().enumerate() {
-            *s = (amp * (std::f64::consts::TAU * hz * i as f64 / 48_000.0).sin()).round() as i16;
-        }
-        b
+        test_support::signal::tone(hz, amp, BLOCK)
+            .try_into()
+            .unwrap()
     }
 
     fn leg(incoming: [i16; BLOCK]) -> LegBlock {
@@ -133,17 +132,6 @@ mod tests {
             incoming,
             ..LegBlock::default()
         }
-    }
-
-    /// Correlation of `x` with a tone of `hz` (its amplitude in `x`, about).
-    fn amplitude(x: &[i16; BLOCK], hz: f64) -> f64 {
-        let (mut s, mut c) = (0.0, 0.0);
-        for (i, &v) in x.iter().enumerate() {
-            let p = std::f64::consts::TAU * hz * i as f64 / 48_000.0;
-            s += f64::from(v) * p.sin();
-            c += f64::from(v) * p.cos();
-        }
-        2.0 * (s * s + c * c).sqrt() / BLOCK as f64
     }
 
     #[test]

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use audio::{Engine, EngineConfig, Leg};
 use test_support::pipewire::{SINK, in_session, pactl, record};
-use test_support::signal::{first_above, last_above, locate, longest_quiet, noise};
+use test_support::signal::{
+    amplitude, first_above, last_above, locate, longest_quiet, noise, tone,
+};
 
 const BLOCK: usize = 480;
 const QUIET: i16 = 300;
@@ -402,25 +404,6 @@ fn microphone_switch_mid_call_gap() {
         assert!(gap <= 100.0, "switching left a gap of {gap:.1} ms");
         assert!(quiet <= 100.0, "silence of {quiet:.1} ms around the switch");
     });
-}
-
-/// Amplitude of the `f` Hz component of `x` (48 kHz): one DFT bin, exact for a whole
-/// number of periods in `x`.
-fn amplitude(x: &[i16], f: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * f / 48_000.0;
-    let (mut re, mut im) = (0.0, 0.0);
-    for (n, &s) in x.iter().enumerate() {
-        let s = f64::from(s);
-        re += s * (w * n as f64).cos();
-        im -= s * (w * n as f64).sin();
-    }
-    2.0 * (re * re + im * im).sqrt() / x.len() as f64
-}
-
-fn tone(f: f64, amp: f64, len: usize) -> Vec<i16> {
-    (0..len)
-        .map(|n| (amp * (2.0 * std::f64::consts::PI * f * n as f64 / 48_000.0).sin()) as i16)
-        .collect()
 }
 
 /// A three-party conference through the engine with real devices (issue 5 item 3): three

@@ -18,18 +18,12 @@ use test_support::pbx::{Mode, PbxStandIn};
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
-use common::windowed::App;
+use common::windowed::{App, NO_DEVICES};
 
 fn start_app(desk: &Session, args: &[&str], log_name: &str) -> App {
     App::start(desk, log_name, |cmd| {
         cmd.args(args)
-            .args([
-                "--no-sound",
-                "--audio",
-                "tone",
-                "--media-address",
-                "127.0.0.1",
-            ])
+            .args(NO_DEVICES)
             .env("RUST_LOG", "info,myapps=debug")
             .env("MYAPPS_WEBVIEW_CONSOLE", "1");
     })

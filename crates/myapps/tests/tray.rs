@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use test_support::desktop_session::Session;
 
 mod common;
-use common::windowed::App;
+use common::windowed::{App, NO_DEVICES};
 use zbus::blocking::{Connection, Proxy};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
@@ -80,13 +80,7 @@ fn start_app(desk: &Session, trace_dir: &Path, log_name: &str) -> App {
     App::start(desk, log_name, |cmd| {
         cmd.arg("--demo")
             .arg(format!("--log-dir={}", trace_dir.display()))
-            .args([
-                "--no-sound",
-                "--audio",
-                "tone",
-                "--media-address",
-                "127.0.0.1",
-            ])
+            .args(NO_DEVICES)
             .env("RUST_LOG", "info");
     })
 }

@@ -17,6 +17,25 @@ pub fn noise(len: usize, amp: i16, seed: u64) -> Vec<i16> {
         .collect()
 }
 
+/// `len` samples of a `hz` Hz sine with peak `amp`, at 48 kHz.
+pub fn tone(hz: f64, amp: f64, len: usize) -> Vec<i16> {
+    (0..len)
+        .map(|n| (amp * (std::f64::consts::TAU * hz * n as f64 / 48_000.0).sin()).round() as i16)
+        .collect()
+}
+
+/// Amplitude of the `hz` Hz component of `x` (48 kHz): one DFT bin, exact when `x` holds
+/// a whole number of its periods.
+pub fn amplitude(x: &[i16], hz: f64) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for (n, &v) in x.iter().enumerate() {
+        let p = std::f64::consts::TAU * hz * n as f64 / 48_000.0;
+        s += f64::from(v) * p.sin();
+        c += f64::from(v) * p.cos();
+    }
+    2.0 * (s * s + c * c).sqrt() / x.len() as f64
+}
+
 /// Where `snippet` sits in `reference`: the offset with the highest normalised
 /// correlation, and that correlation (1 = identical up to gain). Searches offsets in
 /// `range` (clipped to where the snippet fits).

@@ -126,8 +126,9 @@ struct Windows {
     form: RefCell<Option<WindowId>>,
     /// The `SHOWINTASKBAR` setting.
     show_in_taskbar: Cell<bool>,
-    /// Windows stay out of the taskbar (`SHOWINTASKBAR` off, and a tray to come back by).
-    skip_taskbar: Cell<bool>,
+    /// A tray host shows our icon, as far as it matters: asked at start when
+    /// `SHOWINTASKBAR` is off, and true once a click on the tray came.
+    tray_host: Cell<bool>,
     /// Where the main window goes (`DOCKING`).
     docking: Docking,
 }
@@ -226,7 +227,8 @@ pub fn run(mut opts: Options) -> ExitCode {
         main: RefCell::new(None),
         form: RefCell::new(None),
         show_in_taskbar: Cell::new(settings.show_in_taskbar),
-        skip_taskbar: Cell::new(!settings.show_in_taskbar && tray_host()),
+        // Asked only when it matters: it is a D-Bus round trip on Linux.
+        tray_host: Cell::new(!settings.show_in_taskbar && tray_host()),
         docking: settings.docking,
     });
     let tray_state = tray::State {
@@ -292,13 +294,13 @@ pub fn run(mut opts: Options) -> ExitCode {
                     }
                     tray::Action::Taskbar => {
                         // A click on the tray: a tray host is there to come back by.
+                        windows.tray_host.set(true);
                         let show = !windows.show_in_taskbar.get();
                         match settings_window::store_bool("SHOWINTASKBAR", show) {
-                            Ok(()) => {
+                            Ok(_) => {
                                 windows.show_in_taskbar.set(show);
-                                windows.skip_taskbar.set(!show);
                                 for (w, _) in windows.open.borrow().values() {
-                                    set_skip_taskbar(w, !show);
+                                    set_skip_taskbar(w, windows.skip_taskbar());
                                 }
                             }
                             Err(e) => tracing::warn!("tray: {e}"),
@@ -375,6 +377,14 @@ pub fn run(mut opts: Options) -> ExitCode {
             _ => {}
         }
     })
+}
+
+impl Windows {
+    /// Windows stay out of the taskbar: `SHOWINTASKBAR` is off and a tray is there to
+    /// come back by.
+    fn skip_taskbar(&self) -> bool {
+        !self.show_in_taskbar.get() && self.tray_host.get()
+    }
 }
 
 /// Shows the main window in front (a later start, the tray).
@@ -632,7 +642,7 @@ fn store_server(server: &Server) {
 /// set: tao applies it from its event loop, and a window manager reads `_NET_WM_STATE`
 /// when the window is mapped (a change afterwards is a request it may ignore).
 fn builder_for(windows: &Windows) -> WindowBuilder {
-    let skip = windows.skip_taskbar.get();
+    let skip = windows.skip_taskbar();
     let builder = WindowBuilder::new().with_visible(!skip);
     #[cfg(target_os = "linux")]
     return tao::platform::unix::WindowBuilderExtUnix::with_skip_taskbar(builder, skip);
@@ -644,7 +654,7 @@ fn builder_for(windows: &Windows) -> WindowBuilder {
 
 /// Shows a window [`builder_for`] left hidden.
 fn show(windows: &Windows, window: &Window) {
-    if windows.skip_taskbar.get() {
+    if windows.skip_taskbar() {
         window.set_visible(true);
     }
 }

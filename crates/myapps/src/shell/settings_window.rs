@@ -164,18 +164,18 @@ fn notes() -> Value {
     Value::Object(notes)
 }
 
-/// Stores a yes/no setting (the tray's toggles).
-pub(super) fn store_bool(name: &str, on: bool) -> Result<(), String> {
+/// Stores a yes/no setting (the tray's toggles); returns the store it wrote to.
+pub(super) fn store_bool(name: &str, on: bool) -> Result<Box<dyn SettingsStore>, String> {
     let mut store = desktop::settings::open().map_err(|e| e.to_string())?;
     let (def, value) = desktop::settings::typed::parse_input(name, if on { "1" } else { "0" })
         .map_err(|e| e.to_string())?;
-    store.set(def.name, value).map_err(|e| e.to_string())
+    store.set(def.name, value).map_err(|e| e.to_string())?;
+    Ok(store)
 }
 
 /// The tray's "Start on login": stores `AUTOSTART` and switches the login entry.
 pub(super) fn set_autostart(on: bool) -> Result<(), String> {
-    store_bool("AUTOSTART", on)?;
-    let store = desktop::settings::open().map_err(|e| e.to_string())?;
+    let store = store_bool("AUTOSTART", on)?;
     apply_autostart(store.as_ref())
 }
 

@@ -81,19 +81,21 @@ impl Tray {
     /// so the shell calls it on `StartCause::Init` everywhere.
     pub fn new(proxy: EventLoopProxy<UserEvent>, state: &State) -> Result<Tray, String> {
         let show = MenuItem::with_id(Action::Show.id(), "Show myApps", true, None);
-        let autostart = CheckMenuItem::with_id(
-            Action::Autostart.id(),
+        // A forced value is shown, greyed out.
+        let check = |a: Action, label: &str, on: bool, forced: bool| {
+            CheckMenuItem::with_id(a.id(), label, !forced, on, None)
+        };
+        let autostart = check(
+            Action::Autostart,
             "Start on login",
-            !state.autostart_forced,
             state.autostart,
-            None,
+            state.autostart_forced,
         );
-        let taskbar = CheckMenuItem::with_id(
-            Action::Taskbar.id(),
+        let taskbar = check(
+            Action::Taskbar,
             "Show in taskbar",
-            !state.taskbar_forced,
             state.taskbar,
-            None,
+            state.taskbar_forced,
         );
         let trace = MenuItem::with_id(Action::TraceFolder.id(), "Open trace folder", true, None);
         let quit = MenuItem::with_id(Action::Quit.id(), "Quit myApps", true, None);

@@ -7,6 +7,16 @@ use std::process::{Child, Command, Stdio};
 
 use test_support::desktop_session::Session;
 
+/// Service options for windowed tests: the test tone instead of sound devices, media on
+/// loopback.
+pub const NO_DEVICES: [&str; 5] = [
+    "--no-sound",
+    "--audio",
+    "tone",
+    "--media-address",
+    "127.0.0.1",
+];
+
 /// The app process.
 pub struct App {
     pub child: Child,
