@@ -588,6 +588,27 @@ fn delay_spike_grows_the_buffer_instead_of_dropping_audio() {
     assert!(st.delay <= 60 * MS, "{st:?}");
 }
 
+#[test]
+fn scheduler_noise_under_a_floor_target_adds_no_step() {
+    // The first packet is 1 ms faster than all others; when it leaves the two-second
+    // window the delay sits 1 ms under the 20 ms floor. Growing by a 10 ms step there
+    // would play the rest of the call 10 ms later (the hysteresis never sheds it).
+    let s = stream(CodecKind::Pcmu, 20, 6.0);
+    let arrivals = schedule(&s, 1.0, |i| if i == 0 { 5 * MS } else { 6 * MS });
+    let config = Config {
+        initial_delay: 20 * MS,
+        ..Config::default()
+    };
+    let mut jb = buffer(CodecKind::Pcmu, config);
+    play(&mut jb, &arrivals, duration_of(&s), |_| {});
+    let st = jb.stats();
+    println!("floor dip: {st:?}");
+    assert_eq!(st.target_delay, 20 * MS, "{st:?}");
+    assert!(st.delay < st.target_delay, "no dip to test: {st:?}");
+    assert_eq!(st.stretched, Duration::ZERO, "{st:?}");
+    assert_eq!(st.expanded, Duration::ZERO, "{st:?}");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Push {

@@ -136,7 +136,7 @@ async fn relay_case(loss_p: f64) -> (f64, f64) {
     eprintln!(
         "PESQ-WB Opus 32k through the relay ({:.0} % loss, 20+0–30 ms): ours {ours:.3} at \
          {:.0} ms playout delay (target {:.0} ms); every packet in hand {bound:.3}; \
-         FEC recovered {}",
+         FEC recovered {}; {jb:?}",
         loss_p * 100.0,
         jb.delay.as_secs_f64() * 1000.0,
         jb.target_delay.as_secs_f64() * 1000.0,
