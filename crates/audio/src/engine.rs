@@ -1332,6 +1332,13 @@ fn device_name(device: &cpal::Device, fallback: Option<&str>) -> String {
         .unwrap_or_else(|_| fallback.unwrap_or("default device").to_owned())
 }
 
+/// Opens the speaker `id` (`None`: the default one) as a call would and closes it again;
+/// gives the device's id. Listing devices is not enough to know that sound can be
+/// played: ALSA lists a `default` device whose plugin has no server behind it.
+pub fn probe_speaker(id: Option<&str>) -> Result<String, AudioError> {
+    open_output(id).map(|(open, _)| open.id)
+}
+
 fn open_input(id: Option<&str>) -> Result<(Open, InputSide), AudioError> {
     let host = crate::host();
     let device = devices::find(&host, id, DeviceKind::Microphone)?;

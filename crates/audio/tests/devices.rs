@@ -36,6 +36,27 @@ fn list_shows_null_sink_as_default_speaker() {
 }
 
 #[test]
+fn probe_opens_the_default_speaker() {
+    in_session("probe_opens_the_default_speaker", || {
+        let id = audio::engine::probe_speaker(None).unwrap();
+        assert_eq!(id, format!("pulseaudio:{SINK}"));
+        assert_eq!(
+            audio::engine::probe_speaker(Some(&id)).unwrap(),
+            id,
+            "by its id"
+        );
+        let gone = audio::engine::probe_speaker(Some("pulseaudio:unplugged")).unwrap_err();
+        assert!(
+            matches!(gone, audio::AudioError::DeviceNotFound { .. }),
+            "{gone:?}"
+        );
+        // The sink no longer has a playing stream: the probe closed what it opened.
+        let inputs = pactl(&["list", "short", "sink-inputs"]);
+        assert!(inputs.trim().is_empty(), "left open: {inputs}");
+    });
+}
+
+#[test]
 fn watcher_reports_hot_plug() {
     in_session("watcher_reports_hot_plug", || {
         let (tx, rx) = mpsc::channel();

@@ -17,6 +17,10 @@ pub struct Options {
     idle: Option<Duration>,
     /// `--no-notifications`: only log them (also the `NOTIFICATIONS` setting).
     notifications: bool,
+    /// No `--audio` and no `--no-sound`: [`Options::prepare`] takes the sound devices if
+    /// a sound system can play (with this echo stage setting), else the test tone. Done
+    /// there, once the log is open, so the choice and its reason are in the trace.
+    audio_auto: Option<Option<AecConfig>>,
 }
 
 /// Parses the options after `--headless`.
@@ -110,7 +114,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     if !addresses.is_empty() {
         config.media.addresses = Some(addresses);
     }
-    config.audio = channel_audio(audio.as_deref(), sound, aec)?;
+    let audio_auto = match audio.as_deref() {
+        Some("tone") => None,
+        Some(_) => {
+            let devices = service::channel_audio::Devices::start(aec)
+                .map_err(|e| format!("--audio devices: {e}"))?;
+            config.audio = Arc::new(devices);
+            None
+        }
+        None => sound.then_some(aec),
+    };
     if sound {
         config.sound = Arc::new(service::sound::System::new(data_dir));
     }
@@ -120,29 +133,25 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         hotkeys,
         idle,
         notifications,
+        audio_auto,
     })
 }
 
 use service::channel_audio::AecConfig;
 
-/// The channel audio backend: `--audio devices|tone`; by default the sound devices when
-/// a sound system with a speaker answers (and `--no-sound` was not given), else the tone.
-fn channel_audio(
-    choice: Option<&str>,
-    sound: bool,
-    aec: Option<AecConfig>,
-) -> Result<Arc<dyn service::channel_audio::ChannelAudio>, String> {
-    let devices = || service::channel_audio::Devices::start(aec).map(Arc::new);
-    match choice {
-        Some("tone") => Ok(Arc::new(service::channel_audio::Tone)),
-        Some(_) => Ok(devices().map_err(|e| format!("--audio devices: {e}"))?),
-        None => {
-            let present = sound && service::channel_audio::sound_system_present();
-            match present.then(devices) {
-                Some(Ok(d)) => Ok(d),
-                _ => Ok(Arc::new(service::channel_audio::Tone)),
-            }
+/// The automatic channel audio backend: the sound devices when the default speaker
+/// opens, else the test tone (the service's default `Config::audio`); logs which.
+fn auto_channel_audio(config: &mut Config, aec: Option<AecConfig>) {
+    if !service::channel_audio::sound_system_present() {
+        tracing::info!("call audio: a test tone (no sound system to play on)");
+        return;
+    }
+    match service::channel_audio::Devices::start(aec) {
+        Ok(devices) => {
+            config.audio = Arc::new(devices);
+            tracing::info!("call audio: the sound devices");
         }
+        Err(e) => tracing::warn!("call audio: a test tone ({e})"),
     }
 }
 
@@ -166,6 +175,9 @@ impl Options {
     /// (blocking, bounded by a timeout): call it before the runtime, not on one of its
     /// threads.
     pub(crate) fn prepare(&mut self) -> Desktop {
+        if let Some(aec) = self.audio_auto.take() {
+            auto_channel_audio(&mut self.config, aec);
+        }
         let settings = user_settings();
         if self.notifications && settings.notifications {
             self.config.notifier = crate::desktop_services::notifier(None);

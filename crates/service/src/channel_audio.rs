@@ -179,9 +179,19 @@ fn dbfs(meters: &Meters) -> f64 {
     }
 }
 
-/// A sound system answers and has a speaker (a headless server usually has neither).
+/// A sound system answers and its default speaker opens (a headless server usually has
+/// neither); logs why not.
 pub fn sound_system_present() -> bool {
-    audio::devices::list().is_ok_and(|l| l.iter().any(|d| d.kind == audio::DeviceKind::Speaker))
+    match audio::engine::probe_speaker(None) {
+        Ok(id) => {
+            tracing::info!(speaker = %id, "sound system present");
+            true
+        }
+        Err(e) => {
+            tracing::info!("no sound system for calls: {e}");
+            false
+        }
+    }
 }
 
 struct DevicesAttached {
