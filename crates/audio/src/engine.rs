@@ -24,8 +24,8 @@
 //! Devices and the processing thread each tick on their own clock; a media driver attached
 //! with [`Engine::attach_paced`] follows the processing thread's (its `after_step` hook
 //! wakes it after every step, so its next block has a whole step to arrive), others tick on
-//! their own. Every handoff goes through a small FIFO that starts ("primes") only with
-//! [`PRIME`] samples in it and is trimmed back when it holds more than [`BACKLOG`]: a late
+//! their own. Every handoff goes through a small FIFO that starts ("primes") only with a
+//! block and its margin in it and is trimmed back when it holds more than [`BACKLOG`]: a late
 //! wake-up costs nothing, a drifting device clock costs an occasional 10 ms, never a
 //! growing delay. Each FIFO and the ring to the speaker also track their lowest fill level
 //! over half a second ([`Floor`]): audio that was never needed in that time is pure delay
@@ -40,6 +40,11 @@
 //! cushion: the dropout already broke the sound there, and dropping the stale part in the
 //! same place keeps the delay where it was, where trimming it later would add one more jump
 //! per window.
+//!
+//! A paced leg's FIFO is the exception: its producer hands over one whole block after
+//! each step, so a margin under a block would only delay it (a late producer leaves a
+//! whole block missing). It keeps no margin until the producer is first late, then one
+//! block ([`Fifo::whole_blocks`]); that took 5 ms off `mouth_to_ear`.
 //!
 //! # Priority
 //!
@@ -80,10 +85,7 @@ use crate::{AudioError, RATE};
 
 /// One processing step.
 const PERIOD: Duration = Duration::from_millis(10);
-/// A FIFO starts giving blocks once it holds this much (one block plus 5 ms of slack for
-/// the other clock's jitter).
-const PRIME: usize = BLOCK + BLOCK / 2;
-/// A FIFO holding more than this is trimmed back to [`PRIME`] (oldest samples dropped).
+/// A FIFO holding more than this is trimmed back to its cushion (oldest samples dropped).
 const BACKLOG: usize = 6 * BLOCK;
 /// Spare audio a FIFO or the output ring keeps at its lowest (5 ms): jitter room.
 const MARGIN: usize = BLOCK / 2;
@@ -400,11 +402,16 @@ impl Engine {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(LegShared::default());
         shared.level.store(SILENCE_DB.to_bits(), Ordering::Relaxed);
+        let fifo = if after_step.is_some() {
+            Fifo::whole_blocks(BACKLOG + BLOCK)
+        } else {
+            Fifo::new(BACKLOG + BLOCK)
+        };
         let state = LegState {
             id,
             capture,
             playback,
-            fifo: Fifo::new(BACKLOG + BLOCK),
+            fifo,
             block: LegBlock::default(),
             shared: shared.clone(),
             after_step,
@@ -588,24 +595,32 @@ struct OutputSide {
 struct Floor {
     min: usize,
     steps: u32,
-    /// Spare audio kept: [`MARGIN`], more after dry runs ([`Floor::starved`]).
+    /// Spare audio kept: `base`, more after dry runs ([`Floor::starved`]).
     margin: usize,
+    /// The margin it starts with and decays back to.
+    base: usize,
     /// Windows since the last dry run.
     calm: u32,
 }
 
 impl Default for Floor {
+    /// [`MARGIN`] of jitter room.
     fn default() -> Floor {
-        Floor {
-            min: 0,
-            steps: 0,
-            margin: MARGIN,
-            calm: 0,
-        }
+        Floor::with_base(MARGIN)
     }
 }
 
 impl Floor {
+    fn with_base(base: usize) -> Floor {
+        Floor {
+            min: 0,
+            steps: 0,
+            margin: base,
+            base,
+            calm: 0,
+        }
+    }
+
     /// Notes this step's spare audio; at the end of a window, returns how much of it was
     /// never needed (beyond the margin, at most half a block at a time, so a correction
     /// is one short skip).
@@ -623,7 +638,7 @@ impl Floor {
         self.calm += 1;
         if self.calm >= DECAY_WINDOWS {
             self.calm = 0;
-            self.margin = self.margin.saturating_sub(DECAY_STEP).max(MARGIN);
+            self.margin = self.margin.saturating_sub(DECAY_STEP).max(self.base);
         }
         self.min.saturating_sub(self.margin).min(BLOCK / 2)
     }
@@ -853,22 +868,41 @@ struct Fifo {
     len: usize,
     primed: bool,
     floor: Floor,
+    /// How much more room it keeps after running dry.
+    dry_step: usize,
 }
 
 impl Fifo {
-    /// `capacity` must exceed [`BACKLOG`].
+    /// A FIFO whose producer runs on another clock and hands over whatever it has: it
+    /// keeps [`MARGIN`] for the two clocks' jitter. `capacity` must exceed [`BACKLOG`].
     fn new(capacity: usize) -> Fifo {
         Fifo {
             buf: vec![0; capacity.max(BACKLOG + 1)],
             len: 0,
             primed: false,
             floor: Floor::default(),
+            dry_step: BLOCK / 2,
         }
     }
 
-    /// The cushion it starts with: [`PRIME`], more after it ran dry (the margin grew).
+    /// A FIFO whose producer runs on the engine's clock and hands over one whole block
+    /// after each step (a paced leg, [`Engine::attach_paced`]). A margin of less than a
+    /// block cannot help it: when the producer is late, a whole block is missing. So it
+    /// starts without one (5 ms less delay) and, after running dry, keeps a whole block
+    /// more, which covers a late producer for a step (a FIFO with [`MARGIN`] reaches the
+    /// same room after its first dry run, since it grows by half a block).
+    fn whole_blocks(capacity: usize) -> Fifo {
+        Fifo {
+            floor: Floor::with_base(0),
+            dry_step: BLOCK,
+            ..Fifo::new(capacity)
+        }
+    }
+
+    /// The cushion it starts with: a block and the margin, more after it ran dry (the
+    /// margin grew).
     fn prime(&self) -> usize {
-        PRIME + self.floor.margin.saturating_sub(MARGIN)
+        BLOCK + self.floor.margin
     }
 
     /// Keeps only the newest `keep` samples.
@@ -924,7 +958,7 @@ impl Fifo {
         if self.len < BLOCK {
             // Ran dry: the producer's clock jitters more than the margin allows. Wait for
             // a (now larger) cushion again.
-            self.floor.starved(BLOCK / 2);
+            self.floor.starved(self.dry_step);
             self.primed = false;
             return false;
         }
@@ -1586,11 +1620,11 @@ mod tests {
         let _ = p.push_partial_slice(&[1i16; BLOCK]);
         f.fill_from(&mut c, None);
         assert!(!f.take(&mut out), "one block is not yet the cushion");
-        let _ = p.push_partial_slice(&[2i16; PRIME - BLOCK]);
+        let _ = p.push_partial_slice(&[2i16; MARGIN]);
         f.fill_from(&mut c, None);
         assert!(f.take(&mut out));
         assert_eq!(out, [1; BLOCK]);
-        let _ = p.push_partial_slice(&[2i16; 2 * BLOCK - PRIME]);
+        let _ = p.push_partial_slice(&[2i16; BLOCK - MARGIN]);
         f.fill_from(&mut c, None);
         assert!(f.take(&mut out), "primed: a single block is enough");
         assert_eq!(out, [2; BLOCK]);
@@ -1606,7 +1640,7 @@ mod tests {
             let _ = p.push_partial_slice(&[10 + i as i16; BLOCK]);
         }
         f.fill_from(&mut c, None);
-        assert!(f.len <= BACKLOG && f.len >= PRIME, "{}", f.len);
+        assert!(f.len <= BACKLOG && f.len >= BLOCK + MARGIN, "{}", f.len);
         assert_eq!(f.buf[f.len - 1], 19);
         assert!(f.take(&mut out));
     }
@@ -1616,7 +1650,7 @@ mod tests {
         let (mut p, mut c) = rtrb::RingBuffer::new(48_000);
         let mut f = Fifo::new(BACKLOG + BLOCK);
         let mut out = [0i16; BLOCK];
-        let _ = p.push_partial_slice(&[1i16; PRIME]);
+        let _ = p.push_partial_slice(&[1i16; BLOCK + MARGIN]);
         f.fill_from(&mut c, None);
         assert!(f.take(&mut out));
         assert!(!f.take(&mut out), "the producer stalled: dry");
@@ -1630,6 +1664,37 @@ mod tests {
         assert_eq!(f.floor.margin, MARGIN + BLOCK / 2);
         assert_eq!(out, [12; BLOCK], "the stale part is gone");
         assert_eq!(f.len, BLOCK);
+    }
+
+    #[test]
+    fn a_paced_fifo_keeps_no_margin_until_its_producer_is_late() {
+        let (mut p, mut c) = rtrb::RingBuffer::new(48_000);
+        let mut f = Fifo::whole_blocks(BACKLOG + BLOCK);
+        let mut out = [0i16; BLOCK];
+        // One block after each step: each is played at the next step, nothing held back.
+        for i in 0..3 * TRIM_WINDOW as i16 {
+            let _ = p.push_partial_slice(&[i; BLOCK]);
+            f.fill_from(&mut c, None);
+            assert!(f.take(&mut out), "block {i}");
+            assert_eq!(out, [i; BLOCK]);
+            assert_eq!(f.len, 0);
+        }
+        // The producer misses a step: one block of silence, then it keeps a block spare.
+        assert!(!f.take(&mut out));
+        assert_eq!(f.floor.margin, BLOCK);
+        let _ = p.push_partial_slice(&[100i16; BLOCK]);
+        f.fill_from(&mut c, None);
+        assert!(!f.take(&mut out), "waits for the block of room");
+        for i in 101..104 {
+            let _ = p.push_partial_slice(&[i; BLOCK]);
+            f.fill_from(&mut c, None);
+            assert!(f.take(&mut out));
+            assert_eq!(out, [i - 1; BLOCK]);
+            assert_eq!(f.len, BLOCK);
+        }
+        // Late again by one step: the spare block covers it.
+        assert!(f.take(&mut out));
+        assert_eq!(out, [103; BLOCK]);
     }
 
     #[test]

@@ -7,10 +7,15 @@
 //! the microphone sink's monitor (what goes into the microphone), its right input to the
 //! speaker sink's monitor (what comes out). Each click's delay is the lag of the best
 //! cross-correlation between the two. The engine's own share (microphone → engine →
-//! speaker, a leg that plays back what it captures) is measured first.
+//! speaker, a leg that plays back what it captures) is measured first; the peer last:
+//! the same path through GStreamer (two `gst-launch-1.0` processes, device elements with
+//! 5 ms periods, `rtpjitterbuffer` at 20 ms), so the figures can be read as a ratio.
+//! Each stage opens the devices afresh, at a new phase of the server's cycle: a stage's
+//! clicks agree to 0.1 ms, but runs differ by ±5 ms, so compare medians of a few runs.
 //!
 //! Run: `cargo bench -p myapps-service --bench mouth_to_ear` (needs PipeWire, pw-record,
-//! pw-link, pacat: `scripts/test` installs them).
+//! pw-link, pacat, gst-launch-1.0 with the Opus and PulseAudio elements: `scripts/test`
+//! installs them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(target_os = "linux")]
@@ -272,5 +277,60 @@ mod linux {
             a.close().await;
             b.close().await;
         });
+        drop(engine);
+
+        // 3. The peer: the same path through GStreamer, tuned for low latency.
+        gstreamer(clicks);
+    }
+
+    /// Mouth to ear through GStreamer on the same devices, codec and packets: a sender
+    /// (PulseAudio source → Opus WB 32 kbit/s, 20 ms → RTP) and a receiver (RTP →
+    /// `rtpjitterbuffer` 20 ms → Opus → PulseAudio sink) as two processes, as two
+    /// phones would be. Both device elements get 5 ms periods and a 20 ms buffer (their
+    /// defaults are 10 and 200 ms): our engine asks for 5 ms periods too.
+    fn gstreamer(clicks: usize) {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let launch = |pipeline: String| {
+            Command::new("gst-launch-1.0")
+                .arg("-q")
+                .args(pipeline.split_whitespace())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|_| test_support::missing("gst-launch-1.0"))
+        };
+        let device = "buffer-time=20000 latency-time=5000";
+        let mut receiver = launch(format!(
+            "udpsrc address=127.0.0.1 port={port} \
+             caps=application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=96 \
+             ! rtpjitterbuffer latency=20 ! rtpopusdepay ! opusdec ! audioconvert \
+             ! audioresample ! pulsesink device={SINK} {device}"
+        ));
+        let mut sender = launch(format!(
+            "pulsesrc device={MIC}.monitor {device} ! audioconvert ! audioresample \
+             ! audio/x-raw,rate=16000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
+             bandwidth=wideband ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port={port}"
+        ));
+        std::thread::sleep(Duration::from_millis(1500));
+        let probe = Probe::start(
+            &format!("{MIC}:monitor_MONO"),
+            &format!("{SINK}:monitor_FL"),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        pacat(&click_train(clicks));
+        std::thread::sleep(Duration::from_millis(500));
+        let (mic, spk) = probe.stop();
+        for child in [&mut sender, &mut receiver] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        report(
+            "peer: GStreamer (pulsesrc → opusenc → RTP → rtpjitterbuffer 20 ms → opusdec → pulsesink)",
+            delays(&mic, &spk),
+            clicks,
+        );
     }
 }
