@@ -171,9 +171,10 @@ pub(crate) struct Attached {
 }
 
 impl Options {
-    /// Reads the settings and opens the notification service. Talks to the session bus
+    /// Picks the call audio (unless `--audio` did), reads the settings and opens the
+    /// notification service. Opens the default speaker and talks to the session bus
     /// (blocking, bounded by a timeout): call it before the runtime, not on one of its
-    /// threads.
+    /// threads, and once the log is open.
     pub(crate) fn prepare(&mut self) -> Desktop {
         if let Some(aec) = self.audio_auto.take() {
             auto_channel_audio(&mut self.config, aec);
