@@ -5,10 +5,12 @@
 
 use std::f64::consts::PI;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audio::ringer::Ringer;
-use test_support::pipewire::{SINK, in_session, record_monitor};
+use audio::ringtones::{self, FOLDER};
+use test_support::pipewire::{SINK, in_session, record_monitor, tap};
+use test_support::{TempDir, ffmpeg};
 
 /// 50 ms blocks: a whole number of cycles of any tone on a 20 Hz grid.
 const BLOCK: usize = 2400;
@@ -110,5 +112,85 @@ fn ringer_plays_on_null_sink_until_stopped() {
         drop(ringer);
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(peak(&record_monitor(0.5)), 0, "sound after drop");
+    });
+}
+
+/// Plays `pcm` on the test sink for `secs`, then stops it. Returns the instant the first
+/// piece of sound arrived at the tap (`None`: never heard) and how long after `stop()`
+/// the last one did (`None`: the sound had already paused when it was stopped).
+fn ring_and_stop(pcm: &Arc<[i16]>, secs: f64) -> (Option<Instant>, Option<Duration>) {
+    let tap = tap();
+    std::thread::sleep(Duration::from_millis(200));
+    let ringer = Ringer::start(Some(&format!("pulseaudio:{SINK}")), pcm.clone(), 0.5).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let stopped = Instant::now();
+    ringer.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    let pieces = tap.stop();
+    // Sound: anything over -50 dBFS (the tones are at -6 dBFS and more at volume 0.5).
+    let loud = |p: &[i16]| p.iter().any(|&v| v.unsigned_abs() > 100);
+    let first = pieces.iter().find(|(_, p)| loud(p)).map(|(at, _)| *at);
+    let before_stop = pieces
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= stopped)
+        .is_some_and(|(_, p)| loud(p));
+    let last = pieces
+        .iter()
+        .rev()
+        .find(|(_, p)| loud(p))
+        .map(|(at, _)| *at);
+    let tail = last
+        .filter(|_| before_stop)
+        .map(|at| at.saturating_duration_since(stopped));
+    (first, tail)
+}
+
+#[test]
+fn every_ringtone_is_heard_and_stops_at_once() {
+    in_session("every_ringtone_is_heard_and_stops_at_once", || {
+        let dir = TempDir::new("ringtones");
+        let folder = dir.join(FOLDER);
+        std::fs::create_dir_all(&folder).unwrap();
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=660:d=1:r=44100",
+            folder.join("Custom.mp3").to_str().unwrap(),
+        ]);
+        let list = ringtones::list(Some(dir.path()));
+        assert!(list.iter().any(|r| r.id == "Custom.mp3"), "{list:?}");
+        // A steady tone, sounding whenever it is stopped: the stop figure for sure.
+        let steady: Vec<i16> = (0..48_000)
+            .map(|i| (8_000.0 * (2.0 * PI * 1_000.0 * f64::from(i) / 48_000.0).sin()) as i16)
+            .collect();
+        for (id, pcm) in list
+            .iter()
+            .map(|r| {
+                let pcm = ringtones::load(&r.id, Some(dir.path())).unwrap();
+                (r.id.clone(), pcm)
+            })
+            .chain([("steady 1 kHz".to_owned(), steady)])
+        {
+            let pcm: Arc<[i16]> = pcm.into();
+            let (first, tail) = ring_and_stop(&pcm, 0.6);
+            eprintln!(
+                "{id}: heard {}, stopped {tail:?} after stop()",
+                first.is_some()
+            );
+            assert!(first.is_some(), "{id} was not heard");
+            if let Some(t) = tail {
+                assert!(
+                    t <= Duration::from_millis(50),
+                    "{id} went on {t:?} after stop()"
+                );
+            } else {
+                assert!(
+                    !id.starts_with("steady"),
+                    "the steady tone was not sounding"
+                );
+            }
+        }
     });
 }

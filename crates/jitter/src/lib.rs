@@ -56,13 +56,13 @@
 //! more than delay) and shrinks it only when two steps plus 2 ms over (one step in a
 //! pause, where steps cost nothing), since every step in speech warps time: PESQ-WB
 //! counted 0.04 for one 10 ms drop in an otherwise clean stream. When the target is a
-//! configured floor (the start-up or the minimum delay) rather than measured, the delay
-//! may sit up to 2 ms under it: every packet is earlier than the floor asks anyway, and
-//! growing by a whole step for the scheduler's noise would add 10 ms it never sheds (a
-//! paced call on loopback that dipped 0.3 ms under the start-up target played 10 ms later
-//! for good; `mouth_to_ear` 117–119 ms against 124.5). Under a measured target it still
-//! grows at once: there the delay is what 98 % of the packets need, and 2 ms under it
-//! means late packets.
+//! configured floor (the start-up or the minimum delay) above what the packets measure,
+//! the delay may sit under it by up to 2 ms, but never under the measured delay: the
+//! packets are still in time, and growing by a whole step for the scheduler's noise
+//! would add 10 ms it never sheds (a paced call on loopback that dipped 0.3 ms under the
+//! start-up target played 10 ms later for good; `mouth_to_ear` 117–119 ms against
+//! 124.5). Under a measured target it grows at once: there the delay is what 98 % of the
+//! packets need.
 //!
 //! * in a pause between talk spurts (an in-sequence gap) it shortens or lengthens the
 //!   silence — classic talk-spurt adaptation, inaudible;
@@ -267,9 +267,10 @@ pub struct JitterBuffer {
     est: Estimator,
     /// Delay the buffer steers toward, in samples (updated per packet).
     target: i64,
-    /// The target is a configured floor (the start-up or the minimum delay), above what
-    /// the packets measure.
-    target_is_floor: bool,
+    /// How far under the target the delay may sit before it grows, in samples: up to
+    /// 2 ms while the target is a configured floor above what the packets measure
+    /// ("Delay adaptation" in the module docs), else 0.
+    grow_slack: i64,
     /// Clock: the first instant seen, and the latest in samples since then.
     epoch: Option<Instant>,
     now: i64,
@@ -335,7 +336,7 @@ impl JitterBuffer {
             block,
             est,
             target: 0,
-            target_is_floor: true,
+            grow_slack: 0,
             epoch: None,
             now: 0,
             last_pull: None,
@@ -358,7 +359,7 @@ impl JitterBuffer {
             scratch: Vec::new(),
             counters: Counters::default(),
         };
-        (jb.target, jb.target_is_floor) = jb.compute_target();
+        (jb.target, jb.grow_slack) = jb.compute_target();
         jb
     }
 
@@ -426,7 +427,7 @@ impl JitterBuffer {
         {
             self.lbrr_left = LBRR_MEMORY;
         }
-        (self.target, self.target_is_floor) = self.compute_target();
+        (self.target, self.grow_slack) = self.compute_target();
         if pos < self.play_pos() {
             self.counters.late += 1;
         }
@@ -465,7 +466,7 @@ impl JitterBuffer {
                     self.cooldown = FORCED_COOLDOWN;
                 }
             } else if settled
-                && err < -self.grow_slack()
+                && err < -self.grow_slack
                 && self.queue.len() >= block
                 && (quiet || (forced_ok && err < -2 * block as i64))
             {
@@ -550,8 +551,8 @@ impl JitterBuffer {
         }
     }
 
-    /// The target delay, and whether it is a configured floor rather than measured.
-    fn compute_target(&self) -> (i64, bool) {
+    /// The target delay, and how far under it the delay may sit before it grows.
+    fn compute_target(&self) -> (i64, i64) {
         let measured = self.samples(Duration::from_millis(
             self.est.quantile_ms(self.config.quantile).unsigned_abs(),
         ));
@@ -571,18 +572,13 @@ impl JitterBuffer {
             t += self.last_frame;
         }
         let t = t.max(lo).min(self.samples(self.config.max_delay).max(lo));
-        (t, !fec && measured < floor)
-    }
-
-    /// How far under the target the delay may sit before it grows: 2 ms under a floor
-    /// (the measured delays are below it anyway: a dip is the scheduler's noise), none
-    /// under a measured target ("Delay adaptation" in the module docs).
-    fn grow_slack(&self) -> i64 {
-        if self.target_is_floor {
-            self.pcm_rate / 500
-        } else {
+        // Under a floor, down to what the packets measure, at most 2 ms.
+        let slack = if fec {
             0
-        }
+        } else {
+            (floor - measured).clamp(0, self.pcm_rate / 500)
+        };
+        (t, slack)
     }
 
     fn quiet_level(&self) -> f32 {
@@ -754,7 +750,7 @@ impl JitterBuffer {
                     let skip = gap.min(err - block / 2);
                     self.next_pos += skip;
                     self.counters.accelerated += skip.unsigned_abs();
-                } else if err < -self.grow_slack() {
+                } else if err < -self.grow_slack {
                     self.synth(block, None, Fill::Stretch);
                 } else {
                     let n = gap.min(block);

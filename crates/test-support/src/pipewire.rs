@@ -257,6 +257,78 @@ pub fn record_monitor(secs: f64) -> Vec<i16> {
         .collect()
 }
 
+/// What the test sink plays as it arrives: `parecord` of its monitor (mono, 5 ms
+/// fragments) read in small pieces, each stamped with the instant it was read, until
+/// [`Tap::stop`]. A sound's end found in it bounds from above when the sink stopped
+/// playing it: a piece is stamped a capture latency after it was played.
+pub struct Tap {
+    child: Child,
+    reader: Option<std::thread::JoinHandle<Vec<Piece>>>,
+}
+
+/// A piece of a [`Tap`]: when it was read, and its samples.
+pub type Piece = (Instant, Vec<i16>);
+
+/// Starts a [`Tap`] on the test sink. Inside [`in_session`]'s body.
+pub fn tap() -> Tap {
+    let mut child = Command::new("parecord")
+        .args([
+            &format!("--device={SINK}.monitor"),
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+            "--latency-msec=5",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|_| crate::missing("parecord"));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut pieces = Vec::new();
+        let mut buf = [0u8; 1024];
+        // A read may end inside a sample: its first byte waits for the next read.
+        let mut odd: Option<u8> = None;
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let at = Instant::now();
+            let mut bytes: Vec<u8> = odd.take().into_iter().collect();
+            bytes.extend_from_slice(&buf[..n]);
+            if bytes.len() % 2 == 1 {
+                odd = bytes.pop();
+            }
+            let samples = bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            pieces.push((at, samples));
+        }
+        pieces
+    });
+    Tap {
+        child,
+        reader: Some(reader),
+    }
+}
+
+impl Tap {
+    /// Stops and returns the pieces in order, each with the instant it was read.
+    pub fn stop(mut self) -> Vec<Piece> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reader.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A recording of what a sink plays (its monitor) running in the background until
 /// [`Recording::stop`]: 48 kHz, 16-bit, the sink's first channel. It uses `pw-record` with
 /// `node.dont-reconnect`, so when the sink goes away the recording ends there instead of
