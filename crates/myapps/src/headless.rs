@@ -142,14 +142,17 @@ use service::channel_audio::AecConfig;
 /// The automatic channel audio backend: the sound devices when the default speaker
 /// opens, else the test tone (the service's default `Config::audio`); logs which.
 fn auto_channel_audio(config: &mut Config, aec: Option<AecConfig>) {
-    if !service::channel_audio::sound_system_present() {
-        tracing::info!("call audio: a test tone (no sound system to play on)");
-        return;
-    }
+    let speaker = match service::channel_audio::probe_speaker() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::info!("call audio: a test tone (no sound system to play on: {e})");
+            return;
+        }
+    };
     match service::channel_audio::Devices::start(aec) {
         Ok(devices) => {
             config.audio = Arc::new(devices);
-            tracing::info!("call audio: the sound devices");
+            tracing::info!(%speaker, "call audio: the sound devices");
         }
         Err(e) => tracing::warn!("call audio: a test tone ({e})"),
     }

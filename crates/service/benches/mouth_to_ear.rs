@@ -170,6 +170,20 @@ mod linux {
         out
     }
 
+    /// Plays `clicks` into the microphone while the probe records both ends, waits
+    /// `tail` for the last one to come through, and gives each click's delay in ms.
+    fn click_delays(clicks: usize, tail: Duration) -> Vec<f64> {
+        let probe = Probe::start(
+            &format!("{MIC}:monitor_MONO"),
+            &format!("{SINK}:monitor_FL"),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        pacat(&click_train(clicks));
+        std::thread::sleep(tail);
+        let (mic, spk) = probe.stop();
+        delays(&mic, &spk)
+    }
+
     fn report(what: &str, mut d: Vec<f64>, sent: usize) {
         let n = d.len();
         let (median, p95) = median_p95(&mut d);
@@ -204,17 +218,9 @@ mod linux {
             let (p, c) = rtrb::RingBuffer::new(48_000);
             let leg = engine.attach(p, c);
             std::thread::sleep(Duration::from_millis(800));
-            let probe = Probe::start(
-                &format!("{MIC}:monitor_MONO"),
-                &format!("{SINK}:monitor_FL"),
-            );
-            std::thread::sleep(Duration::from_millis(300));
-            pacat(&click_train(clicks));
-            std::thread::sleep(Duration::from_millis(300));
-            let (mic, spk) = probe.stop();
             report(
                 "engine only (mic → engine → speaker)",
-                delays(&mic, &spk),
+                click_delays(clicks, Duration::from_millis(300)),
                 clicks,
             );
             println!("  {:?}", engine.stats());
@@ -256,18 +262,11 @@ mod linux {
         let leg_b =
             engine.attach_paced(dummy_p, b_playback, Some(Box::new(move || b_pacer.step())));
         std::thread::sleep(Duration::from_millis(1500));
-        let probe = Probe::start(
-            &format!("{MIC}:monitor_MONO"),
-            &format!("{SINK}:monitor_FL"),
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        pacat(&click_train(clicks));
-        std::thread::sleep(Duration::from_millis(500));
-        let (mic, spk) = probe.stop();
+        let measured = click_delays(clicks, Duration::from_millis(500));
         let stats_b = rt.block_on(b.stats()).unwrap();
         report(
             "mouth to ear (mic → engine → channel A → Opus WB 20 ms RTP → channel B → engine → speaker)",
-            delays(&mic, &spk),
+            measured,
             clicks,
         );
         println!("  engine: {:?}", engine.stats());
@@ -315,21 +314,14 @@ mod linux {
              bandwidth=wideband ! rtpopuspay pt=96 ! udpsink host=127.0.0.1 port={port}"
         ));
         std::thread::sleep(Duration::from_millis(1500));
-        let probe = Probe::start(
-            &format!("{MIC}:monitor_MONO"),
-            &format!("{SINK}:monitor_FL"),
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        pacat(&click_train(clicks));
-        std::thread::sleep(Duration::from_millis(500));
-        let (mic, spk) = probe.stop();
+        let measured = click_delays(clicks, Duration::from_millis(500));
         for child in [&mut sender, &mut receiver] {
             let _ = child.kill();
             let _ = child.wait();
         }
         report(
             "peer: GStreamer (pulsesrc → opusenc → RTP → rtpjitterbuffer 20 ms → opusdec → pulsesink)",
-            delays(&mic, &spk),
+            measured,
             clicks,
         );
     }

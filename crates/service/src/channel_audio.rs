@@ -179,19 +179,10 @@ fn dbfs(meters: &Meters) -> f64 {
     }
 }
 
-/// A sound system answers and its default speaker opens (a headless server usually has
-/// neither); logs why not.
-pub fn sound_system_present() -> bool {
-    match audio::engine::probe_speaker(None) {
-        Ok(id) => {
-            tracing::info!(speaker = %id, "sound system present");
-            true
-        }
-        Err(e) => {
-            tracing::info!("no sound system for calls: {e}");
-            false
-        }
-    }
+/// Opens and closes the default speaker (a headless server usually has none): its id,
+/// or why sound cannot be played.
+pub fn probe_speaker() -> Result<String, String> {
+    audio::engine::probe_speaker(None).map_err(|e| e.to_string())
 }
 
 struct DevicesAttached {

@@ -225,21 +225,27 @@ pub fn pactl(args: &[&str]) -> String {
     crate::run(Command::new("pactl").args(args))
 }
 
-/// Records `secs` of what the test sink plays: its left channel at 48 kHz (recording in
-/// mono would have PipeWire mix the channels with a gain of its own).
-pub fn record_monitor(secs: f64) -> Vec<i16> {
-    let mut child = Command::new("parecord")
+/// `parecord` of the test sink's monitor: raw 48 kHz 16-bit with `channels` channels on
+/// its piped stdout, in fragments of `latency_ms`.
+fn parecord_monitor(channels: usize, latency_ms: u32) -> Child {
+    Command::new("parecord")
         .args([
             &format!("--device={SINK}.monitor"),
             "--raw",
             "--format=s16le",
             "--rate=48000",
-            "--channels=2",
-            "--latency-msec=20",
+            &format!("--channels={channels}"),
+            &format!("--latency-msec={latency_ms}"),
         ])
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|_| crate::missing("parecord"));
+        .unwrap_or_else(|_| crate::missing("parecord"))
+}
+
+/// Records `secs` of what the test sink plays: its left channel at 48 kHz (recording in
+/// mono would have PipeWire mix the channels with a gain of its own).
+pub fn record_monitor(secs: f64) -> Vec<i16> {
+    let mut child = parecord_monitor(2, 20);
     let mut stdout = child.stdout.take().unwrap();
     // Read while recording: the pipe holds less than a second.
     let reader = std::thread::spawn(move || {
@@ -271,18 +277,7 @@ pub type Piece = (Instant, Vec<i16>);
 
 /// Starts a [`Tap`] on the test sink. Inside [`in_session`]'s body.
 pub fn tap() -> Tap {
-    let mut child = Command::new("parecord")
-        .args([
-            &format!("--device={SINK}.monitor"),
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=1",
-            "--latency-msec=5",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|_| crate::missing("parecord"));
+    let mut child = parecord_monitor(1, 5);
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut pieces = Vec::new();
