@@ -46,7 +46,7 @@ fn config_with(addr: SocketAddr, codec: CodecKind, seed: u32, srtp: bool) -> Cha
             ..Settings::default()
         },
         sockets: vec![LocalSocket { addr, rtcp: false }],
-        cname: format!("bench{seed}"),
+        seed: media::seed::Seed::from_u64(u64::from(seed)),
         ssrc: seed,
         first_seq: 0,
         first_timestamp: 0,

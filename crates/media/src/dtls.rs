@@ -56,7 +56,7 @@ pub const DEFAULT_SRTP_PROFILES: [SrtpProfile; 2] =
     [SrtpProfile::AeadAes128Gcm, SrtpProfile::Aes128CmSha1_80];
 
 /// `rtc-dtls` keys associations by address; ours has one peer, whose real address the
-/// channel owns. Any fixed non-zero port will do.
+/// channel owns. Any fixed non-zero port will do (docs/upstream.md, `dtls-peer-address`).
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
 
 /// Which side of the DTLS handshake we take.

@@ -9,7 +9,8 @@
 //!   any valid pair before selection, so after every input we look for the first pair in
 //!   the `Succeeded` state and emit [`IceEvent::Writable`] in the same call: the channel
 //!   starts DTLS one check round trip after the first check, not a tick later.
-//!   [`IceEvent::Selected`] follows when nomination completes.
+//!   [`IceEvent::Selected`] follows when nomination completes (an `rtc-ice` gap:
+//!   docs/upstream.md, `ice-writable`).
 //! * **Component 1 only.** We use rtcp-mux with ICE, and the agent pairs candidates
 //!   without looking at the component, so only RTP (component 1) candidates go into it.
 //!   [`candidates_from_protocol`] still converts both components for callers that need them.
@@ -186,6 +187,9 @@ pub struct IceAgent {
     selected: Option<(SocketAddr, SocketAddr)>,
     state: IceState,
     events: VecDeque<IceEvent>,
+    /// Remote candidates of this generation that the agent took (address, port), to bound
+    /// them (the channel refuses more than `MAX_REMOTE_CANDIDATES`).
+    remote: Vec<(String, u16)>,
 }
 
 impl IceAgent {
@@ -228,6 +232,7 @@ impl IceAgent {
             selected: None,
             state: IceState::New,
             events: VecDeque::new(),
+            remote: Vec::new(),
         })
     }
 
@@ -385,9 +390,29 @@ impl IceAgent {
             return Ok(false);
         };
         let rc = to_rtc(c, COMPONENT_RTP, rtp, c.related_rtp)?;
-        self.agent
+        let taken = self
+            .agent
             .add_remote_candidate(rc)
-            .map_err(|e| candidate_err(&c.addr, e))
+            .map_err(|e| candidate_err(&c.addr, e))?;
+        let key = (c.addr.clone(), rtp.port);
+        if taken && !self.remote.contains(&key) {
+            self.remote.push(key);
+        }
+        Ok(taken)
+    }
+
+    /// Whether this remote candidate (address and RTP port) was taken already.
+    pub fn knows_remote(&self, c: &Candidate) -> bool {
+        c.rtp.is_some_and(|rtp| {
+            self.remote
+                .iter()
+                .any(|(a, p)| *a == c.addr && *p == rtp.port)
+        })
+    }
+
+    /// How many remote candidates of this generation were taken.
+    pub fn remote_candidate_count(&self) -> usize {
+        self.remote.len()
     }
 
     /// Feeds a STUN message that arrived on `local` (a host socket, or a relayed address
@@ -490,6 +515,7 @@ impl IceAgent {
             pwd: c.pwd.clone(),
         };
         self.remote_credentials = None;
+        self.remote.clear();
         self.writable = None;
         self.selected = None;
         self.collect(now);

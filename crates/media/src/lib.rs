@@ -18,6 +18,7 @@
 //! | [`negotiate`] | offer/answer: codec, payload types, security mode, remote address |
 //! | [`ports`] | RTP port ranges and socket binding |
 //! | [`rtp`] | RTP numbering, RFC 3550 receive statistics, SR/RR, round-trip time |
+//! | [`seed`] | a channel's random values (ICE credentials, SDES keys, CNAME) from one seed |
 //! | [`srtp`] | SRTP/SRTCP sessions keyed by SDES (RFC 4568) or DTLS (RFC 5764) |
 //! | [`transmit`] | the datagram the sans-IO parts ask the driver to send |
 
@@ -31,6 +32,7 @@ pub mod interfaces;
 pub mod negotiate;
 pub mod ports;
 pub mod rtp;
+pub mod seed;
 pub mod srtp;
 pub mod transmit;
 

@@ -277,6 +277,12 @@ impl RtpReceiver {
     }
 
     /// Records a sender report from the peer (for LSR/DLSR in our reports).
+    /// The SSRC of the stream received (the first one, or the one that took over).
+    pub fn source_ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
+    /// Records a sender report's time for the next reception report's LSR/DLSR.
     pub fn on_sender_report(&mut self, now: Instant, sr: &SenderReport) {
         self.last_sr = Some((ntp_mid(sr.ntp_time), now));
     }

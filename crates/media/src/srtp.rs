@@ -19,6 +19,9 @@
 //!   let anyone inject RTCP (RFC 3711 §3.4 makes the tag mandatory either way);
 //! * counters for what was dropped ([`SrtpStats`]), because a replay or a bad tag is never
 //!   an error worth more than a count: the caller drops the packet and carries on.
+//!
+//! The MKI, the probe and the E flag patch over `rtc-srtp` gaps written up for upstream in
+//! `docs/upstream.md` (`srtp-mki`, `srtp-state-before-auth`, `srtcp-e-flag`).
 
 use protocol::media::SdesKey;
 use rtc_shared::error::Error as RtcError;
@@ -455,7 +458,8 @@ impl SrtpSession {
         }
         let packet = strip_mki(packet, &self.rx_mki, tag)?;
         // RFC 3711 §3.4: the E flag heads the index word. We never negotiate
-        // UNENCRYPTED_SRTCP, and rtc-srtp would pass an E=0 packet on unauthenticated.
+        // UNENCRYPTED_SRTCP, and rtc-srtp would pass an E=0 packet on unauthenticated
+        // (docs/upstream.md, `srtcp-e-flag`).
         let e_flag = packet[packet.len() - tag - SRTCP_INDEX_LEN] & 0x80;
         if e_flag == 0 {
             return Err(SrtpError::AuthFailed);
@@ -633,22 +637,20 @@ fn mki_field(value: u64, len: u32) -> Result<Vec<u8>, SrtpError> {
     Ok(field)
 }
 
-/// A fresh local `a=crypto` key for `profile`: random master key and salt from the
-/// operating system's CSPRNG, no lifetime, no MKI, no session parameters.
-pub fn generate_sdes_key(profile: SrtpProfile, tag: u32) -> Result<SdesKey, SrtpError> {
+/// A fresh local `a=crypto` key for `profile`: master key and salt from `rng` (the
+/// channel's generator, seeded from the OS's CSPRNG in real calls), no lifetime, no MKI,
+/// no session parameters.
+pub fn generate_sdes_key(profile: SrtpProfile, tag: u32, rng: &mut impl rand::RngCore) -> SdesKey {
     let mut key_salt = vec![0; profile.key_salt_len()];
-    crypto_provider()?
-        .random()
-        .fill(&mut key_salt)
-        .map_err(|e| SrtpError::Crypto(e.to_string()))?;
-    Ok(SdesKey {
+    rng.fill_bytes(&mut key_salt);
+    SdesKey {
         tag,
         suite: profile.sdes_name().to_owned(),
         key_salt,
         lifetime: None,
         mki: None,
         params: Vec::new(),
-    })
+    }
 }
 
 /// An SDES key as GStreamer's `srtpenc`/`srtpdec` (libsrtp) take it, for interop tests.
@@ -1097,8 +1099,9 @@ mod tests {
     #[test]
     fn generated_keys_are_fresh_and_fit_their_suite() {
         for profile in SrtpProfile::ALL {
-            let a = generate_sdes_key(profile, 3).unwrap();
-            let b = generate_sdes_key(profile, 3).unwrap();
+            let mut rng = crate::seed::Seed::random().rng();
+            let a = generate_sdes_key(profile, 3, &mut rng);
+            let b = generate_sdes_key(profile, 3, &mut rng);
             assert_eq!(a.key_salt.len(), profile.key_salt_len());
             assert_ne!(a.key_salt, b.key_salt, "{profile}");
             assert_eq!((a.tag, a.suite.as_str()), (3, profile.sdes_name()));

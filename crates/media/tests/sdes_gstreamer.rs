@@ -54,7 +54,7 @@ async fn from_srtpenc(profile: SrtpProfile) {
     let ref_path = dir.join("speech.wav");
     let reference = test_support::speech(&ref_path, RATE);
 
-    let peer_key = srtp::generate_sdes_key(profile, 1).unwrap();
+    let peer_key = srtp::generate_sdes_key(profile, 1, &mut rand::rng());
     let (handle, ends, ours) = start_at(sdes_only(), RATE);
     let peer_port = free_port_pair();
     let answer = handle
@@ -118,8 +118,11 @@ async fn to_srtpdec() {
     assert_eq!(offer.media[0].proto, "RTP/SAVP");
     let our_key = offer.media[0].crypto[0].clone();
     assert_eq!(our_key.suite, "AES_CM_128_HMAC_SHA1_80");
-    let peer_key =
-        srtp::generate_sdes_key(srtp::check_sdes_key(&our_key).unwrap(), our_key.tag).unwrap();
+    let peer_key = srtp::generate_sdes_key(
+        srtp::check_sdes_key(&our_key).unwrap(),
+        our_key.tag,
+        &mut rand::rng(),
+    );
     let ssrc = handle.stats().await.unwrap().local_ssrc;
     let gst_port = free_port_pair();
     let rx_path = dir.join("gst.wav");

@@ -85,7 +85,7 @@ impl Side {
 async fn side(name: &'static str, ip: &str, turn_url: &str) -> Side {
     let sock = std::net::UdpSocket::bind((ip, 0)).unwrap();
     let addr = sock.local_addr().unwrap();
-    let ice_servers = media::gather::resolve_servers(&[IceServer {
+    let ice_servers = media::driver::resolve_servers(&[IceServer {
         urls: vec![turn_url.into()],
         username: Some("u".into()),
         credential: Some("p".into()),
@@ -94,7 +94,7 @@ async fn side(name: &'static str, ip: &str, turn_url: &str) -> Side {
     .await;
     assert!(ice_servers.errors.is_empty(), "{:?}", ice_servers.errors);
     let config = ChannelConfig {
-        cname: format!("turn-{name}"),
+        seed: media::seed::Seed::random(),
         ice_servers,
         ..common::config(
             Settings {

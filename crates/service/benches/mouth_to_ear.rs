@@ -75,7 +75,7 @@ mod linux {
                     rtcp: true,
                 },
             ],
-            cname: "bench@myapps".into(),
+            seed: media::seed::Seed::random(),
             ssrc: rand::random(),
             first_seq: rand::random(),
             first_timestamp: rand::random(),

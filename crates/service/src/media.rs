@@ -223,13 +223,17 @@ impl Session {
                         &format!("{bad:?} is not a DTMF digit (0-9, *, #, A-D)"),
                     ));
                 }
-                let chan = self.chan(&d.channel)?;
-                for c in d.digits.chars() {
-                    chan.handle
-                        .send_dtmf(c.to_ascii_uppercase(), duration)
-                        .await
-                        .map_err(|e| Fault::media(&e))?;
-                }
+                // The channel queues the digits and paces them (RFC 4733 events with
+                // gaps between them).
+                self.chan(&d.channel)?
+                    .handle
+                    .send_dtmf(
+                        &d.digits.to_ascii_uppercase(),
+                        duration,
+                        media::channel::DEFAULT_DTMF_GAP_MS,
+                    )
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
                 d.channel
             }
             MediaRequest::Mute(m) => {
@@ -342,7 +346,7 @@ impl Session {
             media::ports::bind_channel(&mut alloc, &addrs, rtcp_pair)
                 .map_err(|e| Fault::new(Code::NoPorts, e.to_string()))?
         };
-        let ice_servers = media::gather::resolve_servers(&a.base.ice_servers).await;
+        let ice_servers = media::driver::resolve_servers(&a.base.ice_servers).await;
         let has_servers = !ice_servers.servers.is_empty();
         let settings = cfg.media.settings.clone();
         let certificate = if settings.dtls {
@@ -356,7 +360,9 @@ impl Session {
         let config = ChannelConfig {
             settings,
             sockets: sockets.local,
-            cname: format!("myapps-{}", &self.shared.secret[..8]),
+            // Every random value of the channel, the RTCP CNAME (RFC 7022) included, comes
+            // from this seed: nothing about the service or its secret reaches a peer.
+            seed: media::seed::Seed::random(),
             ssrc: rand::random(),
             first_seq: rand::random(),
             first_timestamp: rand::random(),
@@ -546,6 +552,8 @@ fn stats_json(s: &ChannelStats, audio: Value) -> Value {
         "blocksPlayed": s.blocks_played,
         "dtmfReceived": s.dtmf_received,
         "wrongPt": s.wrong_pt,
+        "uncheckedSource": s.unchecked_source,
+        "recordingDropped": s.recording_dropped,
         "garbage": s.garbage,
         "audio": audio,
     });

@@ -62,7 +62,7 @@ fn start_channel(codec: CodecKind) -> (ChannelHandle, AudioEnds, SocketAddr) {
                 rtcp: true,
             },
         ],
-        cname: "test@myapps".into(),
+        seed: media::seed::Seed::random(),
         ssrc: rand::random(),
         first_seq: rand::random(),
         first_timestamp: rand::random(),

@@ -50,7 +50,7 @@ pub fn config(settings: Settings, sockets: Vec<LocalSocket>) -> ChannelConfig {
     ChannelConfig {
         settings,
         sockets,
-        cname: "test@myapps".into(),
+        seed: media::seed::Seed::random(),
         ssrc: rand::random(),
         first_seq: rand::random(),
         first_timestamp: rand::random(),

@@ -5,7 +5,7 @@
 //! All protocol decisions live in [`Channel`]; this task only waits for the first of
 //! (datagram, TCP bytes, command, 10 ms audio tick, channel timer), hands it over and
 //! flushes the outputs. STUN/TURN server names are resolved before the channel is made
-//! ([`crate::gather::resolve_servers`] into [`crate::channel::ChannelConfig::ice_servers`]);
+//! ([`resolve_servers`] into [`crate::channel::ChannelConfig::ice_servers`]);
 //! TCP connections (`turn:…?transport=tcp`) are opened here when the channel asks
 //! ([`Output::Connect`]), each by a task that writes what the channel sends and passes on
 //! what it reads. Audio crosses to the device side through `rtrb` single-producer
@@ -26,6 +26,11 @@
 //! the audio crate's engine docs, "Priority".) Without steps (tests with rings, a
 //! consumer that stopped), the driver's own tick keeps the channel going.
 
+mod pacing;
+mod resolve;
+
+pub use resolve::{resolve, resolve_servers};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +42,8 @@ use protocol::media::{Candidate, Direction, SessionDesc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc, oneshot};
+
+use pacing::Pacing;
 use tokio::time::{self, MissedTickBehavior};
 
 use crate::MediaError;
@@ -131,7 +138,7 @@ enum Command {
     ApplyAnswer(SessionDesc, oneshot::Sender<Result<(), MediaError>>),
     RestartIce(oneshot::Sender<Result<SessionDesc, MediaError>>),
     AddRemoteCandidate(Candidate, oneshot::Sender<Result<(), MediaError>>),
-    SendDtmf(char, u32, oneshot::Sender<Result<(), MediaError>>),
+    SendDtmf(String, u32, u32, oneshot::Sender<Result<(), MediaError>>),
     SetDirection(Direction),
     SetMuted(bool),
     SetRecording(bool),
@@ -198,11 +205,21 @@ impl ChannelHandle {
         rx.await.map_err(|_| gone())?
     }
 
-    /// Sends a DTMF digit.
-    pub async fn send_dtmf(&self, digit: char, duration_ms: u32) -> Result<(), MediaError> {
+    /// Queues DTMF digits, sent one after the other (see [`Channel::send_dtmf`]).
+    pub async fn send_dtmf(
+        &self,
+        digits: &str,
+        duration_ms: u32,
+        gap_ms: u32,
+    ) -> Result<(), MediaError> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::SendDtmf(digit, duration_ms, tx))
+            .send(Command::SendDtmf(
+                digits.to_owned(),
+                duration_ms,
+                gap_ms,
+                tx,
+            ))
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
@@ -483,7 +500,7 @@ async fn run(
     let mut conv: Option<Converters> = None;
     let mut block = vec![0i16; (audio.rate / 100) as usize];
     let mut close_reply = None;
-    let mut paced = Paced::default();
+    let mut pacing = Pacing::default();
     loop {
         let timeout = channel.poll_timeout();
         tokio::select! {
@@ -517,7 +534,7 @@ async fn run(
                     Some(Command::ApplyAnswer(a, r)) => { let _ = r.send(channel.apply_answer(now, &a)); }
                     Some(Command::RestartIce(r)) => { let _ = r.send(channel.restart_ice(now)); }
                     Some(Command::AddRemoteCandidate(c, r)) => { let _ = r.send(channel.add_remote_candidate(now, &c)); }
-                    Some(Command::SendDtmf(d, ms, r)) => { let _ = r.send(channel.send_dtmf(now, d, ms)); }
+                    Some(Command::SendDtmf(d, ms, gap, r)) => { let _ = r.send(channel.send_dtmf(now, &d, ms, gap)); }
                     Some(Command::SetDirection(d)) => channel.set_direction(d),
                     Some(Command::SetMuted(m)) => channel.set_muted(m),
                     Some(Command::SetRecording(on)) => channel.set_recording(on),
@@ -529,14 +546,7 @@ async fn run(
             }
             () = audio.pacer.0.wake.notified() => {
                 let steps = audio.pacer.0.steps.load(Ordering::Acquire);
-                let due = steps.saturating_sub(paced.seen);
-                paced.seen = steps;
-                let real = Instant::now();
-                paced.last = Some(real);
-                // Steps that came while this task was busy are played one after another
-                // on the consumer's timeline; after a long stall, only the last few.
-                for _ in 0..due.min(MAX_CATCH_UP) {
-                    let now = paced.advance(real);
+                for now in pacing.on_steps(steps, Instant::now()) {
                     update_converters(&channel, &mut conv, audio.rate, &events);
                     audio_tick(&mut channel, now, &mut audio, conv.as_mut(), &mut block);
                 }
@@ -545,11 +555,7 @@ async fn run(
                 // The playout clock is the tick's schedule, not when the task got to run:
                 // a late wake-up (a busy machine) then looks like what it is, a delayed
                 // read of a steady device clock, and not like jitter to adapt to.
-                let now = scheduled.into_std();
-                if paced.last.is_some_and(|t| now.saturating_duration_since(t) < PACED_HOLD) {
-                    // The consumer's clock rules.
-                } else {
-                    paced.clock = None;
+                if let Some(now) = pacing.on_tick(scheduled.into_std()) {
                     update_converters(&channel, &mut conv, audio.rate, &events);
                     audio_tick(&mut channel, now, &mut audio, conv.as_mut(), &mut block);
                 }
@@ -596,41 +602,6 @@ async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => time::sleep_until(t.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Steps played at once after the driver was late (longer stalls lose the rest: the
-/// consumer's FIFO keeps only its newest audio anyway).
-const MAX_CATCH_UP: u64 = 8;
-/// The driver's own tick stays quiet this long after the consumer's last step.
-const PACED_HOLD: Duration = Duration::from_millis(50);
-/// How far the consumer's timeline may run from the wall clock before it is reset.
-const PACED_SLACK: Duration = Duration::from_millis(100);
-
-/// The consumer's clock as the driver follows it (module docs).
-#[derive(Default)]
-struct Paced {
-    /// Steps handled.
-    seen: u64,
-    /// When the last step was noticed.
-    last: Option<Instant>,
-    /// Playout time of the last step: 10 ms per step, so a late wake-up is not jitter.
-    clock: Option<Instant>,
-}
-
-impl Paced {
-    /// The next step's playout time.
-    fn advance(&mut self, real: Instant) -> Instant {
-        let next = match self.clock {
-            Some(c) => {
-                let n = c + Duration::from_millis(10);
-                let off = if n > real { n - real } else { real - n };
-                if off > PACED_SLACK { real } else { n }
-            }
-            None => real,
-        };
-        self.clock = Some(next);
-        next
     }
 }
 
