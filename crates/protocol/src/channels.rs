@@ -267,42 +267,7 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
             field: format!("{prefix}{}", e.field),
             reason: e.reason,
         })?;
-        let mut media = Media::new(kind);
-        let p = kind.channels_prefix();
-        media.rtcp_mux = kw.rtcp_mux.unwrap_or(false);
-        if let Some(r) = kw.setup_role {
-            media.setup = Some(SetupRole::parse(&r).ok_or_else(|| {
-                ParseError::new(
-                    format!("{p}_setup_role"),
-                    format!("{r:?} is not active/passive/actpass/holdconn"),
-                )
-            })?);
-        }
-        if let Some(d) = kw.dir {
-            media.direction = Direction::parse(&d).ok_or_else(|| {
-                ParseError::new(
-                    format!("{p}_dir"),
-                    format!("{d:?} is not sendrecv/sendonly/recvonly/inactive"),
-                )
-            })?;
-        }
-        media.mid = kw.mid;
-        if let Some(ice) = kw.ice {
-            ice_from_wire(ice, &mut media).map_err(|e| e.within(&format!("{p}_ice")))?;
-        }
-        let mut keys = Vec::new();
-        if kind == MediaKind::Audio
-            && let Some(k) = top.key.as_ref()
-        {
-            keys.push(key_from_wire(k).map_err(|e| e.within("key"))?);
-        }
-        for (i, k) in kw.keys.iter().flatten().enumerate() {
-            keys.push(key_from_wire(k).map_err(|e| e.within(&format!("{p}_keys[{i}]")))?);
-        }
-        media.crypto = keys;
-        media.proto = kw.proto.unwrap_or_else(|| {
-            default_proto(kind, media.fingerprint.is_some(), !media.crypto.is_empty()).to_owned()
-        });
+        let media = media_from_kind_wire(kind, kw, top.key.as_ref())?;
         desc.media.push(media);
     }
     // `key` alone (no audio fields and no audio ch) still means audio.
@@ -334,6 +299,51 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
         }
     }
     Ok(desc)
+}
+
+/// One kind's section from its `<prefix>_*` fields (and, for audio, the top-level `key`).
+fn media_from_kind_wire(
+    kind: MediaKind,
+    kw: KindWire,
+    top_key: Option<&KeyWire>,
+) -> Result<Media, ParseError> {
+    let mut media = Media::new(kind);
+    let p = kind.channels_prefix();
+    media.rtcp_mux = kw.rtcp_mux.unwrap_or(false);
+    if let Some(r) = kw.setup_role {
+        media.setup = Some(SetupRole::parse(&r).ok_or_else(|| {
+            ParseError::new(
+                format!("{p}_setup_role"),
+                format!("{r:?} is not active/passive/actpass/holdconn"),
+            )
+        })?);
+    }
+    if let Some(d) = kw.dir {
+        media.direction = Direction::parse(&d).ok_or_else(|| {
+            ParseError::new(
+                format!("{p}_dir"),
+                format!("{d:?} is not sendrecv/sendonly/recvonly/inactive"),
+            )
+        })?;
+    }
+    media.mid = kw.mid;
+    if let Some(ice) = kw.ice {
+        ice_from_wire(ice, &mut media).map_err(|e| e.within(&format!("{p}_ice")))?;
+    }
+    let mut keys = Vec::new();
+    if kind == MediaKind::Audio
+        && let Some(k) = top_key
+    {
+        keys.push(key_from_wire(k).map_err(|e| e.within("key"))?);
+    }
+    for (i, k) in kw.keys.iter().flatten().enumerate() {
+        keys.push(key_from_wire(k).map_err(|e| e.within(&format!("{p}_keys[{i}]")))?);
+    }
+    media.crypto = keys;
+    media.proto = kw.proto.unwrap_or_else(|| {
+        default_proto(kind, media.fingerprint.is_some(), !media.crypto.is_empty()).to_owned()
+    });
+    Ok(media)
 }
 
 fn ch_from_wire(ch: ChWire) -> Result<(MediaKind, Codec, Option<String>, Option<u16>), ParseError> {

@@ -562,31 +562,7 @@ async fn run(
             }
             _ = sleep_until(timeout) => channel.handle_timeout(Instant::now()),
         }
-        while let Some(out) = channel.poll_output() {
-            match out {
-                Output::Transmit(t) => match t.transport {
-                    Transport::Udp => {
-                        if let Some(s) = io.sockets.get(&t.from)
-                            && let Err(e) = s.try_send_to(&t.data, t.to)
-                        {
-                            tracing::debug!(to = %t.to, "send: {e}");
-                        }
-                    }
-                    Transport::Tcp => {
-                        if let Some(w) = io.tcp.get(&(t.from, t.to)) {
-                            // Fails only when the task ended; its `Closed` is on the way.
-                            let _ = w.send(t.data);
-                        }
-                    }
-                },
-                Output::Connect { server } => {
-                    tokio::spawn(tcp_connection(server, io.stream_tx.clone()));
-                }
-                Output::Event(e) => {
-                    let _ = events.send(e);
-                }
-            }
-        }
+        flush(&mut channel, &io, &events);
         if channel.state() == ChannelState::Closed {
             break;
         }
@@ -595,6 +571,36 @@ async fn run(
     drop(io);
     if let Some(r) = close_reply {
         let _ = r.send(());
+    }
+}
+
+/// Sends what the channel wants sent, opens the TCP connections it asks for, and passes
+/// its events on.
+fn flush(channel: &mut Channel, io: &Io, events: &mpsc::UnboundedSender<Event>) {
+    while let Some(out) = channel.poll_output() {
+        match out {
+            Output::Transmit(t) => match t.transport {
+                Transport::Udp => {
+                    if let Some(s) = io.sockets.get(&t.from)
+                        && let Err(e) = s.try_send_to(&t.data, t.to)
+                    {
+                        tracing::debug!(to = %t.to, "send: {e}");
+                    }
+                }
+                Transport::Tcp => {
+                    if let Some(w) = io.tcp.get(&(t.from, t.to)) {
+                        // Fails only when the task ended; its `Closed` is on the way.
+                        let _ = w.send(t.data);
+                    }
+                }
+            },
+            Output::Connect { server } => {
+                tokio::spawn(tcp_connection(server, io.stream_tx.clone()));
+            }
+            Output::Event(e) => {
+                let _ = events.send(e);
+            }
+        }
     }
 }
 
