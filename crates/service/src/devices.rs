@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::Shared;
+use crate::conn::Conn;
 use crate::errors::{Code, Fault, frame_fault, result};
-use crate::server::Conn;
 use crate::sound::{Device, DeviceChange, DeviceKind, Running};
 
 /// Every event `mt` of this protocol.

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 
 use crate::Shared;
 use crate::channel_audio::{Attached, ChannelAudio, Echo};
+use crate::conn::{Conn, Outbox};
 use crate::errors::{Code, Fault, frame_fault};
-use crate::server::{Conn, Outbox};
 
 /// Every event `mt` this protocol sends (docs/protocol.md is checked against it).
 pub const EVENTS: &[&str] = &[
@@ -46,6 +46,10 @@ const STATS_DEFAULT_MS: u32 = 1000;
 const STATS_MIN_MS: u32 = 100;
 /// Longest channel id accepted.
 const MAX_ID: usize = 128;
+/// STUN/TURN server URLs one `AllocChannel` may name, all `iceServers` entries together:
+/// each one is resolved and asked for candidates. (Browsers offer a handful; more only
+/// costs DNS queries and gathering time.)
+pub const MAX_ICE_URLS: usize = 16;
 
 struct Chan {
     handle: Arc<ChannelHandle>,
@@ -326,6 +330,14 @@ impl Session {
             ));
         }
 
+        let urls: usize = a.base.ice_servers.iter().map(|s| s.urls.len()).sum();
+        if urls > MAX_ICE_URLS {
+            return Err(field_fault(
+                "iceServers",
+                &format!("{urls} server URLs; at most {MAX_ICE_URLS} are taken"),
+            ));
+        }
+
         let addrs = local_addrs(&self.shared)?;
         // A peer that muxes RTCP (or any ICE peer) needs no RTCP port; our own offers may
         // reach a plain-RTP device that sends RTCP to port+1 (RFC 3550 §11).
@@ -356,7 +368,7 @@ impl Session {
         let config = ChannelConfig {
             settings,
             sockets: sockets.local,
-            cname: format!("myapps-{}", &self.shared.secret[..8]),
+            cname: new_cname(),
             ssrc: rand::random(),
             first_seq: rand::random(),
             first_timestamp: rand::random(),
@@ -459,6 +471,15 @@ async fn close_handle(handle: Arc<ChannelHandle>) {
             "channel still shared at close"
         ),
     }
+}
+
+/// A fresh RTCP CNAME for one channel: 16 random bytes in base64 (RFC 7022 §4.2: at least
+/// 96 random bits, new per session, so a CNAME tells nothing about the host or the user and
+/// cannot link two calls).
+fn new_cname() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn field_fault(field: &str, text: &str) -> Fault {

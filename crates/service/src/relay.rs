@@ -57,8 +57,8 @@ use protocol::api::{ApiMessage, ApiResultMsg, ConsumerClosed, Register, Request,
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::conn::{Conn, Outbox};
 use crate::errors::{Code, Fault, routing_of};
-use crate::server::{Conn, Outbox};
 
 /// Longest API id accepted.
 const MAX_API: usize = 256;

@@ -8,8 +8,8 @@ use protocol::ringer::{RingerMode, RingerRequest, StartRinging};
 use serde_json::{Map, Value, json};
 
 use crate::Shared;
+use crate::conn::Conn;
 use crate::errors::{Code, Fault, frame_fault, result};
-use crate::server::Conn;
 use crate::sound::{DeviceKind, Running};
 
 /// Serves one Ringer connection until the peer goes.
