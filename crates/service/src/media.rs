@@ -256,7 +256,7 @@ impl Session {
                 self.chan(&d.channel)?
                     .audio
                     .set_devices(d.microphone.as_deref(), d.speaker.as_deref())
-                    .map_err(|e| Fault::new(Code::Device, e))?;
+                    .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
                 d.channel
             }
             MediaRequest::GetStats(r) => {
@@ -391,7 +391,7 @@ impl Session {
         let attached: Arc<dyn Attached> = Arc::from(
             backend
                 .attach(&id, ends)
-                .map_err(|e| Fault::new(Code::Device, e))?,
+                .map_err(|e| Fault::new(Code::Device, e.to_string()))?,
         );
         // Take the events; early ones (gathering) are replayed to the app after the reply.
         let (_, placeholder) = mpsc::unbounded_channel();

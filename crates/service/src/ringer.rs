@@ -87,7 +87,7 @@ async fn handle(
                 tokio::task::spawn_blocking(move || sound.ring(device.as_deref(), &tone, volume))
                     .await
                     .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
-                    .map_err(|e| Fault::new(Code::Device, e))?;
+                    .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
             *ringing = Some(r);
             body.insert("ringing".into(), json!(true));
         }
@@ -101,7 +101,7 @@ async fn handle(
             let devices = tokio::task::spawn_blocking(move || sound.devices())
                 .await
                 .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
-                .map_err(|e| Fault::new(Code::Device, e))?;
+                .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
             let ringers: Vec<_> = devices
                 .into_iter()
                 .filter(|d| d.kind == DeviceKind::Speaker)
