@@ -1,14 +1,15 @@
 //! Who may open a websocket: the pure rules, applied in [`crate::server`] before the
 //! upgrade.
 //!
-//! * `Host` must name our listener (`localhost`, `127.0.0.1` or `[::1]` with our port): a
-//!   page on `evil.example` whose name is rebound to 127.0.0.1 (DNS rebinding) sends
+//! * `Host` must name our listener as our URLs do, `127.0.0.1:PORT`: a page on
+//!   `evil.example` whose name is rebound to 127.0.0.1 (DNS rebinding) sends
 //!   `Host: evil.example:PORT` and is refused.
 //! * `Origin`, which browsers always send on websocket handshakes and pages cannot forge,
-//!   must be our own (`http://localhost:PORT`, `http://127.0.0.1:PORT`,
-//!   `http://[::1]:PORT`) or one configured (PBX, App Proxy). No `Origin` at all is a
-//!   native client (a browser always sends one), which still needs the secret. `null`
-//!   (sandboxed frames, `file:`) is refused.
+//!   must be our own (`http://127.0.0.1:PORT`) or one configured (PBX, App Proxy). No
+//!   `Origin` at all is a native client (a browser always sends one), which still needs
+//!   the secret. `null` (sandboxed frames, `file:`) is refused. `http://localhost:PORT`
+//!   and `http://[::1]:PORT` are not ours: we do not listen on `::1`, and whoever does
+//!   (another user may) serves those origins.
 //! * `secret` in the query must equal the secret of this launch, compared in constant
 //!   time so the comparison leaks nothing about how much of a guess was right.
 
@@ -79,10 +80,7 @@ impl Policy<'_> {
     }
 
     fn own_host(&self, host: &str) -> bool {
-        let port = self.port.to_string();
-        ["localhost", "127.0.0.1", "[::1]"]
-            .iter()
-            .any(|name| host.eq_ignore_ascii_case(&format!("{name}:{port}")))
+        host == format!("127.0.0.1:{}", self.port)
     }
 
     /// Our own pages' origins or a configured one.
@@ -137,12 +135,11 @@ mod tests {
         let p = policy(&s);
         for origin in [
             None,
-            Some("http://localhost:4000"),
             Some("http://127.0.0.1:4000"),
-            Some("http://[::1]:4000/"),
+            Some("http://127.0.0.1:4000/"),
         ] {
             let h = Handshake {
-                host: Some("localhost:4000"),
+                host: Some("127.0.0.1:4000"),
                 origin,
                 secret: Some(&s),
             };
@@ -155,7 +152,7 @@ mod tests {
         let p = policy("abcd");
         let ok = Handshake {
             host: Some("127.0.0.1:4000"),
-            origin: Some("http://localhost:4000"),
+            origin: Some("http://127.0.0.1:4000"),
             secret: Some("abcd"),
         };
         let cases = [
@@ -173,6 +170,35 @@ mod tests {
                 },
                 Refusal::Host(String::new()),
             ),
+            // Names that may reach `::1`, where another user may listen, are not ours.
+            (
+                Handshake {
+                    host: Some("localhost:4000"),
+                    ..ok.clone()
+                },
+                Refusal::Host("localhost:4000".into()),
+            ),
+            (
+                Handshake {
+                    host: Some("[::1]:4000"),
+                    ..ok.clone()
+                },
+                Refusal::Host("[::1]:4000".into()),
+            ),
+            (
+                Handshake {
+                    origin: Some("http://localhost:4000"),
+                    ..ok.clone()
+                },
+                Refusal::Origin("http://localhost:4000".into()),
+            ),
+            (
+                Handshake {
+                    origin: Some("http://[::1]:4000"),
+                    ..ok.clone()
+                },
+                Refusal::Origin("http://[::1]:4000".into()),
+            ),
             (
                 Handshake {
                     origin: Some("http://localhost:4001"),
@@ -189,10 +215,10 @@ mod tests {
             ),
             (
                 Handshake {
-                    origin: Some("https://localhost:4000"),
+                    origin: Some("https://127.0.0.1:4000"),
                     ..ok.clone()
                 },
-                Refusal::Origin("https://localhost:4000".into()),
+                Refusal::Origin("https://127.0.0.1:4000".into()),
             ),
             (
                 Handshake {

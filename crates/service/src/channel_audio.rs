@@ -17,10 +17,12 @@ pub use audio::aec::AecConfig;
 use media::driver::{AUDIO_RATE, AudioEnds, BLOCK};
 use serde_json::{Value, json};
 
+use crate::sound::SoundError;
+
 /// A source and sink of channel audio.
 pub trait ChannelAudio: Send + Sync {
     /// Connects a channel's audio ends; dropping the result disconnects them.
-    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String>;
+    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError>;
     /// The backend's name (`tone`), for logs and the service info.
     fn name(&self) -> &'static str;
 }
@@ -28,7 +30,11 @@ pub trait ChannelAudio: Send + Sync {
 /// One channel's connection to a [`ChannelAudio`] backend.
 pub trait Attached: Send + Sync {
     /// Chooses devices (`None`: keep; `""`: the system default). Errors name the device.
-    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String>;
+    fn set_devices(
+        &self,
+        microphone: Option<&str>,
+        speaker: Option<&str>,
+    ) -> Result<(), SoundError>;
     /// Hold (`Hold {hold:true}`): the channel's far end is neither heard nor hearing the
     /// microphone until resumed.
     fn set_held(&self, held: bool);
@@ -55,12 +61,11 @@ impl Devices {
     /// Starts an engine on the system's default devices, with the microphone chain
     /// `aec` (echo cancellation, noise suppression, gain control) as the echo stage, or
     /// with the microphone untouched for `None`.
-    pub fn start(aec: Option<AecConfig>) -> Result<Devices, String> {
-        let engine =
-            audio::Engine::start(audio::EngineConfig::default()).map_err(|e| e.to_string())?;
+    pub fn start(aec: Option<AecConfig>) -> Result<Devices, SoundError> {
+        let engine = audio::Engine::start(audio::EngineConfig::default())?;
         let mut devices = Devices::new(Arc::new(engine));
         if let Some(config) = aec {
-            let canceller = audio::aec::EchoCanceller::new(config).map_err(|e| e.to_string())?;
+            let canceller = audio::aec::EchoCanceller::new(config)?;
             devices.aec = Some(canceller.meter());
             devices.engine.set_echo_stage(Some(Box::new(canceller)));
         }
@@ -81,7 +86,7 @@ impl Devices {
 pub struct Echo;
 
 impl ChannelAudio for Echo {
-    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError> {
         let meters = Arc::new(Meters::default());
         let task = tokio::spawn(run_echo(ends, meters.clone()));
         Ok(Box::new(EchoAttached { task, meters }))
@@ -141,9 +146,13 @@ struct EchoAttached {
 }
 
 impl Attached for EchoAttached {
-    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+    fn set_devices(
+        &self,
+        microphone: Option<&str>,
+        speaker: Option<&str>,
+    ) -> Result<(), SoundError> {
         if microphone.is_some_and(|d| !d.is_empty()) || speaker.is_some_and(|d| !d.is_empty()) {
-            return Err("an echo channel (audio \"echo\") has no devices to choose".into());
+            return Err(SoundError::EchoHasNoDevices);
         }
         Ok(())
     }
@@ -181,8 +190,8 @@ fn dbfs(meters: &Meters) -> f64 {
 
 /// Opens and closes the default speaker (a headless server usually has none): its id,
 /// or why sound cannot be played.
-pub fn probe_speaker() -> Result<String, String> {
-    audio::engine::probe_speaker(None).map_err(|e| e.to_string())
+pub fn probe_speaker() -> Result<String, SoundError> {
+    Ok(audio::engine::probe_speaker(None)?)
 }
 
 struct DevicesAttached {
@@ -192,7 +201,7 @@ struct DevicesAttached {
 }
 
 impl ChannelAudio for Devices {
-    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError> {
         // The channel's audio runs on the engine's clock (media::driver's module docs).
         let pacer = ends.pacer;
         let leg = self.engine.attach_paced(
@@ -213,7 +222,11 @@ impl ChannelAudio for Devices {
 }
 
 impl Attached for DevicesAttached {
-    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+    fn set_devices(
+        &self,
+        microphone: Option<&str>,
+        speaker: Option<&str>,
+    ) -> Result<(), SoundError> {
         // The protocol's "" is the system default, the engine's `None`.
         let choice = |d: &str| (!d.is_empty()).then(|| d.to_owned());
         let r = match (microphone.map(choice), speaker.map(choice)) {
@@ -222,7 +235,7 @@ impl Attached for DevicesAttached {
             (None, Some(s)) => self.engine.set_speaker(s.as_deref()),
             (Some(m), Some(s)) => self.engine.set_devices(m.as_deref(), s.as_deref()),
         };
-        r.map_err(|e| e.to_string())
+        Ok(r?)
     }
 
     fn set_held(&self, held: bool) {
@@ -258,7 +271,7 @@ struct Meters {
 }
 
 impl ChannelAudio for Tone {
-    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, String> {
+    fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError> {
         // 300–1000 Hz in 100 Hz steps from a hash of the id.
         let h = channel
             .bytes()
@@ -327,13 +340,14 @@ async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
 }
 
 impl Attached for ToneAttached {
-    fn set_devices(&self, microphone: Option<&str>, speaker: Option<&str>) -> Result<(), String> {
+    fn set_devices(
+        &self,
+        microphone: Option<&str>,
+        speaker: Option<&str>,
+    ) -> Result<(), SoundError> {
         for d in [microphone, speaker].into_iter().flatten() {
             if !d.is_empty() && d != "tone" {
-                return Err(format!(
-                    "device {d:?} is unknown: this service runs with the test-tone audio backend \
-                     (devices \"\" and \"tone\")"
-                ));
+                return Err(SoundError::NotATone(d.to_owned()));
             }
         }
         Ok(())

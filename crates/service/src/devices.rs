@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::Shared;
+use crate::conn::Conn;
 use crate::errors::{Code, Fault, frame_fault, result};
-use crate::server::Conn;
 use crate::sound::{Device, DeviceChange, DeviceKind, Running};
 
 /// Every event `mt` of this protocol.
@@ -66,7 +66,7 @@ pub(crate) async fn run(mut conn: Conn, shared: Arc<Shared>) {
                 let listed = tokio::task::spawn_blocking(move || sound.devices()).await;
                 let reply = match listed {
                     Ok(Ok(d)) => result(mt, src.as_deref(), grouped(d)),
-                    Ok(Err(e)) => Fault::new(Code::Device, e).reply(Some(mt), None, src.as_deref()),
+                    Ok(Err(e)) => Fault::new(Code::Device, e.to_string()).reply(Some(mt), None, src.as_deref()),
                     Err(e) => Fault::new(Code::Internal, e.to_string()).reply(Some(mt), None, src.as_deref()),
                 };
                 conn.out.send(reply);

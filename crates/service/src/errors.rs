@@ -18,7 +18,7 @@ pub enum Code {
     UnknownMessage = 0x0006_0002,
     /// A field is missing or has the wrong type or value.
     BadField = 0x0006_0003,
-    /// The frame is larger than the limit.
+    /// The message is larger than the limit (the connection is closed).
     TooLarge = 0x0006_0004,
     /// No channel with this id on this connection.
     UnknownChannel = 0x0006_0005,
@@ -36,6 +36,11 @@ pub enum Code {
     Device = 0x0006_000B,
     /// Something inside the service failed.
     Internal = 0x0006_000C,
+    /// The peer let more than [`crate::conn::OUTBOX_LIMIT`] bytes of messages wait: the
+    /// connection is closed.
+    SlowReader = 0x0006_000D,
+    /// The service holds [`crate::Config::max_connections`] websockets already.
+    TooManyConnections = 0x0006_000E,
 }
 
 impl Code {

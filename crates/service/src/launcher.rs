@@ -413,11 +413,10 @@ impl Launcher {
                         self.remove(&r);
                         Ok(())
                     }
-                    other => Err(format!(
-                        "{other:?} is not a message of {LAUNCHER_API} (AddLocalNotification, RemoveLocalNotification)"
-                    )),
+                    other => Err(NotificationError::UnknownMessage(other.to_owned())),
                 };
-                if let Err(text) = answer {
+                if let Err(e) = answer {
+                    let text = e.to_string();
                     let mut res = ApiResultMsg::answering(&r, None, json!({}));
                     if !mt.is_empty() {
                         res.msg = json!({"mt": format!("{mt}Result")});
@@ -432,12 +431,12 @@ impl Launcher {
         }
     }
 
-    fn origin(r: &Request) -> Result<Origin, String> {
+    fn origin(r: &Request) -> Result<Origin, NotificationError> {
         let src = r
             .src
             .clone()
             .filter(|s| !s.is_empty())
-            .ok_or("src (the notification id) is missing")?;
+            .ok_or(NotificationError::NoSrc)?;
         Ok(Origin {
             // The relay always sets `client`; a consumer the client always names.
             client: r.client.clone().unwrap_or_default(),
@@ -446,7 +445,7 @@ impl Launcher {
         })
     }
 
-    fn add(&self, r: &Request) -> Result<(), String> {
+    fn add(&self, r: &Request) -> Result<(), NotificationError> {
         let origin = Self::origin(r)?;
         let mut n = parse_notification(&r.msg)?;
         let mut s = self.lock();
@@ -461,7 +460,7 @@ impl Launcher {
         self.0
             .notifier
             .show(&n)
-            .map_err(|e| format!("the notification could not be shown: {e}"))?;
+            .map_err(|e| NotificationError::Show(e.to_string()))?;
         if s.notes.len() >= MAX_NOTIFICATIONS
             && let Some((_, oldest)) = s.notes.pop_first()
         {
@@ -522,28 +521,50 @@ impl Launcher {
     }
 }
 
+/// Why a launcher request is refused (the `errorText` of its result).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    /// No `src`: the notification has no id.
+    #[error("src (the notification id) is missing")]
+    NoSrc,
+    /// A text field over [`MAX_FIELD`] bytes.
+    #[error("{0}: longer than {MAX_FIELD} bytes")]
+    TooLong(&'static str),
+    /// A text field that is not a string.
+    #[error("{0}: must be a string")]
+    NotAString(&'static str),
+    /// `type` is not one we know.
+    #[error("type: {0:?} is not Default, PhoneCall or ChatMessage")]
+    UnknownType(String),
+    /// Neither `title` nor `text`.
+    #[error("a notification needs a title or a text")]
+    Empty,
+    /// The desktop's notification service refused it.
+    #[error("the notification could not be shown: {0}")]
+    Show(String),
+    /// An `mt` the launcher API does not have.
+    #[error(
+        "{0:?} is not a message of {LAUNCHER_API} (AddLocalNotification, RemoveLocalNotification)"
+    )]
+    UnknownMessage(String),
+}
+
 /// Checks an `AddLocalNotification` message. `id` and `src` are left empty.
-fn parse_notification(msg: &Value) -> Result<Notification, String> {
-    let text = |field: &str| -> Result<Option<String>, String> {
+fn parse_notification(msg: &Value) -> Result<Notification, NotificationError> {
+    let text = |field: &'static str| -> Result<Option<String>, NotificationError> {
         match msg.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.len() > MAX_FIELD => {
-                Err(format!("{field}: longer than {MAX_FIELD} bytes"))
-            }
+            Some(Value::String(s)) if s.len() > MAX_FIELD => Err(NotificationError::TooLong(field)),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("{field}: must be a string")),
+            Some(_) => Err(NotificationError::NotAString(field)),
         }
     };
     let kind = match text("type")?.as_deref() {
         None | Some("Default") => NotificationType::Default,
         Some("PhoneCall") => NotificationType::PhoneCall,
         Some("ChatMessage") => NotificationType::ChatMessage,
-        Some(other) => {
-            return Err(format!(
-                "type: {other:?} is not Default, PhoneCall or ChatMessage"
-            ));
-        }
+        Some(other) => return Err(NotificationError::UnknownType(other.to_owned())),
     };
     let n = Notification {
         id: String::new(),
@@ -560,7 +581,7 @@ fn parse_notification(msg: &Value) -> Result<Notification, String> {
         reply_title: text("replyTitle")?,
     };
     if n.title.is_none() && n.text.is_none() {
-        return Err("a notification needs a title or a text".into());
+        return Err(NotificationError::Empty);
     }
     Ok(n)
 }
@@ -607,7 +628,7 @@ mod tests {
             (json!({"title":"x".repeat(MAX_FIELD + 1)}), "longer"),
         ] {
             let e = parse_notification(&bad).unwrap_err();
-            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
         }
     }
 
@@ -706,6 +727,7 @@ mod tests {
                     }
                 )
                 .unwrap_err()
+                .to_string()
                 .contains("denied")
         );
         assert!(launcher.lock().notes.is_empty());

@@ -17,30 +17,40 @@
 //! the `Host` header names our loopback listener (DNS rebinding), the `Origin` is one we
 //! serve (our own pages, the configured PBX, the App Proxy) or absent (native clients), and
 //! the query carries the secret made at start (256 random bits, compared in constant
-//! time). Refusals are answered with 403 and logged with the reason; nothing is allocated
-//! for a refused peer.
+//! time). Refusals are answered with 403 and logged with the reason, at a bounded rate
+//! ([`refusal_log`]); nothing is allocated for a refused peer. URLs name `127.0.0.1`,
+//! never `localhost`, which may lead to `::1`, where another user may listen.
 //!
 //! # Bad input
-//! Frames that are not JSON, name an unknown `mt`, have a field of the wrong type or
-//! exceed [`Config::max_message`] get an error reply naming the fault ([`errors`]); the
-//! connection and its other channels go on. (On `/media`, `/ringer` and `/devices` every
+//! Frames that are not JSON, name an unknown `mt` or have a field of the wrong type get
+//! an error reply naming the fault ([`errors`]); the connection and its other channels go
+//! on. (On `/media`, `/ringer` and `/devices` every
 //! request gets exactly one reply; on `/api` results travel as the envelope routes them.) A closed connection
 //! frees its channels.
+//!
+//! # Limits
+//! What a peer can make the service hold is bounded, each limit answered with its code:
+//! a message over [`Config::max_message`] closes the connection (refused from its frame
+//! header, before it is buffered); so does a peer that lets more than
+//! [`conn::OUTBOX_LIMIT`] bytes wait; websockets beyond [`Config::max_connections`] are
+//! refused with 503; `AllocChannel` takes [`media::MAX_ICE_URLS`] STUN/TURN URLs.
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod channel_audio;
+pub mod conn;
 pub mod devices;
 pub mod errors;
 pub mod launcher;
 pub mod media;
+pub mod refusal_log;
 pub mod relay;
 pub mod ringer;
 pub mod server;
 pub mod sound;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use ::media::interfaces::InterfaceFilter;
@@ -57,8 +67,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// What the service is started with.
 #[derive(Clone)]
 pub struct Config {
-    /// Name the service `localhost` in its URLs (default); `false` is the
-    /// `DISABLELOCALHOST` setting: `127.0.0.1`.
+    /// The `DISABLELOCALHOST` setting. It no longer changes anything: URLs always name
+    /// `127.0.0.1`, because `localhost` may resolve to `::1`, where another local user
+    /// can listen on our port and would be handed the secret.
     pub use_localhost: bool,
     /// TCP port; 0 picks a free one.
     pub port: u16,
@@ -67,7 +78,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Channels one connection may hold at once.
     pub max_channels: usize,
-    /// Largest text frame answered normally; larger ones get a `TooLarge` error reply.
+    /// Websockets open at once, all paths together; more are refused with HTTP 503 and
+    /// code `TooManyConnections`.
+    pub max_connections: usize,
+    /// Largest message (and frame) read; a larger one closes the connection with status
+    /// 1009 and code `TooLarge`, refused from its header before it is buffered.
     pub max_message: usize,
     /// Media settings.
     pub media: MediaConfig,
@@ -118,6 +133,7 @@ impl Default for Config {
             port: 0,
             allowed_origins: Vec::new(),
             max_channels: 16,
+            max_connections: 64,
             max_message: 1 << 20,
             media: MediaConfig::default(),
             audio: Arc::new(channel_audio::Tone),
@@ -141,6 +157,10 @@ pub(crate) struct Shared {
     pub allocated: std::sync::atomic::AtomicU64,
     /// Websocket handshakes refused since start.
     pub refused: std::sync::atomic::AtomicU64,
+    /// The rate-limited log of those refusals.
+    pub refusal_log: Arc<refusal_log::RefusalLog>,
+    /// Websockets open now.
+    pub connections: std::sync::atomic::AtomicUsize,
     /// Device news for every device-protocol connection.
     pub device_news: tokio::sync::broadcast::Sender<Value>,
 }
@@ -170,21 +190,20 @@ pub enum StartError {
 }
 
 impl Service {
-    /// Binds the loopback listener(s) and starts serving on the current tokio runtime.
+    /// Binds the loopback listener and starts serving on the current tokio runtime.
+    ///
+    /// Only `127.0.0.1`, and every URL names it: `[::1]` with our port may belong to
+    /// another user (nothing stops them binding it first), and a client that resolved
+    /// `localhost` to `::1` would hand them the secret.
     pub async fn start(config: Config) -> Result<Service, StartError> {
-        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.port);
-        let l4 = tokio::net::TcpListener::bind(v4)
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| StartError::Bind { addr: v4, source })?;
-        let port = l4
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener
             .local_addr()
-            .map_err(|source| StartError::Bind { addr: v4, source })?
+            .map_err(|source| StartError::Bind { addr, source })?
             .port();
-        // `localhost` may resolve to ::1 first; serve it on the same port where IPv6 exists.
-        let l6 =
-            tokio::net::TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port))
-                .await
-                .ok();
         let shared = Arc::new(Shared {
             audio_ports: Mutex::new(PortAllocator::new(config.media.audio_ports)),
             secret: auth::new_secret(),
@@ -194,11 +213,13 @@ impl Service {
             channels: std::sync::atomic::AtomicUsize::new(0),
             allocated: std::sync::atomic::AtomicU64::new(0),
             refused: std::sync::atomic::AtomicU64::new(0),
+            refusal_log: refusal_log::RefusalLog::new(),
+            connections: std::sync::atomic::AtomicUsize::new(0),
             device_news: tokio::sync::broadcast::channel(64).0,
         });
         let watcher = devices::watch(&shared, shared.device_news.clone());
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(shared.clone(), l4, l6, stopped));
+        let task = tokio::spawn(server::serve(shared.clone(), listener, stopped));
         let ws = shared.ws_base();
         let (launcher, launcher_task) = launcher::Launcher::start(
             &shared.relay,
@@ -231,7 +252,7 @@ impl Service {
         &self.shared.secret
     }
 
-    /// `http://localhost:PORT` (or `127.0.0.1` with `DISABLELOCALHOST`).
+    /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         self.shared.base_url()
     }
@@ -290,23 +311,16 @@ impl Service {
             let _ = s.send(());
         }
         let _ = (&mut self.task).await;
+        self.shared.refusal_log.flush();
     }
 }
 
 impl Shared {
-    fn host(&self) -> &'static str {
-        if self.config.use_localhost {
-            "localhost"
-        } else {
-            "127.0.0.1"
-        }
-    }
-
     pub(crate) fn base_url(&self) -> String {
-        format!("http://{}:{}", self.host(), self.port)
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     pub(crate) fn ws_base(&self) -> String {
-        format!("ws://{}:{}", self.host(), self.port)
+        format!("ws://127.0.0.1:{}", self.port)
     }
 }

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 
 use crate::Shared;
 use crate::channel_audio::{Attached, ChannelAudio, Echo};
+use crate::conn::{Conn, Outbox};
 use crate::errors::{Code, Fault, frame_fault};
-use crate::server::{Conn, Outbox};
 
 /// Every event `mt` this protocol sends (docs/protocol.md is checked against it).
 pub const EVENTS: &[&str] = &[
@@ -46,6 +46,10 @@ const STATS_DEFAULT_MS: u32 = 1000;
 const STATS_MIN_MS: u32 = 100;
 /// Longest channel id accepted.
 const MAX_ID: usize = 128;
+/// STUN/TURN server URLs one `AllocChannel` may name, all `iceServers` entries together:
+/// each one is resolved and asked for candidates. (Browsers offer a handful; more only
+/// costs DNS queries and gathering time.)
+pub const MAX_ICE_URLS: usize = 16;
 
 struct Chan {
     handle: Arc<ChannelHandle>,
@@ -256,7 +260,7 @@ impl Session {
                 self.chan(&d.channel)?
                     .audio
                     .set_devices(d.microphone.as_deref(), d.speaker.as_deref())
-                    .map_err(|e| Fault::new(Code::Device, e))?;
+                    .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
                 d.channel
             }
             MediaRequest::GetStats(r) => {
@@ -330,6 +334,14 @@ impl Session {
             ));
         }
 
+        let urls: usize = a.base.ice_servers.iter().map(|s| s.urls.len()).sum();
+        if urls > MAX_ICE_URLS {
+            return Err(field_fault(
+                "iceServers",
+                &format!("{urls} server URLs; at most {MAX_ICE_URLS} are taken"),
+            ));
+        }
+
         let addrs = local_addrs(&self.shared)?;
         // A peer that muxes RTCP (or any ICE peer) needs no RTCP port; our own offers may
         // reach a plain-RTP device that sends RTCP to port+1 (RFC 3550 §11).
@@ -385,7 +397,7 @@ impl Session {
         let attached: Arc<dyn Attached> = Arc::from(
             backend
                 .attach(&id, ends)
-                .map_err(|e| Fault::new(Code::Device, e))?,
+                .map_err(|e| Fault::new(Code::Device, e.to_string()))?,
         );
         // Take the events; early ones (gathering) are replayed to the app after the reply.
         let (_, placeholder) = mpsc::unbounded_channel();

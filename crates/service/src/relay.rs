@@ -57,8 +57,8 @@ use protocol::api::{ApiMessage, ApiResultMsg, ConsumerClosed, Register, Request,
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::conn::{Conn, Outbox};
 use crate::errors::{Code, Fault, routing_of};
-use crate::server::{Conn, Outbox};
 
 /// Longest API id accepted.
 const MAX_API: usize = 256;
@@ -76,9 +76,14 @@ pub enum Role {
     Native,
 }
 
+/// A `role` parameter that names no role.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: give role=client or role=native")]
+pub struct UnknownRole(pub String);
+
 impl Role {
     /// The role named by the `role` parameter of a raw query (`secret=…&role=client`).
-    pub fn from_query(query: Option<&str>) -> Result<Role, String> {
+    pub fn from_query(query: Option<&str>) -> Result<Role, UnknownRole> {
         let role = query
             .unwrap_or("")
             .split('&')
@@ -86,9 +91,7 @@ impl Role {
         match role {
             None | Some("native") => Ok(Role::Native),
             Some("client") => Ok(Role::Client),
-            Some(other) => Err(format!(
-                "unknown role {other:?}: give role=client or role=native"
-            )),
+            Some(other) => Err(UnknownRole(other.to_owned())),
         }
     }
 

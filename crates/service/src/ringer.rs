@@ -8,8 +8,8 @@ use protocol::ringer::{RingerMode, RingerRequest, StartRinging};
 use serde_json::{Map, Value, json};
 
 use crate::Shared;
+use crate::conn::Conn;
 use crate::errors::{Code, Fault, frame_fault, result};
-use crate::server::Conn;
 use crate::sound::{DeviceKind, Running};
 
 /// Serves one Ringer connection until the peer goes.
@@ -87,7 +87,7 @@ async fn handle(
                 tokio::task::spawn_blocking(move || sound.ring(device.as_deref(), &tone, volume))
                     .await
                     .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
-                    .map_err(|e| Fault::new(Code::Device, e))?;
+                    .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
             *ringing = Some(r);
             body.insert("ringing".into(), json!(true));
         }
@@ -101,7 +101,7 @@ async fn handle(
             let devices = tokio::task::spawn_blocking(move || sound.devices())
                 .await
                 .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
-                .map_err(|e| Fault::new(Code::Device, e))?;
+                .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
             let ringers: Vec<_> = devices
                 .into_iter()
                 .filter(|d| d.kind == DeviceKind::Speaker)

@@ -6,20 +6,22 @@
 //! (size, binary) so every handler gets them alike.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Shared;
 use crate::auth::{self, Handshake, Policy};
-use crate::errors::{Code, Fault, routing_of};
+use crate::conn::{Conn, INBOUND_QUEUE, OUTBOX_LIMIT};
+use crate::errors::{Code, Fault};
 
 /// The JS client library (`assets/service/myapps-service.js`), served to our own pages.
 const CLIENT_JS: &str = include_str!("../../../assets/service/myapps-service.js");
@@ -31,28 +33,8 @@ const DEMO_JS: &str = include_str!("../../../assets/service/demo.js");
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
-/// Frames larger than this close the connection (tungstenite's limit); frames up to it but
-/// above [`crate::Config::max_message`] get a `TooLarge` reply instead.
-const HARD_FRAME_LIMIT: usize = 16 << 20;
-
-/// One websocket as a handler sees it.
-pub(crate) struct Conn {
-    /// Text frames from the peer, in order; ends when the peer goes.
-    pub inbound: mpsc::Receiver<String>,
-    /// Replies and events to the peer.
-    pub out: Outbox,
-}
-
-/// Where a handler writes. Sending never blocks; a gone peer makes sends no-ops.
-#[derive(Clone)]
-pub(crate) struct Outbox(mpsc::UnboundedSender<Value>);
-
-impl Outbox {
-    /// Queues one message.
-    pub fn send(&self, v: Value) {
-        let _ = self.0.send(v);
-    }
-}
+/// How long a closing handshake may wait for a peer that does not read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug)]
 enum Proto {
@@ -68,12 +50,7 @@ struct AppState {
     shutdown: watch::Receiver<bool>,
 }
 
-pub(crate) async fn serve(
-    shared: Arc<Shared>,
-    v4: TcpListener,
-    v6: Option<TcpListener>,
-    stop: oneshot::Receiver<()>,
-) {
+pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener, stop: oneshot::Receiver<()>) {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let state = AppState { shared, shutdown };
     let app = Router::new()
@@ -95,24 +72,20 @@ pub(crate) async fn serve(
         )
         .route("/api", get(api_ws))
         .with_state(state);
-    let mut servers = tokio::task::JoinSet::new();
-    for l in std::iter::once(v4).chain(v6) {
-        let app = app.clone();
-        let mut down = shutdown_tx.subscribe();
-        servers.spawn(async move {
-            let r = axum::serve(l, app)
-                .with_graceful_shutdown(async move {
-                    let _ = down.wait_for(|d| *d).await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!("service listener: {e}");
-            }
-        });
-    }
+    let mut down = shutdown_tx.subscribe();
+    let server = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = down.wait_for(|d| *d).await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!("service listener: {e}");
+        }
+    });
     let _ = stop.await;
     let _ = shutdown_tx.send(true);
-    while servers.join_next().await.is_some() {}
+    let _ = server.await;
 }
 
 /// One of our built-in pages or scripts (they hold no secret: pages get it from the app's
@@ -162,28 +135,73 @@ fn upgrade(
         allowed_origins: &state.shared.config.allowed_origins,
     };
     if let Err(refusal) = policy.check(&handshake) {
-        state
-            .shared
-            .refused
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tracing::warn!(
-            protocol = ?proto,
-            origin = handshake.origin.unwrap_or("-"),
-            "websocket refused: {refusal}"
-        );
+        state.shared.refused.fetch_add(1, Ordering::SeqCst);
+        state.shared.refusal_log.refused(|| {
+            tracing::warn!(
+                protocol = ?proto,
+                origin = handshake.origin.unwrap_or("-"),
+                "websocket refused: {refusal}"
+            );
+        });
         return (StatusCode::FORBIDDEN, format!("refused: {refusal}\n")).into_response();
     }
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| run_socket(socket, state, proto))
+    let Some(slot) = Slot::take(&state.shared) else {
+        let max = state.shared.config.max_connections;
+        tracing::warn!(protocol = ?proto, "websocket refused: {max} connections open");
+        let f = Fault::new(
+            Code::TooManyConnections,
+            format!("the service holds {max} websockets, the most it may"),
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            f.reply(None, None, None).to_string(),
+        )
+            .into_response();
+    };
+    // tungstenite refuses a longer frame or message from its header, before buffering it.
+    let max = state.shared.config.max_message;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run_socket(socket, state, proto, slot))
 }
 
-async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto) {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Value>();
-    let (in_tx, in_rx) = mpsc::channel::<String>(32);
+/// A place among [`crate::Config::max_connections`], given back when dropped.
+struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        let max = shared.config.max_connections;
+        shared
+            .connections
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Why a connection ends.
+enum End {
+    /// The peer closed, went, or the service stops.
+    Normal,
+    /// A close frame saying why (RFC 6455 §7.4.1 status and our error code).
+    Close(u16, Fault),
+}
+
+async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto, _slot: Slot) {
+    let (out, mut out_rx) = crate::conn::outbox();
+    let (in_tx, in_rx) = mpsc::channel::<String>(INBOUND_QUEUE);
     let conn = Conn {
         inbound: in_rx,
-        out: Outbox(out_tx.clone()),
+        out: out.clone(),
     };
     let shared = state.shared.clone();
     let handler = match proto {
@@ -192,21 +210,13 @@ async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto) {
         Proto::Devices => tokio::spawn(crate::devices::run(conn, shared.clone())),
         Proto::Api(role) => tokio::spawn(crate::relay::run(conn, shared.relay.clone(), role)),
     };
-    let max = shared.config.max_message;
     let mut shutdown = state.shutdown.clone();
-    loop {
+    let end = loop {
         tokio::select! {
             m = ws.recv() => match m {
                 Some(Ok(Message::Text(t))) => {
-                    if t.len() > max {
-                        let (mt, channel, src) = routing_of(&t);
-                        let f = Fault::new(
-                            Code::TooLarge,
-                            format!("message of {} bytes is larger than the limit of {max}", t.len()),
-                        );
-                        let _ = out_tx.send(f.reply(mt.as_deref(), channel.as_deref(), src.as_deref()));
-                    } else if in_tx.send(t.as_str().to_owned()).await.is_err() {
-                        break;
+                    if in_tx.send(t.as_str().to_owned()).await.is_err() {
+                        break End::Normal;
                     }
                 }
                 Some(Ok(Message::Binary(b))) => {
@@ -214,31 +224,92 @@ async fn run_socket(mut ws: WebSocket, state: AppState, proto: Proto) {
                         Code::BinaryFrame,
                         format!("binary frame of {} bytes: messages are JSON text", b.len()),
                     );
-                    let _ = out_tx.send(f.reply(None, None, None));
+                    out.send(f.reply(None, None, None));
                 }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Err(e)) => {
-                    tracing::debug!("websocket: {e}");
-                    break;
-                }
+                Some(Ok(Message::Close(_))) | None => break End::Normal,
+                Some(Err(e)) => break read_error(e, shared.config.max_message),
                 // Pings are answered by the websocket layer.
                 Some(Ok(_)) => {}
             },
             o = out_rx.recv() => match o {
-                Some(v) => {
-                    if ws.send(Message::Text(v.to_string().into())).await.is_err() {
-                        break;
+                Some(text) => {
+                    // A peer that does not read blocks this send: the overflow and the
+                    // shutdown still end the connection.
+                    tokio::select! {
+                        r = ws.send(Message::Text(text.into())) => if r.is_err() { break End::Normal },
+                        () = out.overflowed() => break slow_reader(),
+                        () = stopping(&mut shutdown) => break End::Normal,
                     }
                 }
-                None => break,
+                None => break End::Normal,
             },
-            _ = async { let _ = shutdown.wait_for(|d| *d).await; } => break,
+            () = out.overflowed() => break slow_reader(),
+            () = stopping(&mut shutdown) => break End::Normal,
         }
-    }
+    };
     drop(in_tx);
     // The handler ends when its inbound stream does, freeing what the connection held.
     if let Err(e) = handler.await {
         tracing::error!("protocol handler ended abnormally: {e}");
     }
-    let _ = ws.send(Message::Close(None)).await;
+    let frame = match end {
+        End::Normal => None,
+        End::Close(code, f) => {
+            tracing::warn!(protocol = ?proto, "websocket closed: {}", f.text);
+            Some(CloseFrame {
+                code,
+                reason: close_reason(&f).into(),
+            })
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::Close(frame))).await;
+}
+
+/// Resolves when the service stops.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|d| *d).await;
+}
+
+fn slow_reader() -> End {
+    End::Close(
+        close_code::POLICY,
+        Fault::new(
+            Code::SlowReader,
+            format!("more than {OUTBOX_LIMIT} bytes wait for the peer: it does not read"),
+        ),
+    )
+}
+
+/// A frame or message over the limit ends the connection (tungstenite has not read its
+/// payload, so the stream cannot go on); other read errors end it quietly.
+fn read_error(e: axum::Error, max: usize) -> End {
+    let e = e.into_inner();
+    match e.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size,
+            ..
+        })) => End::Close(
+            close_code::SIZE,
+            Fault::new(
+                Code::TooLarge,
+                format!("message of {size} bytes is larger than the limit of {max}"),
+            ),
+        ),
+        _ => {
+            tracing::debug!("websocket: {e}");
+            End::Normal
+        }
+    }
+}
+
+/// The reason of a close frame: `0x0006000D: words`, cut to the 123 bytes a close
+/// frame's reason may have (RFC 6455 §5.5: control frames carry at most 125 bytes).
+fn close_reason(f: &Fault) -> String {
+    let mut s = format!("0x{:08X}: {}", f.code, f.text);
+    let mut cut = s.len().min(123);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    s
 }

@@ -48,6 +48,26 @@ pub enum DeviceChange {
     Removed(Device),
 }
 
+/// Why a sound request failed (the `errorText` of code `Device`).
+#[derive(Debug, thiserror::Error)]
+pub enum SoundError {
+    /// The service runs without a sound system ([`NoSound`]).
+    #[error("no sound system: this service was started without audio devices")]
+    NoSound,
+    /// A device the test-tone backend does not have.
+    #[error(
+        "device {0:?} is unknown: this service runs with the test-tone audio backend \
+         (devices \"\" and \"tone\")"
+    )]
+    NotATone(String),
+    /// Devices chosen for an echo channel.
+    #[error("an echo channel (audio \"echo\") has no devices to choose")]
+    EchoHasNoDevices,
+    /// The sound system failed (device gone, busy, unknown id, undecodable ringtone).
+    #[error(transparent)]
+    Audio(#[from] audio::AudioError),
+}
+
 /// Something that stops when dropped (a ringing tone, a device watcher).
 pub trait Running: Send {}
 impl<T: Send> Running for T {}
@@ -58,7 +78,7 @@ pub type OnChange = Box<dyn Fn(DeviceChange) + Send + Sync>;
 /// The sound system.
 pub trait Sound: Send + Sync {
     /// All devices now.
-    fn devices(&self) -> Result<Vec<Device>, String>;
+    fn devices(&self) -> Result<Vec<Device>, SoundError>;
     /// Built-in and user ringtones.
     fn ringtones(&self) -> Vec<Ringtone>;
     /// Rings `ringtone` on `device` (`None`: the default speaker) at `volume` (0–1) until
@@ -68,31 +88,29 @@ pub trait Sound: Send + Sync {
         device: Option<&str>,
         ringtone: &str,
         volume: f32,
-    ) -> Result<Box<dyn Running>, String>;
+    ) -> Result<Box<dyn Running>, SoundError>;
     /// Reports devices that come and go until the result is dropped.
-    fn watch(&self, on_change: OnChange) -> Result<Box<dyn Running>, String>;
+    fn watch(&self, on_change: OnChange) -> Result<Box<dyn Running>, SoundError>;
 }
 
 /// No sound system: every request fails saying so.
 pub struct NoSound;
 
-const NO_SOUND: &str = "no sound system: this service was started without audio devices";
-
 impl Sound for NoSound {
-    fn devices(&self) -> Result<Vec<Device>, String> {
-        Err(NO_SOUND.into())
+    fn devices(&self) -> Result<Vec<Device>, SoundError> {
+        Err(SoundError::NoSound)
     }
 
     fn ringtones(&self) -> Vec<Ringtone> {
         Vec::new()
     }
 
-    fn ring(&self, _: Option<&str>, _: &str, _: f32) -> Result<Box<dyn Running>, String> {
-        Err(NO_SOUND.into())
+    fn ring(&self, _: Option<&str>, _: &str, _: f32) -> Result<Box<dyn Running>, SoundError> {
+        Err(SoundError::NoSound)
     }
 
-    fn watch(&self, _: OnChange) -> Result<Box<dyn Running>, String> {
-        Err(NO_SOUND.into())
+    fn watch(&self, _: OnChange) -> Result<Box<dyn Running>, SoundError> {
+        Err(SoundError::NoSound)
     }
 }
 
@@ -116,16 +134,15 @@ impl System {
         }
     }
 
-    fn pcm(&self, ringtone: &str) -> Result<std::sync::Arc<[i16]>, String> {
+    fn pcm(&self, ringtone: &str) -> Result<std::sync::Arc<[i16]>, SoundError> {
         // A poisoned lock only means another thread panicked while caching: the map is
         // still a valid cache.
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(ringtone) {
             return Ok(p.clone());
         }
-        let pcm: std::sync::Arc<[i16]> = audio::ringtones::load(ringtone, self.user_dir.as_deref())
-            .map_err(|e| e.to_string())?
-            .into();
+        let pcm: std::sync::Arc<[i16]> =
+            audio::ringtones::load(ringtone, self.user_dir.as_deref())?.into();
         cache.insert(ringtone.to_owned(), pcm.clone());
         Ok(pcm)
     }
@@ -144,10 +161,8 @@ fn device(d: audio::devices::DeviceInfo) -> Device {
 }
 
 impl Sound for System {
-    fn devices(&self) -> Result<Vec<Device>, String> {
-        audio::devices::list()
-            .map(|l| l.into_iter().map(device).collect())
-            .map_err(|e| e.to_string())
+    fn devices(&self) -> Result<Vec<Device>, SoundError> {
+        Ok(audio::devices::list()?.into_iter().map(device).collect())
     }
 
     fn ringtones(&self) -> Vec<Ringtone> {
@@ -166,13 +181,13 @@ impl Sound for System {
         device: Option<&str>,
         ringtone: &str,
         volume: f32,
-    ) -> Result<Box<dyn Running>, String> {
+    ) -> Result<Box<dyn Running>, SoundError> {
         let pcm = self.pcm(ringtone)?;
-        let r = audio::ringer::Ringer::start(device, pcm, volume).map_err(|e| e.to_string())?;
+        let r = audio::ringer::Ringer::start(device, pcm, volume)?;
         Ok(Box::new(r))
     }
 
-    fn watch(&self, on_change: OnChange) -> Result<Box<dyn Running>, String> {
+    fn watch(&self, on_change: OnChange) -> Result<Box<dyn Running>, SoundError> {
         let w = audio::devices::DeviceWatcher::start(self.watch_interval, move |e| {
             on_change(match e {
                 audio::devices::DeviceEvent::Added(d) => DeviceChange::Added(device(d)),
