@@ -165,7 +165,13 @@ impl UriRegistry for Registry {
                 let choice = user_choice(scheme)?;
                 let (handler, is_ours) = match choice {
                     Some(p) => (Some(format!("UserChoice {p}")), p == PROG_ID),
-                    None => (cmd.clone(), cmd.as_deref().is_some_and(ours)),
+                    // A command of an older version, without `--uri`, would let a
+                    // link add options: not counted as ours until registered again.
+                    None => (
+                        cmd.clone(),
+                        cmd.as_deref()
+                            .is_some_and(|c| ours(c) && c.contains(super::LINK_OPTION)),
+                    ),
                 };
                 Ok(SchemeStatus {
                     scheme,
