@@ -2,6 +2,7 @@
 //! form or the installer's `SERVER` property, and the page the shell loads for it.
 //!
 //! `host[:port][/PBX0-n][#phys=location]` → `https://host[:port]/PBX0[-n]/APPCLIENT/appclient.htm[#phys=location]`.
+//! The host is compared and stored in lower case (host names are case-insensitive).
 
 use std::fmt;
 
@@ -99,7 +100,10 @@ impl Server {
             return Err(format!("{s:?}: {host:?} is not a host name or address"));
         }
         Ok(Self {
-            host,
+            // Host names are case-insensitive (RFC 3986 §3.2.2, RFC 4343): kept in the
+            // normalised lower case, so `PBX.Example.COM` is the same server and its
+            // origin is the one the webview sends (RFC 6454 §4 lower-cases the host).
+            host: host.to_ascii_lowercase(),
             port: port.filter(|&p| p != 443),
             module,
             phys,
@@ -151,6 +155,25 @@ impl fmt::Display for Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_compare_case_insensitively() {
+        let upper = Server::parse("PBX.Example.COM").unwrap();
+        let lower = Server::parse("pbx.example.com").unwrap();
+        assert_eq!(upper, lower);
+        assert_eq!(upper.origin(), "https://pbx.example.com");
+        // Only the host: the module path and the location keep their case.
+        assert_eq!(
+            Server::parse("PBX.Example.COM:444/PBX0-1#phys=Master")
+                .unwrap()
+                .to_string(),
+            "pbx.example.com:444/PBX0-1#phys=Master"
+        );
+        assert_eq!(
+            Server::parse("[2001:DB8::1]").unwrap(),
+            Server::parse("[2001:db8::1]").unwrap()
+        );
+    }
 
     #[test]
     fn server_syntax_from_the_wiki() {

@@ -33,6 +33,9 @@
 //! * `im:` (RFC 3860): the same cleaning; the result is the chat partner's SIP name.
 //! * SIP names must not contain spaces, control characters or `<>"`; an empty user or host
 //!   around an `@` is rejected.
+//! * Logs and error messages show a link through [`Redacted`]: a password in the user part
+//!   becomes `***` (RFC 3986 §7.5: a password in a URI must not be shown; RFC 3261
+//!   §19.1.1 advises against putting one there at all).
 
 use std::fmt;
 
@@ -257,7 +260,10 @@ fn sip_name(scheme: &'static str, rest: &str) -> Result<String, UriError> {
             let u = u.split(':').next().unwrap_or_default();
             let u = percent_decode(u)?;
             if u.is_empty() || host.is_empty() {
-                return Err(UriError::BadSipName(scheme, rest.to_owned()));
+                return Err(UriError::BadSipName(
+                    scheme,
+                    redact_userinfo(rest).into_owned(),
+                ));
             }
             Some(u)
         }
@@ -281,6 +287,48 @@ fn sip_name(scheme: &'static str, rest: &str) -> Result<String, UriError> {
         });
     }
     Ok(name)
+}
+
+/// A raw link for logs: `Display` and `Debug` show it with the password of its user part
+/// (`user:password@host`, RFC 3986 §3.2.1) replaced by `***`. Trace files are sent to
+/// support; a link's password must not be in them (RFC 3986 §7.5).
+#[derive(Clone, Copy)]
+pub struct Redacted<'a>(pub &'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(self.0))
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*redact(self.0), f)
+    }
+}
+
+/// `link` with the password of its user part replaced by `***` (see [`Redacted`]).
+pub fn redact(link: &str) -> std::borrow::Cow<'_, str> {
+    match link.split_once(':') {
+        Some((scheme, rest)) => match redact_userinfo(rest) {
+            std::borrow::Cow::Borrowed(_) => link.into(),
+            std::borrow::Cow::Owned(r) => format!("{scheme}:{r}").into(),
+        },
+        None => link.into(),
+    }
+}
+
+/// The part after the scheme with the password (after the first `:` of the user part,
+/// which ends at the last `@` before any `?` headers) replaced by `***`.
+fn redact_userinfo(rest: &str) -> std::borrow::Cow<'_, str> {
+    let end = rest.find('?').unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return rest.into();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return rest.into();
+    };
+    format!("{}:***{}", &rest[..colon], &rest[at..]).into()
 }
 
 impl fmt::Display for UriAction {
@@ -352,6 +400,29 @@ mod tests {
         assert_eq!(num("tel:7042;phone-context=example.com"), "7042");
         assert_eq!(num("tel:+4970317042;phone-context=+1"), "+4970317042");
         assert_eq!(num("tel:4711;isub=12;foo"), "4711");
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs_and_errors() {
+        let link = "sip:alice:secret@pbx";
+        assert_eq!(Redacted(link).to_string(), "sip:alice:***@pbx");
+        assert_eq!(format!("{:?}", Redacted(link)), "\"sip:alice:***@pbx\"");
+        for (raw, shown) in [
+            (
+                "sips://bob:pw@pbx;transport=tls?subject=x:y",
+                "sips://bob:***@pbx;transport=tls?subject=x:y",
+            ),
+            ("sip:a:p@ss@pbx", "sip:a:***@pbx"),
+            ("im:carol@pbx", "im:carol@pbx"),
+            ("tel:+49-7031", "tel:+49-7031"),
+            ("sip:pbx?x=a:b@c", "sip:pbx?x=a:b@c"),
+            ("no scheme", "no scheme"),
+        ] {
+            assert_eq!(Redacted(raw).to_string(), shown, "{raw}");
+        }
+        // The message of a rejected link does not carry the password either.
+        let e = parse("sip::secret@pbx").unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]

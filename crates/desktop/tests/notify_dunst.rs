@@ -223,3 +223,38 @@ fn no_server_or_no_bus_is_an_error_not_a_crash() {
     let e = open("unix:path=/nonexistent/bus");
     assert!(e.to_string().contains("cannot connect"), "{e}");
 }
+
+/// A body with markup characters (a chat message, a caller name) is shown as typed: dunst
+/// (which has `body-markup`) gets entities, so its formatted message keeps `<b>` as text
+/// instead of making the text bold, and a lone `&` does not break the markup.
+#[test]
+fn markup_characters_in_a_body_are_text() {
+    let Some(s) = Session::start("markup_characters_in_a_body_are_text", true) else {
+        return;
+    };
+    let n = notify::open(
+        &Options {
+            bus_address: Some(s.bus.clone()),
+            ..Default::default()
+        },
+        Arc::new(|_| {}),
+    )
+    .unwrap();
+    assert!(n.describe().contains("body-markup"), "{}", n.describe());
+    let mut chat = note("x1", Kind::Chat, "Tom & Jerry", &[]);
+    chat.body = "a <b>bold</b> & <i>claim".into();
+    n.show(&chat).unwrap();
+    wait_until("note on screen", || displayed(&s) == 1);
+    s.run("dunstctl", &["close"]);
+    wait_until("note in the history", || displayed(&s) == 0);
+    let h: Value = serde_json::from_str(&s.run("dunstctl", &["history"])).unwrap();
+    let last = &h["data"][0][0];
+    let (body, message) = (
+        last["body"]["data"].as_str().unwrap(),
+        last["message"]["data"].as_str().unwrap(),
+    );
+    eprintln!("body {body:?}, message {message:?}");
+    assert_eq!(body, "a &lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;claim");
+    // What dunst renders: the tags as text.
+    assert!(message.contains("&lt;b&gt;bold&lt;/b&gt;"), "{message}");
+}

@@ -5,15 +5,16 @@ use std::process::ExitCode;
 
 use desktop::settings::{self, Error, SettingsStore, typed};
 
+use crate::cli::SettingsAction;
+
 /// `settings get NAME | set NAME VALUE | remove NAME | list`.
-pub fn settings(args: &[String], usage: &str) -> ExitCode {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+pub fn settings(action: SettingsAction) -> ExitCode {
     let mut store = match settings::open() {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let result = match args.as_slice() {
-        ["get", name] => match store.get(name) {
+    let result = match action {
+        SettingsAction::Get { name } => match store.get(&name) {
             Ok(Some((v, _))) => {
                 println!("{v}");
                 return ExitCode::SUCCESS;
@@ -24,23 +25,17 @@ pub fn settings(args: &[String], usage: &str) -> ExitCode {
             }
             Err(e) => Err(e),
         },
-        ["set", name, value] => set(store.as_mut(), name, value),
-        ["remove", name] => store.remove(name).map(|had| {
+        SettingsAction::Set { name, value } => set(store.as_mut(), &name, &value),
+        SettingsAction::Remove { name } => store.remove(&name).map(|had| {
             if !had {
                 eprintln!("myapps settings: {} was not set", name.to_ascii_uppercase());
             }
         }),
-        ["list"] => store.list().map(|all| {
+        SettingsAction::List => store.list().map(|all| {
             for (name, value, source) in all {
                 println!("{name}={value}\t({source})");
             }
         }),
-        _ => {
-            eprintln!(
-                "myapps settings: expected get NAME, set NAME VALUE, remove NAME or list\n{usage}"
-            );
-            return ExitCode::from(2);
-        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,11 +69,7 @@ fn fail(e: &Error) -> ExitCode {
 }
 
 /// `uri URI`: prints the ApiRequest JSON (without `consumer`, which the relay adds).
-pub fn uri(args: &[String], usage: &str) -> ExitCode {
-    let [link] = args else {
-        eprintln!("myapps uri: expected one link\n{usage}");
-        return ExitCode::from(2);
-    };
+pub fn uri(link: &str) -> ExitCode {
     match desktop::uri::parse(link) {
         Ok(action) => {
             let msg = protocol::api::ApiMessage::ApiRequest(action.request());

@@ -7,30 +7,24 @@ use std::process::ExitCode;
 
 use desktop::{autostart, register};
 
-/// `--exec PATH` (another program to start than this one, e.g. a wrapper script), else
-/// this binary.
-fn exe(args: &[&str]) -> Result<PathBuf, String> {
-    match args {
-        [] => register::current_exe().map_err(|e| e.to_string()),
-        ["--exec", p] => {
-            let p = PathBuf::from(p);
-            if !p.is_absolute() {
-                return Err(format!("--exec {}: give an absolute path", p.display()));
-            }
-            Ok(p)
-        }
-        _ => Err(format!("unexpected arguments {args:?}")),
+use crate::cli::AutostartAction;
+
+/// `--exec PATH` (another program to start than this one, e.g. a wrapper script; the
+/// command line checked that it is absolute), else this binary.
+fn exe(exec: Option<PathBuf>) -> Result<PathBuf, String> {
+    match exec {
+        Some(p) => Ok(p),
+        None => register::current_exe().map_err(|e| e.to_string()),
     }
 }
 
 /// `register-uri [--exec PATH] | register-uri --status`.
-pub fn register_uri(args: &[String], usage: &str) -> ExitCode {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+pub fn register_uri(exec: Option<PathBuf>, status: bool) -> ExitCode {
     let reg = match register::system() {
         Ok(r) => r,
         Err(e) => return fail("register-uri", &e.to_string()),
     };
-    if args == ["--status"] {
+    if status {
         return match reg.status() {
             Ok(all) => {
                 let mut mine = true;
@@ -52,12 +46,9 @@ pub fn register_uri(args: &[String], usage: &str) -> ExitCode {
             Err(e) => fail("register-uri", &e.to_string()),
         };
     }
-    let exe = match exe(&args) {
+    let exe = match exe(exec) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("myapps register-uri: {e}\n{usage}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail("register-uri", &e),
     };
     match reg.register(&exe) {
         Ok(notes) => {
@@ -76,11 +67,7 @@ pub fn register_uri(args: &[String], usage: &str) -> ExitCode {
 }
 
 /// `unregister-uri`.
-pub fn unregister_uri(args: &[String], usage: &str) -> ExitCode {
-    if !args.is_empty() {
-        eprintln!("myapps unregister-uri: no arguments expected\n{usage}");
-        return ExitCode::from(2);
-    }
+pub fn unregister_uri() -> ExitCode {
     match register::system().and_then(|r| r.unregister()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail("unregister-uri", &e.to_string()),
@@ -88,32 +75,24 @@ pub fn unregister_uri(args: &[String], usage: &str) -> ExitCode {
 }
 
 /// `autostart on [--exec PATH] | off | status`.
-pub fn autostart(args: &[String], usage: &str) -> ExitCode {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+pub fn autostart(action: AutostartAction) -> ExitCode {
     let a = match autostart::system() {
         Ok(a) => a,
         Err(e) => return fail("autostart", &e.to_string()),
     };
-    let result = match args.as_slice() {
-        ["on", rest @ ..] => match exe(rest) {
+    let result = match action {
+        AutostartAction::On { exec } => match exe(exec) {
             Ok(p) => a.enable(&p),
-            Err(e) => {
-                eprintln!("myapps autostart: {e}\n{usage}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail("autostart", &e),
         },
-        ["off"] => a.disable(),
-        ["status"] => match a.is_enabled() {
+        AutostartAction::Off => a.disable(),
+        AutostartAction::Status => match a.is_enabled() {
             Ok(on) => {
                 println!("{} ({})", if on { "on" } else { "off" }, a.location());
                 return ExitCode::SUCCESS;
             }
             Err(e) => Err(e),
         },
-        _ => {
-            eprintln!("myapps autostart: expected on, off or status\n{usage}");
-            return ExitCode::from(2);
-        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,13 @@
 //! `myapps --headless`: the local service without a window, for tests, terminal servers
 //! and scripting.
 
-use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use service::{Config, Service};
+
+use crate::cli::Audio;
 
 /// Parsed options.
 pub struct Options {
@@ -23,118 +24,62 @@ pub struct Options {
     audio_auto: Option<Option<AecConfig>>,
 }
 
-/// Parses the options after `--headless`.
-pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut config = Config::default();
-    let mut stdin_close = false;
-    let mut hotkeys = true;
-    let mut idle = None;
-    let mut notifications = true;
-    let mut sound = true;
-    let mut audio: Option<String> = None;
-    // The microphone chain on sound devices unless `--no-aec`: echo cancellation, noise
-    // suppression and gain control, as browsers apply to a call's microphone.
-    let mut aec = Some(AecConfig::default());
-    let mut data_dir = directories::ProjectDirs::from("com", "innovaphone", "myApps")
-        .map(|d| d.data_dir().to_path_buf());
-    let mut addresses: Vec<IpAddr> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
+impl Options {
+    /// The service's options from the command line ([`crate::cli::ServiceArgs`]). Starts
+    /// the sound devices when `--audio devices` asks for them (an error when they fail).
+    pub fn from_args(args: crate::cli::ServiceArgs) -> Result<Options, String> {
+        let mut config = Config::default();
+        if let Some(port) = args.port {
+            config.port = port;
+        }
+        if args.disable_localhost {
+            config.use_localhost = false;
+        }
+        config.allowed_origins.extend(args.allow_origin);
+        for list in &args.exclude_interfaces {
+            config.media.filter = config.media.filter.clone().with_exclude_list(list);
+        }
+        if args.exclude_vpn {
+            config.media.filter.exclude_vpn = true;
+        }
+        if let Some(n) = args.max_channels {
+            config.max_channels = n;
+        }
+        if !args.media_address.is_empty() {
+            config.media.addresses = Some(args.media_address);
+        }
+        // The microphone chain on sound devices unless `--no-aec`: echo cancellation,
+        // noise suppression and gain control, as browsers apply to a call's microphone.
+        // `--no-aec` keeps the microphone as captured: for measurements, or a headset
+        // whose own echo cancellation should not be doubled.
+        let aec = (!args.no_aec).then(AecConfig::default);
+        let sound = !args.no_sound;
+        let audio_auto = match args.audio {
+            Some(Audio::Tone) => None,
+            Some(Audio::Devices) => {
+                let devices = service::channel_audio::Devices::start(aec)
+                    .map_err(|e| format!("--audio devices: {e}"))?;
+                config.audio = Arc::new(devices);
+                None
+            }
+            None => sound.then_some(aec),
         };
-        match a.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                config.port = v
-                    .parse()
-                    .map_err(|_| format!("--port {v:?} is not a port number (0-65535)"))?;
-            }
-            "--disable-localhost" => config.use_localhost = false,
-            "--allow-origin" => {
-                let v = value("--allow-origin")?;
-                if !(v.starts_with("https://") || v.starts_with("http://")) {
-                    return Err(format!(
-                        "--allow-origin {v:?} is not an origin (https://host[:port])"
-                    ));
-                }
-                config.allowed_origins.push(v);
-            }
-            "--media-address" => {
-                let v = value("--media-address")?;
-                addresses.push(
-                    v.parse()
-                        .map_err(|_| format!("--media-address {v:?} is not an IP address"))?,
-                );
-            }
-            "--exclude-interfaces" => {
-                let v = value("--exclude-interfaces")?;
-                config.media.filter = config.media.filter.clone().with_exclude_list(&v);
-            }
-            "--exclude-vpn" => config.media.filter.exclude_vpn = true,
-            "--max-channels" => {
-                let v = value("--max-channels")?;
-                config.max_channels = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("--max-channels {v:?} is not a positive number"))?;
-            }
-            "--stdin-close" => stdin_close = true,
-            "--no-hotkeys" => hotkeys = false,
-            "--no-sound" => sound = false,
-            "--audio" => {
-                let v = value("--audio")?;
-                if v != "devices" && v != "tone" {
-                    return Err(format!("--audio {v:?} is neither `devices` nor `tone`"));
-                }
-                audio = Some(v);
-            }
-            "--data-dir" => data_dir = Some(value("--data-dir")?.into()),
-            // The microphone as captured: for measurements, or a headset whose own echo
-            // cancellation should not be doubled.
-            "--no-aec" => aec = None,
-            "--idle-seconds" => {
-                let v = value("--idle-seconds")?;
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
-                    .ok_or_else(|| {
-                        format!("--idle-seconds {v:?} is not a number of seconds (0-86400)")
-                    })?;
-                idle = Some(Duration::from_secs_f64(secs));
-            }
-            "--no-notifications" => notifications = false,
-            other => return Err(format!("unknown option {other:?}")),
+        if sound {
+            let data_dir = args.data_dir.or_else(|| {
+                directories::ProjectDirs::from("com", "innovaphone", "myApps")
+                    .map(|d| d.data_dir().to_path_buf())
+            });
+            config.sound = Arc::new(service::sound::System::new(data_dir));
         }
+        Ok(Options {
+            config,
+            stdin_close: args.stdin_close,
+            hotkeys: !args.no_hotkeys,
+            idle: args.idle_seconds,
+            notifications: !args.no_notifications,
+            audio_auto,
+        })
     }
-    if !addresses.is_empty() {
-        config.media.addresses = Some(addresses);
-    }
-    let audio_auto = match audio.as_deref() {
-        Some("tone") => None,
-        Some(_) => {
-            let devices = service::channel_audio::Devices::start(aec)
-                .map_err(|e| format!("--audio devices: {e}"))?;
-            config.audio = Arc::new(devices);
-            None
-        }
-        None => sound.then_some(aec),
-    };
-    if sound {
-        config.sound = Arc::new(service::sound::System::new(data_dir));
-    }
-    Ok(Options {
-        config,
-        stdin_close,
-        hotkeys,
-        idle,
-        notifications,
-        audio_auto,
-    })
 }
 
 use service::channel_audio::AecConfig;
@@ -307,6 +252,11 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The options after `--headless`, through the command line's parser.
+    fn parse(a: &[String]) -> Result<Options, String> {
+        crate::cli::headless_options(a)
     }
 
     #[test]

@@ -4,22 +4,27 @@
 //!   `0x800000000`) turns on `debug` for the tracing targets that do that job in this
 //!   implementation ([`FLAGS`]); everything else logs at `info`. `RUST_LOG`, when set,
 //!   replaces the whole filter (a developer's override).
-//! * **Files.** `myApps-<date>-<time>.txt` (UTC, `myApps-20261123-071500.txt`) in the OS's
-//!   trace directory ([`log_dir`]): `%LOCALAPPDATA%\innovaphone\myApps` on Windows (the
-//!   wiki's place), `~/Library/Logs/myApps` on macOS, `$XDG_STATE_HOME/myApps` (default
-//!   `~/.local/state/myApps`) on Linux. Every line goes to stderr too.
-//! * **Size and rotation.** `--log-size=N` caps one file at N bytes (default 10 MB); a
-//!   full file is closed and a new one started. The newest [`KEEP`] files are kept, older
-//!   `myApps-*.txt` files are deleted — so a long-running client never fills the disk.
+//! * **Files.** `myApps.txt` in the OS's trace directory ([`log_dir`]):
+//!   `%LOCALAPPDATA%\innovaphone\myApps` on Windows (the wiki's place),
+//!   `~/Library/Logs/myApps` on macOS, `$XDG_STATE_HOME/myApps` (default
+//!   `~/.local/state/myApps`) on Linux. Every line goes to stderr too; later starts
+//!   append to the same file.
+//! * **Size and rotation** ([file-rotate](https://docs.rs/file-rotate)). `--log-size=N`
+//!   caps one file at about N bytes (default 10 MB): the line that crosses N is the
+//!   file's last, then the file is renamed `myApps.txt.<local date>-<time>` (`.1`, `.2`
+//!   … when a second has several) and a new `myApps.txt` started. The newest [`KEEP`]
+//!   files are kept, older ones deleted — so a long-running client never fills the disk.
 //!
 //! Writing goes through one mutex-guarded file. That is fine for logging, which never
 //! happens in an audio callback (the house rule: callbacks never lock, allocate or log).
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use file_rotate::compression::Compression;
+use file_rotate::suffix::{AppendTimestamp, DateFrom, FileLimit};
+use file_rotate::{ContentLimit, FileRotate};
 
 /// One log flag: its bit, the wiki's name, and our tracing targets (prefixes) it turns on.
 pub struct Flag {
@@ -200,7 +205,7 @@ pub fn log_dir() -> Option<PathBuf> {
     }
 }
 
-/// The trace options, taken off the command line before anything else parses it.
+/// The trace options of the command line ([`crate::cli::TraceArgs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Options {
     /// `--log-size=N`: bytes per file.
@@ -213,53 +218,15 @@ pub struct Options {
     pub no_file: bool,
 }
 
-/// Removes the trace options (`--log-size=N` or `--log-size N`, `--log-dir`, `--log-flags`,
-/// `--no-log-file`) from `args` wherever they are; errors name the bad value.
-pub fn take_options(args: &mut Vec<String>) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = match args[i].split_once('=') {
-            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-            None => (args[i].clone(), None),
-        };
-        if !matches!(
-            name.as_str(),
-            "--log-size" | "--log-dir" | "--log-flags" | "--no-log-file"
-        ) {
-            i += 1;
-            continue;
-        }
-        args.remove(i);
-        if name == "--no-log-file" {
-            o.no_file = true;
-            continue;
-        }
-        let value = match inline {
-            Some(v) => v,
-            None if i < args.len() => args.remove(i),
-            None => return Err(format!("{name} needs a value")),
-        };
-        match name.as_str() {
-            "--log-size" => {
-                o.size = Some(value.parse().ok().filter(|n| *n >= 1000).ok_or_else(|| {
-                    format!("--log-size {value:?} is not a number of bytes ≥ 1000")
-                })?)
-            }
-            "--log-dir" => o.dir = Some(value.into()),
-            _ => {
-                let hex = value
-                    .strip_prefix("0x")
-                    .or_else(|| value.strip_prefix("0X"))
-                    .unwrap_or(&value);
-                o.flags = Some(
-                    u64::from_str_radix(hex, 16)
-                        .map_err(|_| format!("--log-flags {value:?} is not a hex number"))?,
-                );
-            }
+impl From<crate::cli::TraceArgs> for Options {
+    fn from(a: crate::cli::TraceArgs) -> Options {
+        Options {
+            size: a.size,
+            dir: a.dir,
+            flags: a.flags,
+            no_file: a.no_file,
         }
     }
-    Ok(o)
 }
 
 static OPTIONS: OnceLock<Options> = OnceLock::new();
@@ -299,11 +266,11 @@ pub fn init() -> Option<PathBuf> {
                 }
             },
         );
-    let path = file.as_ref().map(|f| f.path());
+    let path = file.as_ref().map(|f| f.path.clone());
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .with_ansi(false)
-            .with_writer(RotatingWriter(std::sync::Arc::new(Mutex::new(f))))
+            .with_writer(f)
     });
     let _ = tracing_subscriber::registry()
         .with(filter)
@@ -330,166 +297,73 @@ fn stored_flags() -> u64 {
         .unwrap_or(0)
 }
 
-/// A trace file that starts a new one when full and deletes the oldest beyond `keep`.
+/// The name of the file being written; rotated files get a time stamp appended.
+pub const FILE_NAME: &str = "myApps.txt";
+
+/// The trace file: file-rotate behind a mutex, shared by every line's writer.
+#[derive(Clone)]
 pub struct Rotating {
     dir: PathBuf,
-    max: u64,
-    keep: usize,
-    file: File,
-    path: PathBuf,
-    written: u64,
-    /// The last file's time stamp and same-second number: numbers only grow within a
-    /// second, even after pruning deleted the earlier names.
-    last: (String, u32),
+    /// The file being written (`dir/myApps.txt`).
+    pub path: PathBuf,
+    file: Arc<Mutex<FileRotate<AppendTimestamp>>>,
 }
 
 impl Rotating {
-    /// Creates `dir` if needed and opens a new file in it.
+    /// Creates `dir` if needed and opens `myApps.txt` in it, rotated at `max` bytes, the
+    /// newest `keep` files kept.
     pub fn open(dir: &Path, max: u64, keep: usize) -> std::io::Result<Rotating> {
+        // file-rotate panics when it cannot create or list the directory: both are
+        // checked here first, so a bad --log-dir is an error message.
         std::fs::create_dir_all(dir)?;
-        let mut last = (String::new(), 0);
-        let (file, path) = new_file(dir, &mut last)?;
-        let r = Rotating {
+        std::fs::read_dir(dir)?;
+        let path = dir.join(FILE_NAME);
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+        let file = FileRotate::new(
+            &path,
+            AppendTimestamp::with_format(
+                "%Y%m%d-%H%M%S",
+                FileLimit::MaxFiles(keep.max(1) - 1),
+                DateFrom::Now,
+            ),
+            // Lines stay whole: the one that crosses `max` ends the file.
+            ContentLimit::BytesSurpassed(max),
+            Compression::None,
+            None,
+        );
+        // It opens the file lazily without saying why it could not: try it here.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        Ok(Rotating {
             dir: dir.to_owned(),
-            max,
-            keep: keep.max(1),
-            file,
             path,
-            written: 0,
-            last,
-        };
-        r.prune();
-        Ok(r)
-    }
-
-    /// The file being written.
-    pub fn path(&self) -> PathBuf {
-        self.path.clone()
-    }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        let (file, path) = new_file(&self.dir, &mut self.last)?;
-        self.file = file;
-        self.path = path;
-        self.written = 0;
-        self.prune();
-        Ok(())
-    }
-
-    /// Deletes our oldest files beyond `keep` (names sort by time).
-    fn prune(&self) {
-        let Ok(rd) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        let mut ours: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("myApps-") && n.ends_with(".txt"))
-            })
-            .collect();
-        // By time, then by the same-second suffix (plain names would put `-001` first).
-        ours.sort_by_key(|p| age_key(p.file_name().and_then(|n| n.to_str()).unwrap_or_default()));
-        let excess = ours.len().saturating_sub(self.keep);
-        for p in ours.into_iter().take(excess) {
-            let _ = std::fs::remove_file(p);
-        }
+            file: Arc::new(Mutex::new(file)),
+        })
     }
 }
 
 impl Write for Rotating {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // A line goes whole into one file: rotate before it would cross the cap.
-        if self.written > 0 && self.written + buf.len() as u64 > self.max {
-            self.rotate()?;
+        // file-rotate recreates a deleted directory and panics when it cannot: make sure
+        // it is there (or fail this line) before handing over.
+        if !self.dir.is_dir() {
+            std::fs::create_dir_all(&self.dir)?;
         }
-        self.file.write_all(buf)?;
-        self.written += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Sorts our file names by age: `myApps-<date>-<time>` as `…-000`.
-fn age_key(name: &str) -> String {
-    let stem = name.trim_end_matches(".txt");
-    match stem.matches('-').count() {
-        2 => format!("{stem}-000"),
-        _ => stem.to_owned(),
-    }
-}
-
-/// A new `myApps-<date>-<time>[-n].txt` (the suffix when a second already has one).
-fn new_file(dir: &Path, last: &mut (String, u32)) -> std::io::Result<(File, PathBuf)> {
-    let stamp = utc_stamp(SystemTime::now());
-    let first = if last.0 == stamp { last.1 + 1 } else { 0 };
-    for n in first..first + 1000 {
-        let name = if n == 0 {
-            format!("myApps-{stamp}.txt")
-        } else {
-            format!("myApps-{stamp}-{n:03}.txt")
-        };
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => {
-                *last = (stamp, n);
-                return Ok((f, path));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other(
-        "1000 trace files started within one second",
-    ))
-}
-
-/// `YYYYMMDD-HHMMSS` in UTC (civil-from-days, H. Hinnant's algorithm).
-fn utc_stamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[derive(Clone)]
-struct RotatingWriter(std::sync::Arc<Mutex<Rotating>>);
-
-impl Write for RotatingWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // A poisoned lock means a panic while writing a line; keep logging anyway.
-        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         f.write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         f.flush()
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingWriter {
-    type Writer = RotatingWriter;
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Rotating {
+    type Writer = Rotating;
 
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
@@ -500,10 +374,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingWriter {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| (*s).to_owned()).collect()
-    }
 
     #[test]
     fn flags_turn_on_debug_for_their_targets() {
@@ -529,55 +399,15 @@ mod tests {
     }
 
     #[test]
-    fn options_come_off_the_command_line() {
-        let mut a = args(&[
-            "--headless",
-            "--log-size=5000",
-            "--port",
-            "1",
-            "--log-dir",
-            "/x",
-            "--log-flags=0x40000001",
-        ]);
-        let o = take_options(&mut a).unwrap();
-        assert_eq!(a, args(&["--headless", "--port", "1"]));
-        assert_eq!(
-            o,
-            Options {
-                size: Some(5000),
-                dir: Some("/x".into()),
-                flags: Some(0x4000_0001),
-                no_file: false
-            }
-        );
-        for (bad, msg) in [
-            (&["--log-size=12"][..], "≥ 1000"),
-            (&["--log-size", "big"], "not a number"),
-            (&["--log-flags=zz"], "not a hex"),
-            (&["--log-dir"], "needs a value"),
-        ] {
-            let e = take_options(&mut args(bad)).unwrap_err();
-            assert!(e.contains(msg), "{bad:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn stamps_are_utc_calendar_dates() {
-        let at = |s: u64| utc_stamp(UNIX_EPOCH + std::time::Duration::from_secs(s));
-        assert_eq!(at(0), "19700101-000000");
-        assert_eq!(at(951_782_400), "20000229-000000"); // a leap day
-        assert_eq!(at(1_795_418_100), "20261123-071500");
-    }
-
-    #[test]
     fn files_rotate_at_the_cap_and_only_the_newest_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("other.txt"), "not ours").unwrap();
         let mut r = Rotating::open(dir.path(), 1000, 3).unwrap();
         let line = [b'x'; 99];
         for _ in 0..100 {
-            r.write_all(&line).unwrap();
-            r.write_all(b"\n").unwrap();
+            let mut l = line.to_vec();
+            l.push(b'\n');
+            r.write_all(&l).unwrap();
         }
         r.flush().unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path())
@@ -585,16 +415,24 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.contains(&"other.txt".to_owned()), "{names:?}");
-        let ours: Vec<&String> = names.iter().filter(|n| n.starts_with("myApps-")).collect();
+        let ours: Vec<&String> = names.iter().filter(|n| n.starts_with(FILE_NAME)).collect();
         assert_eq!(ours.len(), 3, "{names:?}");
         for n in &ours {
             let len = std::fs::metadata(dir.path().join(n)).unwrap().len();
-            assert!(len <= 1000, "{n}: {len} bytes");
+            // The line that crosses the cap is the file's last one.
+            assert!(len <= 1000 + 100, "{n}: {len} bytes");
+            assert_eq!(len % 100, 0, "{n}: lines stay whole");
         }
-        // The file being written is the newest of those kept.
-        let current = r.path().file_name().unwrap().to_str().unwrap().to_owned();
-        assert!(ours.contains(&&current), "{current} deleted: {names:?}");
-        let newest = ours.iter().map(|n| age_key(n)).max().unwrap();
-        assert_eq!(age_key(&current), newest, "{names:?}");
+        // The file being written is myApps.txt; the others carry their rotation time.
+        assert_eq!(r.path, dir.path().join(FILE_NAME));
+        assert!(names.contains(&FILE_NAME.to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn a_trace_directory_that_cannot_be_made_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        assert!(Rotating::open(&file.join("sub"), 1000, 3).is_err());
     }
 }

@@ -103,7 +103,7 @@ fn xdg_open_delivers_links_to_our_exec_line() {
     fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$#:$1\" >> '{args}'\n'{exe}' uri \"$1\" >> '{json}'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$#:$1:$2\" >> '{args}'\n'{exe}' uri \"$2\" >> '{json}'\n",
             args = d.join("args.txt").display(),
             exe = env!("CARGO_BIN_EXE_myapps"),
             json = d.join("requests.jsonl").display(),
@@ -149,9 +149,17 @@ fn xdg_open_delivers_links_to_our_exec_line() {
         wait_for_lines(&d.join("requests.jsonl"), i + 1);
         eprintln!("xdg-open {link} → handler ran in {:?}", t0.elapsed());
     }
-    let args = wait_for_lines(&d.join("args.txt"), 3);
-    let expected: Vec<String> = links.iter().map(|l| format!("1:{l}")).collect();
-    assert_eq!(args, expected, "one argument each, the exact link");
+    // A link with a quote and spaces (from a web page) is still one argument after
+    // --uri, the option after which everything is the link.
+    let hostile = r#"tel:1" --server evil.example"#;
+    let o = session("xdg-open", d.path()).arg(hostile).output().unwrap();
+    // `myapps uri` rejects it as a link (a `"` is no part of a number): data, not options.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(r#"tel: invalid character '"'"#), "{err}");
+    let args = wait_for_lines(&d.join("args.txt"), 4);
+    let mut expected: Vec<String> = links.iter().map(|l| format!("2:--uri:{l}")).collect();
+    expected.push(format!("2:--uri:{hostile}"));
+    assert_eq!(args, expected, "--uri and the exact link, each");
     let requests: Vec<Value> = wait_for_lines(&d.join("requests.jsonl"), 3)
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())

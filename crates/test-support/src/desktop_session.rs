@@ -117,7 +117,14 @@ impl Session {
             std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .unwrap();
             let rc = s.dir.join("conf/dunst/dunstrc");
-            std::fs::write(&rc, format!("[global]\ndmenu = {}\n", script.display())).unwrap();
+            // `markup = full` as in the dunstrc Debian ships: dunst then reads bodies as
+            // markup and says so (`body-markup`); without it, it still reads them but
+            // does not say so.
+            std::fs::write(
+                &rc,
+                format!("[global]\nmarkup = full\ndmenu = {}\n", script.display()),
+            )
+            .unwrap();
             let rc = rc.display().to_string();
             s.spawn("dunst", &["-config", &rc]);
             s.wait_for("dunst on the bus", |s| {

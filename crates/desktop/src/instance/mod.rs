@@ -4,7 +4,14 @@
 //!
 //! The socket, one backend per OS behind [`LocalSocket`]: a Unix socket in
 //! `$XDG_RUNTIME_DIR` (Linux; the directory is the user's alone) or in the user's cache
-//! directory (macOS), a named pipe `\\.\pipe\myapps-<user>` (Windows).
+//! directory (macOS), a named pipe `\\.\pipe\myapps-<SID>` (Windows). Pipe names are
+//! machine-wide, shared by every session of a terminal server: the pipe is named by the
+//! user's security identifier (not the spoofable `USERNAME`), and a later start hands its
+//! arguments over only when the pipe's server process runs as the same user
+//! ([`pipe_name`], `windows.rs`).
+//!
+//! A hand-over is logged (target `desktop::single_instance`, log flag LDS) with the links'
+//! passwords hidden ([`crate::uri::Redacted`]).
 //!
 //! Wire format (ours, docs/protocol.md §9): the later start writes one line of JSON,
 //! `{"args":["tel:4711"]}`, the first answers `{"ok":true}` and closes.
@@ -88,18 +95,48 @@ pub fn receive(stream: &mut dyn Stream) -> io::Result<Vec<String>> {
     Ok(args)
 }
 
-/// Serves later starts on a thread of its own: each one's arguments go to `got`.
+/// The pipe of instance `name` for the user with the string security identifier `sid`
+/// (`S-1-5-21-…`, MS-DTYP §2.4.2.1): `\\.\pipe\<name>-<sid>`. A SID that is not of that
+/// form is refused (a pipe name must not contain `\`).
+pub fn pipe_name(name: &str, sid: &str) -> io::Result<String> {
+    let well_formed = sid.strip_prefix("S-").is_some_and(|r| {
+        !r.is_empty()
+            && r.split('-')
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !well_formed || name.is_empty() || name.contains('\\') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no pipe name for {name:?} and SID {sid:?}"),
+        ));
+    }
+    Ok(format!(r"\\.\pipe\{name}-{sid}"))
+}
+
+/// Serves later starts on a thread of its own: each one's arguments go to `got`. The
+/// thread logs to the caller's tracing subscriber.
 pub fn serve(
     mut socket: Box<dyn LocalSocket>,
     got: impl Fn(Vec<String>) + Send + 'static,
 ) -> io::Result<std::thread::JoinHandle<()>> {
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     std::thread::Builder::new()
         .name("single-instance".into())
         .spawn(move || {
+            let _log = tracing::dispatcher::set_default(&dispatch);
             loop {
                 match socket.accept() {
                     Ok(mut s) => match receive(s.as_mut()) {
-                        Ok(args) => got(args),
+                        Ok(args) => {
+                            let shown: Vec<_> =
+                                args.iter().map(|a| crate::uri::Redacted(a)).collect();
+                            tracing::info!(
+                                target: "desktop::single_instance",
+                                args = ?shown,
+                                "a later start handed over"
+                            );
+                            got(args)
+                        }
                         Err(e) => eprintln!("myapps: a later start sent garbage: {e}"),
                     },
                     Err(e) => {
@@ -139,6 +176,66 @@ mod tests {
     #[cfg(windows)]
     fn unix_or_windows_claim(_: &std::path::Path, name: &str, args: &[String]) -> Claim {
         windows::claim(name, args).unwrap()
+    }
+
+    #[test]
+    fn pipes_are_named_by_the_sid() {
+        let sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+        assert_eq!(
+            pipe_name("myapps", sid).unwrap(),
+            r"\\.\pipe\myapps-S-1-5-21-3623811015-3361044348-30300820-1013"
+        );
+        // Two users, two pipes, whatever their user names.
+        assert_ne!(
+            pipe_name("myapps", sid).unwrap(),
+            pipe_name("myapps", "S-1-5-21-3623811015-3361044348-30300820-1014").unwrap()
+        );
+        for bad in ["", "S-", "alice", r"S-1-5\..\x", "S-1--5", "S-1-5-"] {
+            assert!(pipe_name("myapps", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The first instance's log of a hand-over: the link, without its password.
+    #[cfg(unix)]
+    #[test]
+    fn hand_over_log_hides_link_passwords() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("log-{}", std::process::id());
+        let link = "sip:alice:secret@pbx".to_owned();
+        let got = tracing::subscriber::with_default(subscriber, || {
+            let Claim::First(socket) = unix::claim_in(dir.path(), &name, &[]).unwrap() else {
+                panic!("nothing runs yet")
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            serve(socket, move |a| tx.send(a).unwrap()).unwrap();
+            let second = unix::claim_in(dir.path(), &name, std::slice::from_ref(&link));
+            assert!(matches!(second.unwrap(), Claim::HandedOver));
+            rx.recv_timeout(HANDOFF_TIMEOUT).unwrap()
+        });
+        // The running instance gets the link as it was; the log does not.
+        assert_eq!(got, [link]);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("a later start handed over"), "{text}");
+        assert!(text.contains("sip:alice:***@pbx"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! timeout (it stays until handled or removed); a missed call category `call.unanswered`
 //! and no timeout; a chat `im.received`. Buttons become actions; the note itself is the
 //! action `default`. A clicked note is closed (servers such as dunst keep it otherwise).
+//!
+//! Texts are text: a server with the `body-markup` capability reads the body as markup
+//! (spec, "Markup"), so `&`, `<` and `>` in it are sent as entities; a chat message
+//! `a <b>c</b>` is shown as typed. The summary is plain text by the spec and sent as is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,6 +32,8 @@ const IFACE: &str = "org.freedesktop.Notifications";
 const DEFAULT_ACTION: &str = "default";
 /// The action key of the reply field (KDE's `inline-reply`).
 const INLINE_REPLY: &str = "inline-reply";
+/// The capability of servers that read the body as markup.
+const BODY_MARKUP: &str = "body-markup";
 /// A call to the server that takes longer than this fails, so a hung daemon cannot hold
 /// up the launcher.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -177,6 +183,11 @@ impl Notifier for Freedesktop {
             .as_deref()
             .filter(|i| i.starts_with("file://") || i.starts_with('/'))
             .unwrap_or("");
+        let body = if self.has(BODY_MARKUP) {
+            escape_markup(&note.body)
+        } else {
+            note.body.clone()
+        };
         let reply = self
             .conn
             .call_method(
@@ -189,7 +200,7 @@ impl Notifier for Freedesktop {
                     replaces,
                     icon,
                     note.title.as_str(),
-                    note.body.as_str(),
+                    body.as_str(),
                     self.actions(note),
                     hints,
                     timeout,
@@ -293,5 +304,34 @@ fn on_signal(m: &Message, conn: &Connection, ids: &Mutex<Ids>, handler: &Handler
             }
         }
         _ => {}
+    }
+}
+
+/// `text` for a markup body: `&`, `<`, `>` as the entities the spec's markup (a subset
+/// of XML) knows.
+fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_characters_become_entities() {
+        assert_eq!(
+            escape_markup("Tom & Jerry <b>hi</b> &amp;"),
+            "Tom &amp; Jerry &lt;b&gt;hi&lt;/b&gt; &amp;amp;"
+        );
+        assert_eq!(escape_markup("4711"), "4711");
     }
 }

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{Error, SCHEMES, SchemeStatus, UriRegistry, desktop_exec_arg};
+use super::{Error, LINK_OPTION, SCHEMES, SchemeStatus, UriRegistry, desktop_exec_arg};
 
 /// The desktop file id of the link handler.
 pub const DESKTOP_ID: &str = "myapps-url-handler.desktop";
@@ -58,7 +58,7 @@ pub fn desktop_entry(exe: &Path) -> String {
         .map(|s| format!("x-scheme-handler/{s};"))
         .collect();
     format!(
-        "[Desktop Entry]\nType=Application\nName=myApps\nComment=Calls and chats from tel:, sip: and im: links\nExec={} %u\nIcon=myapps\nTerminal=false\nNoDisplay=true\nCategories=Network;Telephony;\nMimeType={mimes}\n",
+        "[Desktop Entry]\nType=Application\nName=myApps\nComment=Calls and chats from tel:, sip: and im: links\nExec={} {LINK_OPTION} %u\nIcon=myapps\nTerminal=false\nNoDisplay=true\nCategories=Network;Telephony;\nMimeType={mimes}\n",
         desktop_exec_arg(&exe.to_string_lossy())
     )
 }
@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn entry_has_mime_types_and_exec() {
         let e = desktop_entry(Path::new("/opt/my apps/myapps"));
-        assert!(e.contains("\nExec=\"/opt/my apps/myapps\" %u\n"), "{e}");
+        assert!(
+            e.contains("\nExec=\"/opt/my apps/myapps\" --uri %u\n"),
+            "{e}"
+        );
         assert!(e.contains(
             "\nMimeType=x-scheme-handler/tel;x-scheme-handler/sip;x-scheme-handler/im;\n"
         ));

@@ -3,11 +3,13 @@
 //!
 //! | OS | what is written |
 //! |---|---|
-//! | Linux (`linux`) | `$XDG_DATA_HOME/applications/myapps-url-handler.desktop` with `MimeType=x-scheme-handler/tel;x-scheme-handler/sip;x-scheme-handler/im;` and `Exec="<myapps>" %u`, made the default with `xdg-mime default` (`$XDG_CONFIG_HOME/mimeapps.list`) |
-//! | Windows (`windows`) | `HKCU\Software\Classes\{tel,sip,im}` (`URL Protocol`, `shell\open\command` = `"…\myapps.exe" "%1"`), plus the ProgID `innovaphone.myApps.url` and `Capabilities\URLAssociations` under `HKCU\Software\innovaphone\myApps` listed in `HKCU\Software\RegisteredApplications`, so that Settings → Default apps offers myApps |
+//! | Linux (`linux`) | `$XDG_DATA_HOME/applications/myapps-url-handler.desktop` with `MimeType=x-scheme-handler/tel;x-scheme-handler/sip;x-scheme-handler/im;` and `Exec="<myapps>" --uri %u`, made the default with `xdg-mime default` (`$XDG_CONFIG_HOME/mimeapps.list`) |
+//! | Windows (`windows`) | `HKCU\Software\Classes\{tel,sip,im}` (`URL Protocol`, `shell\open\command` = `"…\myapps.exe" --uri "%1"`), plus the ProgID `innovaphone.myApps.url` and `Capabilities\URLAssociations` under `HKCU\Software\innovaphone\myApps` listed in `HKCU\Software\RegisteredApplications`, so that Settings → Default apps offers myApps |
 //! | macOS (`macos`) | the schemes are declared in the bundle's `Info.plist` ([`info_plist_url_types`], `installer/macos/Info.plist`); registering makes the running bundle the default handler with `NSWorkspace setDefaultApplicationAtURL:toOpenURLsWithScheme:` (macOS 12+) |
 //!
-//! The OS then starts `myapps <link>`; handing the link to a running instance is the
+//! Linux and Windows then start `myapps --uri <link>` ([`LINK_OPTION`]: everything after
+//! it is the link); macOS hands the link to the running bundle as an Apple event, not on
+//! a command line. Handing the link to a running instance is the
 //! shell's single-instance job, parsing it is [`crate::uri`]'s.
 
 #[cfg(not(any(windows, target_os = "macos")))]
@@ -89,6 +91,17 @@ pub fn info_plist_url_types() -> String {
     s
 }
 
+/// The option before the link in every command the OS runs for a link. The link arrives
+/// as data from a web page or a mail: the program treats everything after this option as
+/// the link, never as options, even where the OS's quoting breaks (a `"` in a link ends
+/// Windows' `"%1"` early, and what follows would be parsed as further arguments).
+pub const LINK_OPTION: &str = "--uri";
+
+/// The `shell\open\command` of our URL-protocol keys (Windows): `"<exe>" --uri "%1"`.
+pub fn windows_open_command(exe: &Path) -> String {
+    format!("\"{}\" {LINK_OPTION} \"%1\"", exe.display())
+}
+
 /// One argument of a desktop entry's `Exec` key (Desktop Entry spec, "The Exec key"):
 /// as it is when it has none of the reserved characters (xdg-open's generic fallback
 /// splits `Exec` at spaces and does not understand quotes, so plain paths stay plain),
@@ -127,6 +140,22 @@ mod tests {
             r#""/opt/my apps/\\$x\\"100%%""#
         );
         assert_eq!(desktop_exec_arg(r"a\b"), r#""a\\\\b""#);
+    }
+
+    #[test]
+    fn links_come_after_the_link_option() {
+        assert_eq!(
+            windows_open_command(Path::new(r"C:\Program Files\myApps\myapps.exe")),
+            r#""C:\Program Files\myApps\myapps.exe" --uri "%1""#
+        );
+        #[cfg(not(any(windows, target_os = "macos")))]
+        {
+            let entry = linux::desktop_entry(Path::new("/usr/bin/myapps"));
+            assert!(
+                entry.contains("\nExec=/usr/bin/myapps --uri %u\n"),
+                "{entry}"
+            );
+        }
     }
 
     #[test]

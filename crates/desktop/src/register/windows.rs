@@ -30,10 +30,6 @@ fn err(what: &str, path: &str, e: &windows_result::Error) -> Error {
     ))
 }
 
-fn command(exe: &Path) -> String {
-    format!("\"{}\" \"%1\"", exe.display())
-}
-
 fn create(path: &str) -> Result<Key, Error> {
     CURRENT_USER
         .create(path)
@@ -80,7 +76,7 @@ fn write_protocol(path: &str, title: &str, exe: &Path) -> Result<(), Error> {
         &format!("\"{}\",0", exe.display()),
     )?;
     let cmd = format!(r"{path}\shell\open\command");
-    set(&create(&cmd)?, &cmd, "", &command(exe))
+    set(&create(&cmd)?, &cmd, "", &super::windows_open_command(exe))
 }
 
 /// The command registered for `scheme`, if it is ours (names myapps.exe).
@@ -169,7 +165,13 @@ impl UriRegistry for Registry {
                 let choice = user_choice(scheme)?;
                 let (handler, is_ours) = match choice {
                     Some(p) => (Some(format!("UserChoice {p}")), p == PROG_ID),
-                    None => (cmd.clone(), cmd.as_deref().is_some_and(ours)),
+                    // A command of an older version, without `--uri`, would let a
+                    // link add options: not counted as ours until registered again.
+                    None => (
+                        cmd.clone(),
+                        cmd.as_deref()
+                            .is_some_and(|c| ours(c) && c.contains(super::LINK_OPTION)),
+                    ),
                 };
                 Ok(SchemeStatus {
                     scheme,

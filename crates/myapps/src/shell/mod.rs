@@ -35,15 +35,15 @@ use crate::headless;
 /// Options of the shell: its own, then every `--headless` service option.
 pub struct Options {
     /// `--server`: the PBX address, instead of the stored `SERVER` setting.
-    server: Option<String>,
+    pub(crate) server: Option<String>,
     /// `--test-ca FILE` (hidden, for tests): server certificates issued by this CA (PEM)
     /// are accepted besides the system's trusted ones. Nothing else is relaxed.
-    test_ca: Option<PathBuf>,
+    pub(crate) test_ca: Option<PathBuf>,
     /// `tel:`/`sip:`/`im:` links given on the command line.
-    uris: Vec<String>,
+    pub(crate) uris: Vec<String>,
     /// `--demo`: the demo page (devices, ringtones, the echo-test call) instead of a PBX.
-    demo: bool,
-    service: headless::Options,
+    pub(crate) demo: bool,
+    pub(crate) service: headless::Options,
 }
 
 /// `true` when `arg` is a link the URI handler takes (`tel:`, `sip:`, `sips:`, `im:`).
@@ -54,36 +54,10 @@ pub fn is_uri(arg: &str) -> bool {
         .any(|s| lower.starts_with(s))
 }
 
-/// Parses the shell's command line.
+/// Parses the shell's command line (the app's part of [`crate::cli`]).
+#[cfg(test)]
 pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut server = None;
-    let mut test_ca = None;
-    let mut uris = Vec::new();
-    let mut demo = false;
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--server" => {
-                let v = it.next().ok_or("--server needs a value")?;
-                Server::parse(v).map_err(|e| format!("--server: {e}"))?;
-                server = Some(v.clone());
-            }
-            "--test-ca" => {
-                test_ca = Some(PathBuf::from(it.next().ok_or("--test-ca needs a file")?));
-            }
-            "--demo" => demo = true,
-            u if is_uri(u) => uris.push(u.to_owned()),
-            _ => rest.push(a.clone()),
-        }
-    }
-    Ok(Options {
-        server,
-        test_ca,
-        uris,
-        demo,
-        service: headless::parse(&rest)?,
-    })
+    crate::cli::shell_options(args)
 }
 
 /// Messages to the event loop from other threads.
@@ -210,7 +184,6 @@ pub fn run(mut opts: Options) -> ExitCode {
     if let Some(socket) = socket {
         let proxy = event_loop.create_proxy();
         let served = desktop::instance::serve(socket, move |args| {
-            tracing::info!(?args, "a later start handed over");
             for a in args.into_iter().filter(|a| is_uri(a)) {
                 let _ = links.send(a);
             }
@@ -695,7 +668,7 @@ async fn uri_handler(
         let action = match desktop::uri::parse(&link) {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!(%link, "not a link we take: {e}");
+                tracing::warn!(link = %desktop::uri::Redacted(&link), "not a link we take: {e}");
                 continue;
             }
         };
@@ -704,8 +677,10 @@ async fn uri_handler(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         match endpoint.request(action.request()) {
-            Ok(()) => tracing::info!(%link, "sent to the web client"),
-            Err(e) => tracing::warn!(%link, "cannot send: {e:?}"),
+            Ok(()) => {
+                tracing::info!(link = %desktop::uri::Redacted(&link), "sent to the web client")
+            }
+            Err(e) => tracing::warn!(link = %desktop::uri::Redacted(&link), "cannot send: {e:?}"),
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         log_results(&mut endpoint);
