@@ -582,6 +582,19 @@ async fn gum_report(pbx: &PbxStandIn, origin: &str, label: &str) -> Option<Value
     .await
 }
 
+/// A screenshot once the window is painted (10 s at most), its path printed.
+async fn painted_shot(desk: &Session, name: &str) {
+    let shot = artifact(name);
+    let t = std::time::Instant::now();
+    while {
+        desk.screenshot(&shot);
+        pixel_deviation(&shot, "1000x700+0+0") < 0.05 && t.elapsed() < Duration::from_secs(10)
+    } {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("screenshot {}", shot.display());
+}
+
 /// Clicks at (200, 300): inside the topmost window (no window manager: all sit at 0,0).
 fn click(desk: &Session) {
     desk.run("xdotool", &["mousemove", "200", "300", "click", "1"]);
@@ -615,6 +628,7 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
         ],
         &format!(
             "function () {{ var f = document.createElement('iframe'); f.allow = 'microphone'; \
+             f.style.width = '1000px'; f.style.height = '300px'; \
              f.src = '{foreign}{page}?frame=1'; document.body.appendChild(f); }}"
         ),
     ));
@@ -654,6 +668,8 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
             .is_some_and(|r| r["ok"] == false && r["name"] == "NotAllowedError"),
         format!("a foreign frame is refused with NotAllowedError: {frame:?}"),
     );
+    // The refusal is silent (no prompt); the frame shows the error it got.
+    painted_shot(&desk, "shell-media-foreign-frame-refused.png").await;
 
     click(&desk);
     let popup = pbx
@@ -685,9 +701,7 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
         theirs.as_ref().is_some_and(|r| r["ok"] == true),
         format!("the PBX's own popup gets the microphone too: {theirs:?}"),
     );
-    let shot = artifact("shell-media-own-popup.png");
-    desk.screenshot(&shot);
-    println!("screenshot {}", shot.display());
+    painted_shot(&desk, "shell-media-own-popup.png").await;
     let granted: Vec<Value> = pbx
         .reports()
         .into_iter()
@@ -764,9 +778,7 @@ async fn window_stays_on_the_pbx() {
     );
     let recorded = std::fs::read_to_string(&opened).unwrap_or_default();
     assert_eq!(recorded, format!("{foreign}\n"), "to the system browser");
-    let shot = artifact("shell-navigation-stays.png");
-    desk.screenshot(&shot);
-    println!("screenshot {}", shot.display());
+    painted_shot(&desk, "shell-navigation-stays.png").await;
 }
 
 /// `ws:` is no secure scheme for every host: the PBX's (https) page reaches the local
