@@ -528,3 +528,320 @@ async fn settings_window_validates_and_saves() {
         "untouched fields are not rewritten"
     );
 }
+
+/// An opener for `MYAPPS_URL_OPENER` that writes its arguments, one a line, to a file:
+/// what the system browser would have been given. The script and the file.
+fn recording_opener(desk: &Session) -> (PathBuf, PathBuf) {
+    let record = desk.dir().join("opened.txt");
+    let script = desk.dir().join("opener.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (script, record)
+}
+
+/// The stand-in's test script: `getUserMedia` in every window and frame of either port
+/// (reported as `gum` with the document's origin and the error's name), and `steps` on
+/// the PBX's own page, one per mouse click, then `then`, without a click.
+fn media_script(pbx: &PbxStandIn, steps: &[&str], then: &str) -> String {
+    format!(
+        r#"(function () {{
+  var q = new URLSearchParams(location.search);
+  if (q.get("nav")) {{ report("foreign-page", {{href: location.href}}); return; }}
+  function gum(label) {{
+    navigator.mediaDevices.getUserMedia({{audio: true}}).then(function (s) {{
+      s.getTracks().forEach(function (t) {{ t.stop(); }});
+      report("gum", {{label: label, origin: location.origin, ok: true}});
+    }}, function (e) {{
+      report("gum", {{label: label, origin: location.origin, ok: false, name: e.name, message: String(e.message)}});
+    }});
+  }}
+  var top = location.port === "{port}" && !q.get("popup") && !q.get("frame") && window === window.top;
+  gum(q.get("frame") ? "frame" : q.get("popup") ? "popup" : "page");
+  if (!top) return;
+  var steps = [{steps}];
+  document.addEventListener("click", function () {{ var s = steps.shift(); if (s) s(); }});
+  ({then})();
+}})();"#,
+        port = pbx.port,
+        steps = steps.join(", "),
+    )
+}
+
+/// Waits for the `gum` report from `origin` labelled `label`.
+async fn gum_report(pbx: &PbxStandIn, origin: &str, label: &str) -> Option<Value> {
+    pbx.wait_for(Duration::from_secs(20), |r| {
+        kind(r, "gum") && r["origin"] == origin && r["label"] == label
+    })
+    .await
+}
+
+/// A screenshot once the window is painted (10 s at most), its path printed.
+async fn painted_shot(desk: &Session, name: &str) {
+    let shot = artifact(name);
+    let t = std::time::Instant::now();
+    while {
+        desk.screenshot(&shot);
+        pixel_deviation(&shot, "1000x700+0+0") < 0.05 && t.elapsed() < Duration::from_secs(10)
+    } {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("screenshot {}", shot.display());
+}
+
+/// Clicks at (200, 300): inside the topmost window (no window manager: all sit at 0,0).
+fn click(desk: &Session) {
+    desk.run("xdotool", &["mousemove", "200", "300", "click", "1"]);
+}
+
+/// Microphone access is judged by each page's and frame's own origin: the PBX's page
+/// and its own popups get the microphone (a real one: a private PipeWire's virtual
+/// source); a frame of another origin in the PBX's page, even with
+/// `allow="microphone"`, is refused; a popup to another origin does not open in the app
+/// at all but goes to the system browser.
+#[tokio::test(flavor = "multi_thread")]
+async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
+    let Some(desk) = Session::start("shell-media", false) else {
+        return;
+    };
+    let sound = test_support::pipewire::Session::start();
+    let runtime = sound.dir().join("xdg");
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
+    let own = format!("https://127.0.0.1:{}", pbx.port);
+    let foreign = format!("https://127.0.0.1:{}", pbx.foreign_port);
+    let page = "/PBX0/APPCLIENT/appclient.htm";
+    pbx.set_test_script(&media_script(
+        &pbx,
+        &[
+            &format!(
+                "function () {{ report('popup-opened', {{to: 'foreign', ok: !!window.open('{foreign}{page}?popup=1')}}); }}"
+            ),
+            &format!(
+                "function () {{ report('popup-opened', {{to: 'own', ok: !!window.open('{page}?popup=1')}}); }}"
+            ),
+        ],
+        &format!(
+            "function () {{ var f = document.createElement('iframe'); f.allow = 'microphone'; \
+             f.style.width = '1000px'; f.style.height = '300px'; \
+             f.src = '{foreign}{page}?frame=1'; document.body.appendChild(f); }}"
+        ),
+    ));
+    let (opener, opened) = recording_opener(&desk);
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let server = pbx.server();
+    let app = App::start(&desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info,myapps=debug")
+            .env("MYAPPS_WEBVIEW_CONSOLE", "1")
+            .env("MYAPPS_URL_OPENER", &opener)
+            // The webview's capture (GStreamer) finds the private PipeWire's source.
+            .env(
+                "PULSE_SERVER",
+                format!("unix:{}", runtime.join("pulse/native").display()),
+            )
+            .env("PIPEWIRE_RUNTIME_DIR", &runtime);
+    });
+
+    // Each check on its own: a test run shows every one that fails.
+    let mut faults = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            faults.push(what);
+        }
+    };
+    let mine = gum_report(&pbx, &own, "page").await;
+    check(
+        mine.as_ref().is_some_and(|r| r["ok"] == true),
+        format!("the PBX page gets the microphone: {mine:?}"),
+    );
+    let frame = gum_report(&pbx, &foreign, "frame").await;
+    check(
+        frame
+            .as_ref()
+            .is_some_and(|r| r["ok"] == false && r["name"] == "NotAllowedError"),
+        format!("a foreign frame is refused with NotAllowedError: {frame:?}"),
+    );
+    // The refusal is silent (no prompt); the frame shows the error it got.
+    painted_shot(&desk, "shell-media-foreign-frame-refused.png").await;
+
+    click(&desk);
+    let popup = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            kind(r, "popup-opened") && r["to"] == "foreign"
+        })
+        .await
+        .expect("the page asked for the foreign popup");
+    check(
+        popup["ok"] == false,
+        format!("no window in the app: {popup}"),
+    );
+    let t = std::time::Instant::now();
+    let recorded = loop {
+        let text = std::fs::read_to_string(&opened).unwrap_or_default();
+        if !text.is_empty() || t.elapsed() > Duration::from_secs(5) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    check(
+        recorded == format!("{foreign}{page}?popup=1\n"),
+        format!("the foreign page went to the system browser, as one argument: {recorded:?}"),
+    );
+
+    click(&desk);
+    let theirs = gum_report(&pbx, &own, "popup").await;
+    check(
+        theirs.as_ref().is_some_and(|r| r["ok"] == true),
+        format!("the PBX's own popup gets the microphone too: {theirs:?}"),
+    );
+    painted_shot(&desk, "shell-media-own-popup.png").await;
+    let granted: Vec<Value> = pbx
+        .reports()
+        .into_iter()
+        .filter(|r| kind(r, "gum") && r["origin"] == foreign.as_str() && r["ok"] == true)
+        .collect();
+    check(
+        granted.is_empty(),
+        format!("nothing of the foreign origin gets the microphone: {granted:?}"),
+    );
+    check(
+        app.logged("permission request"),
+        "the decisions are logged".into(),
+    );
+    assert!(faults.is_empty(), "{faults:#?}");
+    drop(sound);
+}
+
+/// The app started on the stand-in with a recording opener, the page running `script`.
+fn start_with_opener(desk: &Session, pbx: &PbxStandIn, script: &str) -> (App, PathBuf) {
+    pbx.set_test_script(script);
+    let (opener, opened) = recording_opener(desk);
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let server = pbx.server();
+    let app = App::start(desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info,myapps=debug")
+            .env("MYAPPS_WEBVIEW_CONSOLE", "1")
+            .env("MYAPPS_URL_OPENER", &opener);
+    });
+    (app, opened)
+}
+
+/// The main window stays on the PBX: the page sending it to another origin leaves it
+/// where it is, and the system browser gets the link.
+#[tokio::test(flavor = "multi_thread")]
+async fn window_stays_on_the_pbx() {
+    let Some(desk) = Session::start("shell-navigation", false) else {
+        return;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
+    let foreign = format!(
+        "https://127.0.0.1:{}/PBX0/APPCLIENT/appclient.htm?nav=1",
+        pbx.foreign_port
+    );
+    let script = format!(
+        r#"(function () {{
+  if (location.port !== "{own}" || location.search) {{
+    if (location.search.indexOf("nav=1") >= 0) report("foreign-page", {{href: location.href}});
+    return;
+  }}
+  setTimeout(function () {{
+    location.href = "{foreign}";
+    setTimeout(function () {{ report("still-here", {{href: location.href}}); }}, 3000);
+  }}, 1000);
+}})();"#,
+        own = pbx.port
+    );
+    let (_app, opened) = start_with_opener(&desk, &pbx, &script);
+    pbx.wait_for(Duration::from_secs(60), |r| kind(r, "loaded"))
+        .await
+        .expect("the PBX page loaded");
+    let still = pbx
+        .wait_for(Duration::from_secs(15), |r| kind(r, "still-here"))
+        .await;
+    assert!(
+        still.is_some(),
+        "the window left the PBX page; reports {:?}",
+        pbx.reports()
+    );
+    assert!(
+        !pbx.reports().iter().any(|r| kind(r, "foreign-page")),
+        "the foreign page loaded in the app"
+    );
+    let recorded = std::fs::read_to_string(&opened).unwrap_or_default();
+    assert_eq!(recorded, format!("{foreign}\n"), "to the system browser");
+    painted_shot(&desk, "shell-navigation-stays.png").await;
+}
+
+/// `ws:` is no secure scheme for every host: the PBX's (https) page reaches the local
+/// service over ws: on loopback, but a ws: connection to another host is blocked as
+/// mixed content.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleartext_websockets_only_to_loopback() {
+    let Some(desk) = Session::start("shell-ws", false) else {
+        return;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
+    // A websocket server on every address: it sees whether a connection arrives.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((_, peer)) = listener.accept().await {
+            let _ = tx.send(peer);
+        }
+    });
+    let remote = non_loopback_address();
+    let script = format!(
+        r#"(function () {{
+  if (location.port !== "{own}" || location.search) return;
+  function ws(label, url) {{
+    try {{ var w = new WebSocket(url); w.onerror = function () {{ report("ws", {{label: label, event: "error"}}); }};
+          report("ws", {{label: label, created: true}}); }}
+    catch (e) {{ report("ws", {{label: label, created: false, name: e.name}}); }}
+  }}
+  ws("loopback", "ws://127.0.0.1:{port}/");
+  setTimeout(function () {{ ws("remote", "ws://{remote}:{port}/"); }}, 500);
+}})();"#,
+        own = pbx.port
+    );
+    let (_app, _) = start_with_opener(&desk, &pbx, &script);
+    pbx.wait_for(Duration::from_secs(60), |r| kind(r, "open"))
+        .await
+        .expect("the PBX page reached the local service over ws: on loopback");
+    let peer = tokio::time::timeout(Duration::from_secs(10), arrived.recv())
+        .await
+        .expect("the loopback ws: connection arrived")
+        .unwrap();
+    assert!(peer.ip().is_loopback(), "{peer}");
+    let attempt = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            kind(r, "ws") && r["label"] == "remote"
+        })
+        .await
+        .expect("the page tried ws: to the other host");
+    println!("ws: to {remote}: {attempt}");
+    let late = tokio::time::timeout(Duration::from_secs(3), arrived.recv()).await;
+    assert!(
+        late.is_err(),
+        "a ws: connection to {remote} left the page: {late:?}; reports {:?}",
+        pbx.reports()
+    );
+}
+
+/// This machine's address towards the outside (no packet is sent): not loopback.
+fn non_loopback_address() -> std::net::IpAddr {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("192.0.2.1:9").unwrap();
+    let ip = s.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback(), "no address but loopback here");
+    ip
+}

@@ -46,15 +46,21 @@ struct Reports {
 struct AppState {
     mode: Mode,
     reports: Arc<Reports>,
+    script: Arc<Mutex<String>>,
 }
 
 /// A running stand-in; stops on drop.
 pub struct PbxStandIn {
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
+    /// A second port with the same pages and certificate: another origin (RFC 6454 §4:
+    /// the port is part of it) that a browser trusting the test CA accepts, for a
+    /// foreign site in tests.
+    pub foreign_port: u16,
     /// The test CA's certificate (PEM file), for `--test-ca`.
     pub ca_file: PathBuf,
     reports: Arc<Reports>,
+    script: Arc<Mutex<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -121,24 +127,32 @@ impl PbxStandIn {
         let acceptor = TlsAcceptor::from(Arc::new(tls));
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = tcp.local_addr().unwrap().port();
+        let foreign = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let foreign_port = foreign.local_addr().unwrap().port();
         let reports = Arc::new(Reports::default());
+        let script = Arc::new(Mutex::new(String::new()));
         let state = AppState {
             mode,
             reports: reports.clone(),
+            script: script.clone(),
         };
         let app = Router::new()
             .route("/PBX0/APPCLIENT/appclient.htm", get(appclient))
+            .route("/PBX0/APPCLIENT/test.js", get(test_script))
             .route("/report", post(report))
             .fallback(get(other))
             .with_state(state);
         let task = tokio::spawn(async move {
+            let second = TlsListener::spawn(foreign, acceptor.clone());
             let listener = TlsListener::spawn(tcp, acceptor);
-            let _ = axum::serve(listener, app).await;
+            let _ = tokio::join!(axum::serve(listener, app.clone()), axum::serve(second, app));
         });
         PbxStandIn {
             port,
+            foreign_port,
             ca_file,
             reports,
+            script,
             task,
         }
     }
@@ -146,6 +160,14 @@ impl PbxStandIn {
     /// `127.0.0.1:PORT`, the shell's `--server`.
     pub fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// JavaScript that the client page runs after its own script (served as
+    /// `/PBX0/APPCLIENT/test.js`, empty unless set): a test's own steps, with the page's
+    /// `report(kind, data)` at hand. The page loads it in every window, on every origin
+    /// the stand-in is reached by (its two ports are two origins).
+    pub fn set_test_script(&self, js: &str) {
+        *self.script.lock().unwrap() = js.to_owned();
     }
 
     /// Everything the page reported so far, in order.
@@ -180,6 +202,18 @@ async fn appclient(State(s): State<AppState>) -> impl IntoResponse {
         Mode::NotMyApps => (StatusCode::NOT_FOUND, "not found\n").into_response(),
         Mode::Status(code) => status(code),
     }
+}
+
+async fn test_script(State(s): State<AppState>) -> impl IntoResponse {
+    let js = s.script.lock().unwrap().clone();
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        js,
+    )
 }
 
 async fn other(State(s): State<AppState>) -> impl IntoResponse {

@@ -1,9 +1,22 @@
 //! WebKitGTK specifics of the shell's webviews.
 
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use javascriptcore::ValueExt;
 use webkit2gtk::gio;
 use webkit2gtk::gio::prelude::TlsCertificateExt;
-use webkit2gtk::{SecurityManagerExt, SettingsExt, WebContextExt, WebViewExt};
+use webkit2gtk::glib::prelude::{Cast, ObjectExt};
+use webkit2gtk::{
+    DeviceInfoPermissionRequest, NavigationPolicyDecision, NavigationPolicyDecisionExt,
+    PermissionRequest, PermissionRequestExt, PolicyDecisionExt, PolicyDecisionType,
+    ResponsePolicyDecision, ResponsePolicyDecisionExt, SecurityManagerExt, SettingsExt,
+    URIRequestExt, UserContentInjectedFrames, UserContentManager, UserContentManagerExt,
+    UserMediaPermissionRequest, UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
+};
 use wry::WebViewExtUnix;
+
+use super::policy::{Navigation, Trusted};
 
 /// A CA whose server certificates are accepted besides the system's (`--test-ca`, for
 /// the test PBX stand-in). Only certificates that this CA signed and that name the host
@@ -20,7 +33,8 @@ impl TestCa {
     }
 }
 
-/// Media streams on (WebKitGTK ships with `enable-media-stream` off) and the test CA.
+/// Media streams on (WebKitGTK ships with `enable-media-stream` off), `ws:` to loopback
+/// only, and the test CA.
 pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>) {
     let wv = webview.webview();
     if let Some(settings) = WebViewExt::settings(&wv) {
@@ -31,13 +45,15 @@ pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>) {
         }
     }
     // The PBX's page (https) talks to the local service over ws://localhost. WebKitGTK
-    // (2.50) blocks that as mixed content, loopback or not (Chromium and so WebView2 treat
-    // loopback as potentially trustworthy and allow it). So `ws:` counts as secure in our
-    // webviews: what mixed-content blocking guards against is a page pulling in passive
-    // content over cleartext, and a websocket is opened by the page's own script. Remote
-    // hosts are still reached over wss: by the client (docs/protocol.md §8).
+    // (2.50) blocks that as mixed content, loopback or not (W3C Mixed Content §4.3; Chromium
+    // and so WebView2 treat loopback as potentially trustworthy, §3.2, and allow it). Its
+    // only knob is per scheme, so `ws:` is registered as secure, and a script in every
+    // frame gives the block back for every other host (WS_ELSEWHERE).
     if let Some(security) = wv.context().and_then(|c| c.security_manager()) {
         security.register_uri_scheme_as_secure("ws");
+    }
+    if let Some(ucm) = wv.user_content_manager() {
+        scripts(&ucm);
     }
     if let Some(ca) = test_ca {
         wv.connect_load_failed_with_tls_errors(move |wv, uri, cert, errors| {
@@ -58,6 +74,196 @@ pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>) {
             true
         });
     }
+}
+
+/// In every frame, in the page's world: `new WebSocket` to a cleartext URL of a host that
+/// is not loopback throws `SecurityError` in a secure context, as WebKit's mixed-content
+/// check (which `ws:` as a secure scheme turned off) would (WHATWG WebSockets, the
+/// constructor's steps; W3C Mixed Content §5.2). Remote hosts are reached over wss:.
+const WS_ELSEWHERE: &str = r#"(function(){var W=window.WebSocket;if(!W)return;
+function loopback(h){h=h.toLowerCase();return h==="localhost"||h==="[::1]"||/^127\.\d+\.\d+\.\d+$/.test(h);}
+function WebSocket(url,protocols){var u=new URL(String(url),location.href);
+if(window.isSecureContext&&(u.protocol==="ws:"||u.protocol==="http:")&&!loopback(u.hostname))
+throw new DOMException("ws: to "+u.host+" is blocked as mixed content; use wss:","SecurityError");
+return arguments.length>1?new W(url,protocols):new W(url);}
+WebSocket.prototype=W.prototype;["CONNECTING","OPEN","CLOSING","CLOSED"].forEach(function(k){WebSocket[k]=W[k];});
+Object.defineProperty(window,"WebSocket",{value:WebSocket,writable:true,configurable:true});})();"#;
+
+/// The world our frame-origin script runs in: the page's own scripts cannot reach it
+/// (TESTING.md, "Page ⇄ native messages per frame").
+const WORLD: &str = "myapps";
+
+/// In every frame, in the page's world: a call of `getUserMedia`/`getDisplayMedia`
+/// first raises `myapps-media` on the document, for [`FRAME_ORIGIN`].
+const MEDIA_CALLS: &str = "(function(){var M=window.MediaDevices;if(!M)return;var p=M.prototype;\
+['getUserMedia','getDisplayMedia'].forEach(function(n){var f=p[n];if(typeof f!=='function')return;\
+Object.defineProperty(p,n,{value:function(){document.dispatchEvent(new Event('myapps-media'));\
+return f.apply(this,arguments);},writable:true,configurable:true});});})();";
+
+/// In every frame, in our own world: on `myapps-media`, the frame's own origin (read
+/// here, so a page cannot give another) goes to native code.
+const FRAME_ORIGIN: &str = "document.addEventListener('myapps-media',function(){\
+window.webkit.messageHandlers.myappsMedia.postMessage(String(location.origin));},true);";
+
+/// How long a frame's announcement stands for the permission request that follows it.
+const ANNOUNCED: Duration = Duration::from_secs(10);
+
+thread_local! {
+    /// Frames that called for media devices lately, with their own origins (GTK's
+    /// thread). WebKitGTK's permission request names no frame; a cross-origin frame may
+    /// only ask when its page delegated with `allow="microphone"` (W3C Permissions
+    /// Policy: the feature's default allowlist is 'self'), and even then its own origin
+    /// counts here. One list for all webviews: a window a page opens shares its opener's
+    /// user content manager, so the messages do not say which webview they came from.
+    static ANNOUNCED_BY: RefCell<Vec<(Instant, String)>> = const { RefCell::new(Vec::new()) };
+    /// The user content managers [`scripts`] has set up.
+    static SET_UP: RefCell<Vec<UserContentManager>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Our scripts and message handler, once per user content manager (a window that
+/// `window.open` made shares its opener's).
+fn scripts(ucm: &UserContentManager) {
+    if SET_UP.with_borrow(|done| done.contains(ucm)) {
+        return;
+    }
+    SET_UP.with_borrow_mut(|done| done.push(ucm.clone()));
+    let all = UserContentInjectedFrames::AllFrames;
+    let start = UserScriptInjectionTime::Start;
+    ucm.add_script(&UserScript::new(WS_ELSEWHERE, all, start, &[], &[]));
+    ucm.register_script_message_handler_in_world("myappsMedia", WORLD);
+    ucm.connect_script_message_received(Some("myappsMedia"), move |_, result| {
+        if let Some(origin) = result.js_value().map(|v| v.to_str().to_string()) {
+            tracing::debug!(%origin, "a frame asks for media devices");
+            ANNOUNCED_BY.with_borrow_mut(|a| a.push((Instant::now(), origin)));
+        }
+    });
+    ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
+    ucm.add_script(&UserScript::for_world(
+        FRAME_ORIGIN,
+        all,
+        start,
+        WORLD,
+        &[],
+        &[],
+    ));
+}
+
+/// Who may use the microphone and camera, and where a window may go: the trusted
+/// origins of [`super::policy`], judged per webview and per frame. `links` takes our
+/// `tel:`/`sip:`/`im:` links.
+pub fn guard(
+    webview: &wry::WebView,
+    trusted: &Trusted,
+    links: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let wv = webview.webview();
+    let t = trusted.clone();
+    wv.connect_permission_request(move |wv, request| {
+        permission(&t, wv, request);
+        true
+    });
+    let t = trusted.clone();
+    wv.connect_decide_policy(move |_, decision, kind| match kind {
+        PolicyDecisionType::NavigationAction => refused_navigation(&t, decision, &links),
+        PolicyDecisionType::Response => refused_page(&t, decision),
+        _ => false,
+    });
+}
+
+/// Answers a permission request of `wv`: media devices (and their names) for pages and
+/// frames of trusted origins only; a foreign page is denied everything. (Denial, not a
+/// prompt: the safe default, and nothing the PBX's client needs.)
+fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionRequest) {
+    let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();
+    let page_ok = trusted.url(&page);
+    let (what, allow) = if request.is::<UserMediaPermissionRequest>() {
+        let frames = ANNOUNCED_BY.with_borrow_mut(std::mem::take);
+        let frames: Vec<String> = frames
+            .into_iter()
+            .filter(|(at, _)| at.elapsed() < ANNOUNCED)
+            .map(|(_, o)| o)
+            .collect();
+        // Every frame that asked lately is ours, and one did ask.
+        let frames_ok = !frames.is_empty() && frames.iter().all(|o| trusted.origin(o));
+        tracing::debug!(?frames, "frames that asked");
+        ("media devices", page_ok && frames_ok)
+    } else if request.is::<DeviceInfoPermissionRequest>() {
+        ("device names", page_ok)
+    } else {
+        // Notifications, geolocation, pointer lock…: WebKit's default (no) for ours too.
+        ("other", false)
+    };
+    tracing::info!(%page, what, allow, "permission request");
+    if allow {
+        request.allow();
+    } else {
+        request.deny();
+    }
+}
+
+/// `decide-policy` for a navigation (main frame or sub-frame: WebKitGTK does not say
+/// which): our links go to the URI handler and other non-web schemes are refused here;
+/// web pages are left to [`refused_page`], which knows the main frame. `true` when
+/// the navigation was refused.
+fn refused_navigation(
+    trusted: &Trusted,
+    decision: &webkit2gtk::PolicyDecision,
+    links: &tokio::sync::mpsc::UnboundedSender<String>,
+) -> bool {
+    let Some(nav) = decision.downcast_ref::<NavigationPolicyDecision>() else {
+        return false;
+    };
+    let Some(url) = nav
+        .navigation_action()
+        .and_then(|a| a.request())
+        .and_then(|r| r.uri())
+    else {
+        return false;
+    };
+    let url = url.to_string();
+    let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    // Documents frames are made of (HTML §7.1: about:blank, srcdoc; data: and blob: URLs).
+    let web = matches!(
+        scheme.as_deref(),
+        Some("http" | "https" | "about" | "data" | "blob")
+    );
+    match trusted.navigation(&url) {
+        Navigation::Link => {
+            tracing::info!(%url, "link from a page: to the URI handler");
+            let _ = links.send(url);
+        }
+        _ if web => return false,
+        _ => tracing::warn!(%url, "navigation refused: not a web page"),
+    }
+    decision.ignore();
+    true
+}
+
+/// `decide-policy` for a response: the main frame's page (after redirects) of another
+/// origin is not shown, the window stays where it was, and a web page goes to the system
+/// browser instead. (Navigation decisions do not say whether they are the main frame's.)
+/// `true` when the page was refused.
+fn refused_page(trusted: &Trusted, decision: &webkit2gtk::PolicyDecision) -> bool {
+    let Some(response) = decision.downcast_ref::<ResponsePolicyDecision>() else {
+        return false;
+    };
+    if !response.is_main_frame_main_resource() {
+        return false;
+    }
+    let Some(url) = response.request().and_then(|r| r.uri()) else {
+        return false;
+    };
+    let url = url.to_string();
+    match trusted.navigation(&url) {
+        Navigation::Stay => return false,
+        Navigation::Browser => match super::policy::open_in_browser(&url) {
+            Ok(()) => tracing::info!(%url, "foreign page: opened in the system browser"),
+            Err(e) => tracing::warn!(%url, "foreign page not opened: {e}"),
+        },
+        _ => tracing::warn!(%url, "page refused"),
+    }
+    decision.ignore();
+    true
 }
 
 /// The host of `https://host[:port]/…` (IPv6 without brackets).

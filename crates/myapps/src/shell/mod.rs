@@ -10,6 +10,7 @@
 pub mod bridge;
 #[cfg(target_os = "linux")]
 mod linux;
+mod policy;
 mod probe;
 pub mod settings_window;
 mod tray;
@@ -19,16 +20,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use desktop::server::Server;
 use desktop::settings::typed::{Docking, Settings};
 use tao::event::{Event, StartCause, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopWindowTarget};
 use tao::window::{Window, WindowBuilder, WindowId};
-use wry::{
-    NewWindowResponse, PageLoadEvent, PermissionKind, PermissionResponse, WebView, WebViewBuilder,
-};
+use wry::{NewWindowResponse, WebView, WebViewBuilder};
 
 use crate::headless;
 
@@ -80,10 +78,10 @@ pub enum UserEvent {
 struct WebViewSetup {
     script: String,
     user_agent: String,
-    origin: String,
-    /// The origin of the main webview's current page: media permissions are granted
-    /// to the PBX's page only.
-    page_origin: Arc<Mutex<String>>,
+    /// The origins the windows may show and that may use media devices.
+    trusted: policy::Trusted,
+    /// Links pages follow (`tel:`…), to the URI handler.
+    links: tokio::sync::mpsc::UnboundedSender<String>,
     #[cfg(target_os = "linux")]
     test_ca: Option<linux::TestCa>,
 }
@@ -115,6 +113,8 @@ struct Pending {
     config: service::Config,
     desktop: headless::Desktop,
     links: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// The sending end of `links`, for links pages follow.
+    link_sender: tokio::sync::mpsc::UnboundedSender<String>,
     test_ca: Option<String>,
 }
 
@@ -181,6 +181,7 @@ pub fn run(mut opts: Options) -> ExitCode {
     for u in opts.uris {
         let _ = links.send(u);
     }
+    let link_sender = links.clone();
     if let Some(socket) = socket {
         let proxy = event_loop.create_proxy();
         let served = desktop::instance::serve(socket, move |args| {
@@ -215,6 +216,7 @@ pub fn run(mut opts: Options) -> ExitCode {
         config: opts.service.config,
         desktop,
         links: links_rx,
+        link_sender,
         test_ca,
     });
     let mut service = None;
@@ -499,16 +501,20 @@ fn launch(
         .block_on(service::Service::start(config))
         .map_err(|e| e.to_string())?;
     let info = service.info();
-    let (origin, url) = match page {
+    let (origin, url, pbx) = match page {
         Page::Pbx(server) => {
             tracing::info!(url = %service.base_url(), pbx = %server, "service running");
             rt.spawn(uri_handler(service.relay(), pending.links));
-            (server.origin(), server.appclient_url())
+            (
+                server.origin(),
+                server.appclient_url(),
+                Some(server.origin()),
+            )
         }
         Page::Demo => {
             let origin = service.base_url();
             let url = format!("{origin}/demo.html");
-            (origin, url)
+            (origin, url, None)
         }
     };
     let desktop = {
@@ -526,8 +532,8 @@ fn launch(
     *windows.setup.borrow_mut() = Some(Rc::new(WebViewSetup {
         script: bridge::script(&info, &origin),
         user_agent: bridge::user_agent(),
-        origin,
-        page_origin: Arc::new(Mutex::new(String::new())),
+        trusted: policy::Trusted::new(pbx.as_deref(), &service.base_url()),
+        links: pending.link_sender,
         #[cfg(target_os = "linux")]
         test_ca,
     }));
@@ -755,39 +761,22 @@ fn open_window(
     if let Some(url) = url {
         builder = builder.with_url(url);
     }
-    // Media permissions: the PBX's page only (WebKitGTK would otherwise deny them
-    // silently: an unanswered permission request is a denial).
-    let page = setup.page_origin.clone();
-    let pbx = setup.origin.clone();
-    builder = builder.with_permission_handler(move |kind| {
-        let ours = *page.lock().unwrap_or_else(PoisonError::into_inner) == pbx;
-        match kind {
-            PermissionKind::Microphone | PermissionKind::Camera if ours => {
-                PermissionResponse::Allow
-            }
-            PermissionKind::Microphone | PermissionKind::Camera => PermissionResponse::Deny,
-            _ => PermissionResponse::Default,
-        }
-    });
-    let page = setup.page_origin.clone();
-    let is_main = opener.is_none();
-    builder = builder.with_on_page_load_handler(move |ev, url| {
-        if is_main && matches!(ev, PageLoadEvent::Started) {
-            *page.lock().unwrap_or_else(PoisonError::into_inner) = origin_of(&url);
-        }
-        let ev = if matches!(ev, PageLoadEvent::Started) {
-            "started"
-        } else {
-            "finished"
-        };
-        tracing::debug!(ev, %url, "page load");
-    });
+    // Permissions and navigations: on Linux per frame with WebKitGTK's own signals
+    // (linux::guard); elsewhere per webview, with what wry gives.
+    #[cfg(not(target_os = "linux"))]
+    {
+        builder = guarded(builder, &setup);
+    }
     let weak = Rc::downgrade(windows);
+    let (trusted, links) = (setup.trusted.clone(), setup.links.clone());
     builder = builder.with_new_window_req_handler(move |url, features| {
         tracing::info!(%url, "window.open");
         let Some(windows) = weak.upgrade() else {
             return NewWindowResponse::Deny;
         };
+        if !followed(&trusted, &links, &url) {
+            return NewWindowResponse::Deny;
+        }
         new_window(&windows, features)
     });
     #[cfg(target_os = "linux")]
@@ -799,7 +788,10 @@ fn open_window(
     let _ = opener;
     let webview = build(builder, &window)?;
     #[cfg(target_os = "linux")]
-    linux::configure(&webview, setup.test_ca.clone());
+    {
+        linux::configure(&webview, setup.test_ca.clone());
+        linux::guard(&webview, &setup.trusted, setup.links.clone());
+    }
     show(windows, &window);
     let id = window.id();
     windows.open.borrow_mut().insert(id, (window, webview));
@@ -833,13 +825,62 @@ fn new_window(windows: &Rc<Windows>, features: wry::NewWindowFeatures) -> NewWin
     }
 }
 
-/// `scheme://host[:port]` of a URL (empty when it has none, e.g. `about:blank`).
-fn origin_of(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return String::new();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    format!("{scheme}://{}", &rest[..end])
+/// Whether a window follows a link to `url` ([`policy::Trusted::navigation`]): a
+/// foreign web page goes to the system browser, our links to the URI handler instead.
+fn followed(
+    trusted: &policy::Trusted,
+    links: &tokio::sync::mpsc::UnboundedSender<String>,
+    url: &str,
+) -> bool {
+    match trusted.navigation(url) {
+        policy::Navigation::Stay => return true,
+        policy::Navigation::Browser => match policy::open_in_browser(url) {
+            Ok(()) => tracing::info!(%url, "foreign page: opened in the system browser"),
+            Err(e) => tracing::warn!(%url, "foreign page not opened: {e}"),
+        },
+        policy::Navigation::Link => {
+            tracing::info!(%url, "link from a page: to the URI handler");
+            let _ = links.send(url.to_owned());
+        }
+        policy::Navigation::Refuse => tracing::warn!(%url, "navigation refused"),
+    }
+    false
+}
+
+/// Media permissions and navigations with wry's handlers (WebView2, WKWebView): they
+/// name no frame, so each webview is judged by the origin of its own page.
+#[cfg(not(target_os = "linux"))]
+fn guarded<'a>(builder: WebViewBuilder<'a>, setup: &WebViewSetup) -> WebViewBuilder<'a> {
+    use std::sync::{Arc, Mutex, PoisonError};
+    use wry::{PermissionKind, PermissionResponse};
+    let page = Arc::new(Mutex::new(String::new()));
+    let (trusted, links) = (setup.trusted.clone(), setup.links.clone());
+    let seen = page.clone();
+    let builder = builder.with_navigation_handler(move |url| {
+        // WebView2 asks for main-frame navigations only; WKWebView for frames too, so
+        // there a foreign page may load (it may be an app's frame).
+        if cfg!(target_os = "macos") && trusted.navigation(&url) == policy::Navigation::Browser {
+            return true;
+        }
+        followed(&trusted, &links, &url)
+    });
+    // The page the webview shows (main frame), as its page-load events name it.
+    let builder = builder.with_on_page_load_handler(move |ev, url| {
+        if matches!(ev, wry::PageLoadEvent::Started) {
+            *seen.lock().unwrap_or_else(PoisonError::into_inner) = url;
+        }
+    });
+    let trusted = setup.trusted.clone();
+    builder.with_permission_handler(move |kind| {
+        let ours = trusted.url(&page.lock().unwrap_or_else(PoisonError::into_inner));
+        match kind {
+            PermissionKind::Microphone | PermissionKind::Camera if ours => {
+                PermissionResponse::Allow
+            }
+            _ if ours => PermissionResponse::Default,
+            _ => PermissionResponse::Deny,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -870,12 +911,6 @@ mod tests {
         );
         let e = parse(&args(&["--frob"])).err().unwrap();
         assert!(e.contains("unknown option"), "{e}");
-        assert_eq!(
-            origin_of("https://pbx:444/PBX0/APPCLIENT/appclient.htm#phys=x"),
-            "https://pbx:444"
-        );
-        assert_eq!(origin_of("https://pbx#x"), "https://pbx");
-        assert_eq!(origin_of("about:blank"), "");
         assert!(is_uri("TEL:1") && is_uri("im:a@b") && !is_uri("https://x"));
     }
 }
