@@ -3,10 +3,10 @@
 //! what the harness or another thread allocates meanwhile is not the code under test.
 //!
 //! Finding (sonora 0.2.0): AEC3 allocates its per-block working buffers on every 4 ms
-//! block (`EchoRemover::process_capture` makes its spectra with `vec!`), some 55
-//! allocations and 22 kB per 10 ms, all freed again. Harmless on the processing thread it
-//! runs on (the cost is inside the bench's figures), never in a device callback. What we
-//! assert: our wrapper adds nothing, and nothing accumulates.
+//! block (`EchoRemover::process_capture` makes its spectra with `vec!`), all freed again
+//! (figures in docs/benchmarks.md). Harmless on the processing thread it runs on, never
+//! in a device callback. What we assert: our wrapper adds nothing, and nothing
+//! accumulates.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
