@@ -5,19 +5,18 @@
 //! # Use
 //!
 //! 48 kHz mono `i16` in 10 ms blocks ([`BLOCK`] = 480 samples), on the media engine's
-//! processing thread, never in a device callback (see "Allocation"; one render + capture
-//! costs 0.2–0.3 ms of CPU, see `benches/aec.rs`). Every 10 ms: [`EchoCanceller::render`] with
-//! what goes to the loudspeaker (the mix of all far ends, silence included, at the level
-//! it is played), then [`EchoCanceller::capture`] with the microphone's block, which is
-//! replaced by the cleaned signal. A slice that holds several whole blocks is processed
-//! block by block; samples beyond the last whole block are left as they are and counted in
-//! [`AecStats::partial_samples`] (a caller bug, not something to panic a call over).
+//! processing thread, never in a device callback (see "Allocation"; its CPU cost is
+//! measured by `benches/aec.rs`, figures in docs/benchmarks.md). Every 10 ms:
+//! [`EchoCanceller::render`] with what goes to the loudspeaker (the mix of all far ends,
+//! silence included, at the level it is played), then [`EchoCanceller::capture`] with the
+//! microphone's block, which is replaced by the cleaned signal. A slice that holds several
+//! whole blocks is processed block by block; samples beyond the last whole block are left
+//! as they are and counted in [`AecStats::partial_samples`] (a caller bug, not something to
+//! panic a call over).
 //!
 //! The device delay between render and capture (playout buffer + room + capture buffer)
 //! need not be known: AEC3's delay estimator finds it and keeps following it, and
-//! reports it in [`AecStats::delay_ms`]. Tested: simulated paths of 40 and 120 ms, and a
-//! real PipeWire path of 45–63 ms that shifted with speaker underruns under CPU load
-//! (still 32 dB ERLE); longer delays and device switches are not tested yet. Render
+//! reports it in [`AecStats::delay_ms`] (the paths tested: docs/benchmarks.md). Render
 //! must lead: a block's echo has to reach `capture` after the block went to `render`.
 //!
 //! # Why sonora
@@ -49,25 +48,21 @@
 //!
 //! # Latency
 //!
-//! The chain delays the microphone signal (measured by `benches/aec.rs` as the lag of
-//! best correlation): about 9 ms with echo cancellation alone, 7 ms with noise
-//! suppression alone, 15 ms with everything on (not traced further; AEC3's 4 ms
-//! sub-blocks, the band-split filters and the suppressor's overlap-add are the likely
-//! sources). That is part of mouth-to-ear latency and counts against issue 5's 60 ms
-//! budget.
+//! The chain delays the microphone signal, more with more stages on (`benches/aec.rs`
+//! measures the lag of best correlation; figures in docs/benchmarks.md). That delay is
+//! part of mouth-to-ear latency and counts against its 60 ms goal.
 //!
 //! # Allocation
 //!
 //! sonora allocates on every block: AEC3's echo remover makes its per-block spectra with
-//! `vec!` on each 4 ms sub-block, AGC2 and the noise suppressor a few buffers too. The
-//! `aec_alloc` test counts with an instrumented global allocator: about 55 allocations
-//! and 22 kB per 10 ms block with everything on (AEC alone 44, AGC 12, NS 1), all freed
-//! before the call returns; nothing accumulates. That rules the chain out of a real-time
-//! device callback (where an allocator lock can stall), which is why it runs on the
-//! processing thread, where the cost is part of the bench's figures. Our wrapper adds no
-//! allocation: it reuses one scratch block (sonora's `i16` API takes separate source and
-//! destination slices; in-place needs a copy). Removing the allocations would take a
-//! change to sonora (working buffers kept in the `EchoRemover`).
+//! `vec!` on each 4 ms sub-block, AGC2 and the noise suppressor a few buffers too, all
+//! freed before the call returns; nothing accumulates (the `aec_alloc` test counts them on
+//! the processing thread; figures in docs/benchmarks.md). That rules the chain out of a
+//! real-time device callback (where an allocator lock can stall), which is why it runs on
+//! the processing thread, where the cost is part of the bench's figures. Our wrapper adds
+//! no allocation: it reuses one scratch block (sonora's `i16` API takes separate source and
+//! destination slices; in-place needs a copy). Removing the allocations would take a change
+//! to sonora (working buffers kept in the `EchoRemover`).
 
 use sonora::config::{
     AdaptiveDigital, EchoCanceller as Aec3, GainController2, HighPassFilter, MaxProcessingRate,

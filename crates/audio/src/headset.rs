@@ -1,9 +1,9 @@
-//! Headset buttons and lights (issue 5 item 7): the trait a headset backend implements,
+//! Headset buttons and lights: the trait a headset backend implements,
 //! and the pure mapping from USB HID telephony usages to our events. A HID backend (USB
 //! telephony usage page 0x0B, e.g. through `hidapi`) comes later; the service and the
 //! desktop code only see [`Headset`].
 //!
-//! Events carry the native key codes of innovaphone's `audio.h` (public-protocols.md §9.4)
+//! Events carry the native key codes of innovaphone's `audio.h` (docs/public-protocols.md §9.4)
 //! so they can be passed to apps the way the native client names them.
 
 /// A button pressed (or the hook switch moved) on a headset.

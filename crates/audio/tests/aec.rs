@@ -2,7 +2,7 @@
 //! simulated echo path (delay + a short room impulse response, −6 dB, a little noise)
 //! into the microphone. The far end talks (single talk), pauses while the near end talks
 //! alone, talks again, and the near end joins in (double talk); then the far end goes on
-//! alone. Issue 5's acceptance: ERLE ≥ 20 dB after 2 s of convergence.
+//! alone. The acceptance criterion: ERLE ≥ 20 dB after 2 s of convergence.
 //!
 //! ERLE = 10·log10(echo energy in the microphone / energy of the output), over a segment
 //! where the microphone holds echo (and the noise) only. Near-end speech is judged by its

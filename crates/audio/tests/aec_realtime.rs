@@ -1,10 +1,11 @@
 //! Echo cancellation in real time through a private PipeWire (`test_support::pipewire`):
 //! far-end speech played with cpal on the null sink `test_sink`, whose monitor is linked
-//! into the virtual microphone `test_mic` (`pw-link`), recorded with cpal, taken down
-//! 6 dB (the echo level of issue 5's criterion) and passed through the echo canceller with
-//! the played blocks as its render reference. The echo thus has the real delay of the
-//! device path (playback queue and buffer, the graph, the capture buffer), unknown to the
-//! canceller, and the test runs on the wall clock like the media engine will.
+//! into the virtual microphone `test_mic` (`pw-link`), recorded with cpal, taken down 6 dB
+//! (the echo level of the criterion in `tests/aec.rs`) and passed through the echo
+//! canceller with the played blocks as its render reference. The echo thus has the real
+//! delay of the device path (playback queue and buffer, the graph, the capture buffer),
+//! unknown to the canceller, and the test runs on the wall clock like the media engine
+//! will.
 //!
 //! The −6 dB are applied to the recorded samples: the virtual source ignores its volume
 //! (`pactl set-source-volume test_mic 0.5` left the recording at full scale, as did a

@@ -299,7 +299,7 @@ fn mic_feed(name: &str) {
     ]);
 }
 
-/// The microphone switched mid-call (issue 5: no gap longer than 100 ms). Two virtual
+/// The microphone switched mid-call (the goal: no gap longer than 100 ms). Two virtual
 /// microphones play different seeded noise on one timeline (the two channels of one
 /// player); the leg hears the first, then the second. What was never heard is the jump
 /// on that timeline, from where the first noise was last heard to where the second was
@@ -406,7 +406,7 @@ fn microphone_switch_mid_call_gap() {
     });
 }
 
-/// A three-party conference through the engine with real devices (issue 5 item 3): three
+/// A three-party conference through the engine with real devices: three
 /// legs whose far ends play 300, 500 and 700 Hz, and the microphone a 1 kHz tone. The
 /// speaker (recorded from the sink's monitor) must carry all three far ends and not the
 /// microphone; each leg must hear the microphone and the other two, never itself.

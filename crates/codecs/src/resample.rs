@@ -19,29 +19,18 @@
 //! before, and reported by [`Resampler::delay`]; 2 ms would move the flat band's edge
 //! to 3.52 kHz and the −80 dB point to 4.64 kHz.
 //!
-//! Measured on the speech sample in 10 ms blocks by `tests/resample_quality.rs`, aligned
-//! by [`Resampler::delay`] alone. Ceiling: the reference scored against itself (4.549 NB,
-//! 4.644 WB). The send side is compared with sox's conversion, which cuts at 95 % of
-//! Nyquist; PESQ-WB counts that band edge, hence 0.02 short there.
+//! Speech quality (`tests/resample_quality.rs`, PESQ against the reference and against
+//! sox) and cost per block (`benches/codecs.rs`; 241 taps at 48 kHz, computed only where
+//! the output needs them) are in docs/benchmarks.md, beside the figures of rubato, which
+//! this replaced.
 //!
-//! | path                       | PESQ now | SNR now  | before: rubato `Fft`, 5 ms sub-blocks |
-//! |----------------------------|----------|----------|---------------------------------------|
-//! | 8 → 48 → 8 kHz, NB         | 4.548    | 44.9 dB  | 4.299, 14.3 dB                        |
-//! | 16 → 48 → 16 kHz, WB       | 4.644    | 66.4 dB  | 4.477, 26.9 dB                        |
-//! | 48 → 8 kHz vs sox, NB      | 4.546    | 34.7 dB  | 4.422, 15.6 dB                        |
-//! | 48 → 16 kHz vs sox, WB     | 4.621    | 33.4 dB  | 4.511, 28.1 dB                        |
-//!
-//! Cost per 10 ms block (`benches/codecs.rs`, one core of the dev machine): 8→48 kHz
-//! 6.4 µs, 48→8 kHz 3.7 µs, 16→48 kHz 9.5 µs, 48→16 kHz 7.4 µs (rubato before: 5.4, 3.5,
-//! 5.6, 4.3 µs): 241 taps at 48 kHz, computed only where the output needs them.
-//!
-//! Why not rubato (used before): its `Fft` resampler needs sub-chunks of hundreds of
-//! frames for a sharp filter, i.e. tens of ms of delay at 8 kHz; with 5 ms sub-blocks
-//! its filter is poor (above). Its `Async` sinc resampler cut to our delay (sinc_len 24
-//! at 8 kHz, f_cutoff 0.95) scored as well (PESQ-NB 4.546 round trip), but its
-//! `output_delay` was one sample off the measured delay in every setting we tried, its
-//! output length varies between calls, and the usual sinc_len of 128–256 counts input samples: 8–16 ms at 8 kHz. For
-//! fixed integer ratios a polyphase filter is all that is needed.
+//! Why not rubato (used before): its `Fft` resampler needs sub-chunks of hundreds of frames
+//! for a sharp filter, i.e. tens of ms of delay at 8 kHz; with 5 ms sub-blocks its filter
+//! is poor. Its `Async` sinc resampler cut to our delay (sinc_len 24 at 8 kHz, f_cutoff
+//! 0.95) scored as well, but its `output_delay` was one sample off the measured delay in
+//! every setting we tried, its output length varies between calls, and the usual sinc_len
+//! of 128–256 counts input samples: 8–16 ms at 8 kHz. For fixed integer ratios a polyphase
+//! filter is all that is needed.
 
 use crate::CodecError;
 

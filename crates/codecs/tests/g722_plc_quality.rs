@@ -5,10 +5,8 @@
 //! repetition beside the decoder (what this decoder did before it started lost frames
 //! from its own continuation and faded them from the start).
 //!
-//! Measured: no loss 3.078, silence 1.267, App. I repetition 1.634, decoder 1.760.
-//! Issue 3 asks for 2.5, out of reach for concealment from the past alone: splicing the
-//! clean decode with only the lost frames replaced scores 1.68 with the App. I
-//! repetition, and even the true speech at half level in the lost frames scores 2.45.
+//! The scores, and why the goal of 2.5 is out of reach for concealment from the past
+//! alone: docs/benchmarks.md.
 //!
 //! Needs espeak-ng, sox and the venv Python with `pesq`; `scripts/test` installs them.
 #![allow(clippy::unwrap_used)]

@@ -10,8 +10,7 @@
 //! The ceiling is the reference scored against itself. The round trips and the 8 kHz
 //! send side come within 0.01 of it. At 16 kHz the send side stays 0.02 below: sox cuts
 //! at 95 % of Nyquist (7.6 kHz) where we pass up to −6 dB at 8 kHz, and PESQ-WB counts
-//! that band edge (below 7.2 kHz the two agree to 75 dB SNR; our filter cut at 95 %
-//! still scores 4.627 against sox's 4.644 ceiling, measured offline).
+//! that band edge (below 7.2 kHz the two agree; figures in docs/benchmarks.md).
 //!
 //! Needs espeak-ng, sox and the venv Python with `pesq`; `scripts/test` installs them.
 

@@ -48,20 +48,19 @@
 //! due. So while packets are being lost (more than 0.5 % of the last ~200) and the
 //! stream carries LBRR, the target grows by one packet time; and when the buffer has
 //! already concealed part of a lost frame while waiting, it steps back and plays the
-//! whole FEC frame. At 10 % loss and 30 ms jitter this raised PESQ-WB from 2.83 to 3.00,
-//! the score of an offline decode with every packet in hand.
+//! whole FEC frame. At 10 % loss this brings speech quality up to that of an offline
+//! decode with every packet in hand (docs/benchmarks.md).
 //!
 //! The buffer moves its delay toward the target in whole 10 ms steps, where it is least
 //! audible. It grows the delay as soon as it is under the target (late packets cost
 //! more than delay) and shrinks it only when two steps plus 2 ms over (one step in a
-//! pause, where steps cost nothing), since every step in speech warps time: PESQ-WB
-//! counted 0.04 for one 10 ms drop in an otherwise clean stream. When the target is a
+//! pause, where steps cost nothing), since every step in speech warps time, which PESQ
+//! counts (docs/benchmarks.md). When the target is a
 //! configured floor (the start-up or the minimum delay) above what the packets measure,
 //! the delay may sit under it by up to 2 ms, but never under the measured delay: the
 //! packets are still in time, and growing by a whole step for the scheduler's noise
-//! would add 10 ms it never sheds (a paced call on loopback that dipped 0.3 ms under the
-//! start-up target played 10 ms later for good; `mouth_to_ear` 117–119 ms against
-//! 124.5). Under a measured target it grows at once: there the delay is what 98 % of the
+//! would add 10 ms it never sheds (seen on a paced call on loopback: docs/benchmarks.md,
+//! "Start-up floor"). Under a measured target it grows at once: there the delay is what 98 % of the
 //! packets need.
 //!
 //! * in a pause between talk spurts (an in-sequence gap) it shortens or lengthens the

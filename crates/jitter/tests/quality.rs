@@ -8,10 +8,7 @@
 //! the same (arrival time, RTP bytes) schedule is replayed in real time over a
 //! loopback UDP socket into `gst-launch-1.0`, and its WAV output is scored the same way.
 //!
-//! Measured here (PESQ-WB): Opus 0 % loss ours 3.874 at ~50 ms delay, GStreamer 3.874
-//! (`opusdec` at 16 kHz) / 3.894 (at 48 kHz, resampled, the pipeline), clean
-//! decode 3.874; 10 % loss ours 3.000 at ~64 ms, GStreamer 3.001 / 3.013, ideal offline
-//! FEC decode 3.001; G.722 10 % loss 1.877 (1.806 with plain G.711 App. I concealment).
+//! The scores: docs/benchmarks.md ("Jitter buffer").
 //!
 //! Needs espeak-ng, sox, the venv Python with `pesq`, and GStreamer with the good
 //! plugins (`udpsrc`, `rtpjitterbuffer`, `rtpopusdepay`, `opusdec`, `wavenc`);

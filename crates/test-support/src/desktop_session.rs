@@ -1,4 +1,4 @@
-//! A private desktop session for tests of OS integration and windows (TESTING.md recipes):
+//! A private desktop session for tests of OS integration and windows:
 //! an Xvfb display (number chosen by Xvfb itself, `-displayfd`), a private D-Bus session
 //! bus, `HOME` and XDG directories in a temporary directory (so the app under test sees
 //! no user or installer settings and no other instance) and, when asked, `dunst` as the
@@ -150,7 +150,7 @@ impl Session {
             .env("XDG_DATA_HOME", self.dir.join("data"))
             .env("XDG_CACHE_HOME", self.dir.join("cache"))
             .env("XDG_STATE_HOME", self.dir.join("state"))
-            // No accessibility bus to look for (TESTING.md).
+            // GTK skips the accessibility bridge (AT-SPI): a private session has no bus for it.
             .env("NO_AT_BRIDGE", "1")
             .env_remove("WAYLAND_DISPLAY");
         c

@@ -7,6 +7,7 @@
 //! tests, where a panic with a clear message is the report.
 #![allow(clippy::unwrap_used)]
 
+pub mod alloc_count;
 #[cfg(target_os = "linux")]
 pub mod desktop_session;
 #[cfg(target_os = "linux")]

@@ -1,4 +1,4 @@
-//! A stand-in for a PBX, for the desktop shell's tests (issue 6 item 12; not shipped):
+//! A stand-in for a PBX, for the desktop shell's tests (not shipped):
 //! an HTTPS server with its own test CA that serves `/PBX0/APPCLIENT/appclient.htm`. The
 //! page finds the shell's bridge (`window.myAppsPlatform`, docs/protocol.md §8), joins
 //! the local service's ApiRelay as the web client (`/api?role=client`, §7) and POSTs

@@ -44,23 +44,22 @@
 //! A paced leg's FIFO is the exception: its producer hands over one whole block after
 //! each step, so a margin under a block would only delay it (a late producer leaves a
 //! whole block missing). It keeps no margin until the producer is first late, then one
-//! block ([`Fifo::whole_blocks`]); that took 5 ms off `mouth_to_ear`.
+//! block ([`Fifo::whole_blocks`]), which shortened `mouth_to_ear` (docs/benchmarks.md).
 //!
 //! # Priority
 //!
 //! The processing thread asks for real-time scheduling when it starts, as PipeWire's and
 //! JACK's data threads do: at normal priority, on a busy 2-core machine it (and the media
-//! driver feeding it) woke 5–15 ms late about once per 10 s call, each time a dropout in
-//! speech, and PESQ-WB of speech through the devices fell from 4.06 to 3.5–3.9 in one run
-//! out of three; promoted, twelve runs scored 3.89–4.06 (`device_audio`'s
-//! `opus_ffmpeg_to_speaker`). The thread sleeps every 10 ms and does bounded work, so it
-//! cannot starve the machine (and the kernel's real-time throttling stands behind that).
-//! `audio_thread_priority` (Mozilla's, Firefox's audio threads use it) does it per OS:
-//! `SCHED_FIFO` on Linux (allowed to root, `CAP_SYS_NICE` or an `RLIMIT_RTPRIO`, which
-//! desktop distributions give the audio/pipewire group), MMCSS "Pro Audio" on Windows,
-//! the time-constraint policy on macOS. Built without its rtkit (D-Bus, libdbus) path:
-//! that would replace, not back up, the direct request on Linux. When refused, the engine
-//! runs at normal priority, says so once in the log and in [`EngineStats::realtime`].
+//! driver feeding it) woke late now and then, each time a dropout in speech that
+//! `device_audio`'s `opus_ffmpeg_to_speaker` scored (docs/benchmarks.md). The thread sleeps
+//! every 10 ms and does bounded work, so it cannot starve the machine (and the kernel's
+//! real-time throttling stands behind that). `audio_thread_priority` (Mozilla's, Firefox's
+//! audio threads use it) does it per OS: `SCHED_FIFO` on Linux (allowed to root,
+//! `CAP_SYS_NICE` or an `RLIMIT_RTPRIO`, which desktop distributions give the
+//! audio/pipewire group), MMCSS "Pro Audio" on Windows, the time-constraint policy on
+//! macOS. Built without its rtkit (D-Bus, libdbus) path: that would replace, not back up,
+//! the direct request on Linux. When refused, the engine runs at normal priority, says so
+//! once in the log and in [`EngineStats::realtime`].
 //!
 //! # Device rates
 //!
