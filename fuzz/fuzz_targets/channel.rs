@@ -134,7 +134,8 @@ fuzz_target!(|data: &[u8]| {
     let mut now = t0;
     let mut out = Vec::new();
     while rest.len() >= 2 {
-        let (op, len) = (rest[0], usize::from(rest[1]));
+        let (op, len_byte) = (rest[0], rest[1]);
+        let len = usize::from(len_byte);
         let bytes = &rest[2..(2 + len).min(rest.len())];
         rest = &rest[(2 + len).min(rest.len())..];
         let from = if op & 0x80 == 0 { addr(PEER) } else { addr(OTHER) };
@@ -178,7 +179,7 @@ fuzz_target!(|data: &[u8]| {
             }
             5 => {
                 let digits = String::from_utf8_lossy(bytes);
-                let _ = ch.send_dtmf(now, &digits, 40 + u32::from(len) * 10, 30);
+                let _ = ch.send_dtmf(now, &digits, 40 + u32::from(len_byte) * 10, 30);
             }
             6 => {
                 if let Ok(desc) = std::str::from_utf8(bytes).map(protocol::sdp::parse)

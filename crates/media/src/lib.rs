@@ -36,7 +36,7 @@ pub mod seed;
 pub mod srtp;
 pub mod transmit;
 
-/// Fault codes of the native media engine (public-protocols.md §9.2, `media.h`), used in
+/// Fault codes of the native media engine (docs/public-protocols.md §9.2, `media.h`), used in
 /// error events so apps written against the native client understand them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]

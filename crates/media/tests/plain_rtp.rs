@@ -290,8 +290,9 @@ async fn to_gstreamer(codec: CodecKind) {
         pesq_mode.to_uppercase(),
         stats.packets_sent
     );
-    // File-only round trips of these codecs score (TESTING.md): G.711 NB ≈ 3.97, G.722
-    // WB ≈ 3.0, Opus 32k WB ≈ 4.3. The floors leave room for the resampling on our side.
+    // File-only round trips of these codecs score (measured here with ffmpeg and PESQ):
+    // G.711 NB ≈ 3.97, G.722 WB ≈ 3.0, Opus 32k WB ≈ 4.3. The floors leave room for the
+    // resampling on our side.
     let floor = match codec {
         CodecKind::Pcmu | CodecKind::Pcma => 3.5,
         CodecKind::G722 => 2.7,

@@ -1,4 +1,4 @@
-//! The client-API envelope (public-protocols.md §2): `RegisterApi`, `ConsumeApi`,
+//! The client-API envelope (docs/public-protocols.md §2): `RegisterApi`, `ConsumeApi`,
 //! `ApiRequest`, `ApiResult`, `ApiModel`, `ApiUpdate`, `ApiConsumerClosed`, with the
 //! ApiRelay's extra `client` field (§2.4).
 //!

@@ -1,4 +1,4 @@
-//! The innovaphone "Channel Objects" encoding of [`SessionDesc`] (public-protocols.md §10).
+//! The innovaphone "Channel Objects" encoding of [`SessionDesc`] (docs/public-protocols.md §10).
 //!
 //! Field names and shapes follow the spec. Where the spec has no field for something SDP
 //! carries (needed so that SDP → model → Channels → model → SDP loses nothing), an
@@ -30,7 +30,7 @@ use crate::{ParseError, from_json, from_value};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// `channels_cmd` (public-protocols.md §10).
+/// `channels_cmd` (docs/public-protocols.md §10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChannelsCmd {
     /// No negotiation in this message.

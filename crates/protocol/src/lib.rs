@@ -2,7 +2,7 @@
 //!
 //! * [`media`]: the media description of one call leg as **one** typed model
 //!   ([`media::SessionDesc`]) with two encodings:
-//!   [`channels`] (innovaphone "Channel Objects" JSON, public-protocols.md §10) and
+//!   [`channels`] (innovaphone "Channel Objects" JSON, docs/public-protocols.md §10) and
 //!   [`sdp`] (RFC 8866/RFC 3264, parsed and printed by the maintained `rtc-sdp` crate).
 //!   The media engine works on the model; the service hands apps both encodings.
 //! * [`media_protocol`]: the Media protocol's `AllocChannel` as the spec shows it.

@@ -31,7 +31,7 @@ impl SessionDesc {
     }
 }
 
-/// The four media sections the Channels format knows (public-protocols.md §10).
+/// The four media sections the Channels format knows (docs/public-protocols.md §10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MediaKind {
     /// `m=audio` / `audio_*`.
@@ -333,7 +333,7 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     /// The hash function a digest of `len` bytes comes from (the Channels format carries
-    /// only hex digits, so the length must tell: public-protocols.md §10, §12.11).
+    /// only hex digits, so the length must tell: docs/public-protocols.md §10, §12.11).
     pub fn algorithm_for_len(len: usize) -> Option<&'static str> {
         Some(match len {
             16 => "md5",
@@ -370,7 +370,7 @@ pub struct SdesKey {
     pub params: Vec<String>,
 }
 
-/// A codec as the Channels `coder` names it (public-protocols.md §10) or, for coders the
+/// A codec as the Channels `coder` names it (docs/public-protocols.md §10) or, for coders the
 /// spec gives no name, as our documented extension (`docs/protocol.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Coder {
@@ -519,7 +519,7 @@ impl Coder {
     }
 
     /// The payload type this coder has when a Channels `ch` omits `pt` (`media.h`
-    /// defaults, public-protocols.md §9.2).
+    /// defaults, docs/public-protocols.md §9.2).
     pub fn default_pt(&self) -> Option<u8> {
         Some(match self {
             Coder::G711U => 0,

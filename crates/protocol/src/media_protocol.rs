@@ -1,5 +1,5 @@
 //! The Media protocol as far as the spec shows it: `AllocChannel`
-//! (platform-services wiki, "RTP service"; public-protocols.md §9.1).
+//! (platform-services wiki, "RTP service"; docs/public-protocols.md §9.1).
 //!
 //! ```json
 //! {"mt":"AllocChannel","channel":"81429cba-396d-43de-8a76-ec020ba8796e",
@@ -53,7 +53,7 @@ pub struct AllocChannel {
         skip_serializing_if = "Option::is_none"
     )]
     pub stun_slow: Option<bool>,
-    /// AppWebsocket `src`, copied into every reply (public-protocols.md §1).
+    /// AppWebsocket `src`, copied into every reply (docs/public-protocols.md §1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src: Option<String>,
 }
@@ -217,7 +217,7 @@ pub struct RemoteDesc {
     /// SDP (RFC 8866).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp: Option<String>,
-    /// innovaphone Channels JSON (public-protocols.md §10).
+    /// innovaphone Channels JSON (docs/public-protocols.md §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Value>,
 }

@@ -1,5 +1,5 @@
 //! Requests native launcher components send to apps through the myApps client: hot keys
-//! and the URI handler drive the phone app (`com.innovaphone.phone`, public-protocols.md
+//! and the URI handler drive the phone app (`com.innovaphone.phone`, docs/public-protocols.md
 //! §6) and the chat app (`com.innovaphone.chat`).
 //!
 //! The JSON is that of the platform-services wiki's "Hot keys" and "URL Handler"

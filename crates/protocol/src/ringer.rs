@@ -1,4 +1,4 @@
-//! The Ringer protocol (public-protocols.md §9.3) and the device protocol, both ours to
+//! The Ringer protocol (docs/public-protocols.md §9.3) and the device protocol, both ours to
 //! complete (§12 item 3): the seed shows only `StartRinging {mode, device, ringtone}`.
 //! Messages and replies: `docs/protocol.md` §5 and §6.
 

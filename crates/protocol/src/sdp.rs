@@ -217,7 +217,7 @@ fn candidate_lines(c: &Candidate) -> Vec<CandidateLine> {
 }
 
 /// Joins the component-1 and component-2 lines of one address into one candidate, the
-/// way a Channels candidate object holds both (public-protocols.md §10).
+/// way a Channels candidate object holds both (docs/public-protocols.md §10).
 fn group_candidates(lines: Vec<CandidateLine>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     for l in lines {
