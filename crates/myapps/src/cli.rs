@@ -31,6 +31,8 @@ with the service options applying to its service. A tel:, sip:, sips: or im: lin
 #[derive(Parser, Debug)]
 #[command(
     name = "myapps",
+    // The usage line says `myapps` whatever the file is called (myapps.exe, a copy).
+    bin_name = "myapps",
     version,
     about = ABOUT,
     after_help = AFTER_HELP,

@@ -376,3 +376,24 @@ fn everything_after_uri_is_the_link() {
     let o = shell_options(&args(&["--uri", "tel:4711"])).unwrap();
     assert_eq!(o.uris, ["tel:4711"]);
 }
+
+/// `docs/man/myapps.1` is this command line's man page (clap_mangen);
+/// `MYAPPS_BLESS=1` writes it anew.
+#[test]
+fn man_page_is_current() {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man/myapps.1");
+    if std::env::var_os("MYAPPS_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &page).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == page,
+        "docs/man/myapps.1 is not the command line's page: run \
+         MYAPPS_BLESS=1 cargo nextest run -p myapps -E 'test(man_page_is_current)'"
+    );
+}

@@ -203,6 +203,39 @@ async fn window_loads_the_pbx_page_and_the_bridge_carries_a_call() {
     assert_eq!(all[2]["msg"]["api"], "com.innovaphone.phone");
     assert_eq!(all[2]["msg"]["msg"], json!({"mt":"ConnectCall"}));
     println!("F7 → ConnectCall at the page: {:?}", t3.elapsed());
+
+    // A link as the OS's handler passes it (`--uri`), with a password in its user part:
+    // the call reaches the page, the password is not in the app's log.
+    let third = desk
+        .command(env!("CARGO_BIN_EXE_myapps"))
+        .args(["--uri", "sip:alice:secret@pbx.example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        third.status.success(),
+        "third start: {}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+    let t4 = std::time::Instant::now();
+    while requests().len() < 4 && t4.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = requests();
+    assert_eq!(all.len(), 4, "the --uri link reached the page: {all:?}");
+    assert_eq!(
+        all[3]["msg"]["msg"],
+        json!({"mt":"StartCall","sip":"alice@pbx.example.com","adjust":true})
+    );
+    let log = std::fs::read_to_string(&_app.log).unwrap();
+    let handed = log
+        .lines()
+        .find(|l| l.contains("a later start handed over") && l.contains("alice"))
+        .unwrap_or_else(|| panic!("no hand-over line in the app's log:\n{log}"));
+    assert!(handed.contains("sip:alice:***@pbx.example.com"), "{handed}");
+    assert!(
+        !log.contains("secret"),
+        "a password in the app's log:\n{log}"
+    );
 }
 
 #[test]
