@@ -2,7 +2,7 @@
 //! (issue 6 items 8 and 9). The adapter lives here because the service does not know the
 //! desktop crate and the desktop crate does not know the service (docs/architecture.md).
 //!
-//! `AddLocalNotification` (public-protocols.md §5) → [`desktop::notify::Note`]:
+//! `AddLocalNotification` (docs/public-protocols.md §5) → [`desktop::notify::Note`]:
 //! * `PhoneCall` with `acceptTitle` or `rejectTitle` → an incoming call (stays until
 //!   handled or removed); `PhoneCall` without either → a missed call (only the newest is
 //!   shown); `ChatMessage` → chat; `Default` → default;

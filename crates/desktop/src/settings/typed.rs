@@ -449,7 +449,7 @@ impl Settings {
         Ok(())
     }
 
-    /// Applies the PBX's `adminSettings` (`{key: {value, force}}`, public-protocols.md
+    /// Applies the PBX's `adminSettings` (`{key: {value, force}}`, docs/public-protocols.md
     /// §client): a forced entry overrides whatever is set; an unforced one only replaces
     /// a built-in default (the user's or installer's value wins over it). Returns problems
     /// with entries that do not validate (they are skipped).
