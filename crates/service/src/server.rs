@@ -147,7 +147,9 @@ fn upgrade(
     }
     let Some(slot) = Slot::take(&state.shared) else {
         let max = state.shared.config.max_connections;
-        tracing::warn!(protocol = ?proto, "websocket refused: {max} connections open");
+        state.shared.refusal_log.refused(|| {
+            tracing::warn!(protocol = ?proto, "websocket refused: {max} connections open");
+        });
         let f = Fault::new(
             Code::TooManyConnections,
             format!("the service holds {max} websockets, the most it may"),
