@@ -527,7 +527,7 @@ pub enum NotificationError {
     /// No `src`: the notification has no id.
     #[error("src (the notification id) is missing")]
     NoSrc,
-    /// A text field over [`MAX_FIELD`] bytes.
+    /// A text field over 8192 bytes.
     #[error("{0}: longer than {MAX_FIELD} bytes")]
     TooLong(&'static str),
     /// A text field that is not a string.

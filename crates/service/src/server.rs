@@ -2,8 +2,10 @@
 //! frames between a websocket and a protocol handler.
 //!
 //! A handler sees a connection as a stream of text frames in and JSON values out
-//! ([`Conn`]); it never touches the socket. The loop here enforces the frame rules
-//! (size, binary) so every handler gets them alike.
+//! (`conn::Conn`); it never touches the socket. The loop here enforces the frame rules
+//! (size: tungstenite's limit, set to `Config::max_message`; binary) and the outbox bound,
+//! so every handler gets them alike. Websockets open at once are counted against
+//! `Config::max_connections`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
