@@ -6,14 +6,16 @@
 //! frequency derived from the channel id, so two channels are told apart) and the level of
 //! what it receives is measured, which makes "audio flows both ways" observable over the
 //! protocol alone (`audio` in `ChannelStats`). [`Devices`] is the real one: every channel
-//! becomes a leg of one [`audio::Engine`] (one microphone, one speaker, mix-minus between
-//! the channels, device loss and switching handled there).
+//! becomes a leg of one `audio::Engine` (one microphone, one speaker, mix-minus between
+//! the channels, device loss and switching handled there); it lives in
+//! [`crate::audio_bridge`], the one module that knows the `audio` crate.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use audio::aec::AecConfig;
+// The device backend's names at their old paths.
+pub use crate::audio_bridge::{AecConfig, Devices, probe_speaker};
 use media::driver::{AUDIO_RATE, AudioEnds, BLOCK};
 use serde_json::{Value, json};
 
@@ -44,39 +46,6 @@ pub trait Attached: Send + Sync {
 
 /// The built-in test-tone backend (see the module docs).
 pub struct Tone;
-
-/// The sound-device backend: every channel is a leg of one shared [`audio::Engine`].
-pub struct Devices {
-    engine: Arc<audio::Engine>,
-    /// The echo canceller's figures, when one is installed.
-    aec: Option<audio::aec::AecMeter>,
-}
-
-impl Devices {
-    /// Over a running engine (its echo stage, if any, is the caller's business).
-    pub fn new(engine: Arc<audio::Engine>) -> Devices {
-        Devices { engine, aec: None }
-    }
-
-    /// Starts an engine on the system's default devices, with the microphone chain
-    /// `aec` (echo cancellation, noise suppression, gain control) as the echo stage, or
-    /// with the microphone untouched for `None`.
-    pub fn start(aec: Option<AecConfig>) -> Result<Devices, SoundError> {
-        let engine = audio::Engine::start(audio::EngineConfig::default())?;
-        let mut devices = Devices::new(Arc::new(engine));
-        if let Some(config) = aec {
-            let canceller = audio::aec::EchoCanceller::new(config)?;
-            devices.aec = Some(canceller.meter());
-            devices.engine.set_echo_stage(Some(Box::new(canceller)));
-        }
-        Ok(devices)
-    }
-
-    /// The engine (device choice, mute, echo stage).
-    pub fn engine(&self) -> &Arc<audio::Engine> {
-        &self.engine
-    }
-}
 
 /// The echo peer (`AllocChannel {audio:"echo"}`): what the channel receives goes back
 /// out, 10 ms later. One end of the echo-test call (`myapps --demo`): the app's other
@@ -185,70 +154,6 @@ fn dbfs(meters: &Meters) -> f64 {
         (20.0 * (rms / 32768.0).log10() * 10.0).round() / 10.0
     } else {
         -120.0
-    }
-}
-
-/// Opens and closes the default speaker (a headless server usually has none): its id,
-/// or why sound cannot be played.
-pub fn probe_speaker() -> Result<String, SoundError> {
-    Ok(audio::engine::probe_speaker(None)?)
-}
-
-struct DevicesAttached {
-    leg: audio::Leg,
-    engine: Arc<audio::Engine>,
-    aec: Option<audio::aec::AecMeter>,
-}
-
-impl ChannelAudio for Devices {
-    fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError> {
-        // The channel's audio runs on the engine's clock (media::driver's module docs).
-        let pacer = ends.pacer;
-        let leg = self.engine.attach_paced(
-            ends.capture,
-            ends.playback,
-            Some(Box::new(move || pacer.step())),
-        );
-        Ok(Box::new(DevicesAttached {
-            leg,
-            engine: self.engine.clone(),
-            aec: self.aec.clone(),
-        }))
-    }
-
-    fn name(&self) -> &'static str {
-        "devices"
-    }
-}
-
-impl Attached for DevicesAttached {
-    fn set_devices(
-        &self,
-        microphone: Option<&str>,
-        speaker: Option<&str>,
-    ) -> Result<(), SoundError> {
-        // The protocol's "" is the system default, the engine's `None`.
-        let choice = |d: &str| (!d.is_empty()).then(|| d.to_owned());
-        let r = match (microphone.map(choice), speaker.map(choice)) {
-            (None, None) => Ok(()),
-            (Some(m), None) => self.engine.set_microphone(m.as_deref()),
-            (None, Some(s)) => self.engine.set_speaker(s.as_deref()),
-            (Some(m), Some(s)) => self.engine.set_devices(m.as_deref(), s.as_deref()),
-        };
-        Ok(r?)
-    }
-
-    fn set_held(&self, held: bool) {
-        self.leg.set_held(held);
-    }
-
-    fn stats(&self) -> Value {
-        json!({
-            "backend": "devices",
-            "engine": self.engine.stats(),
-            "leg": self.leg.stats(),
-            "aec": self.aec.as_ref().map(|m| m.get()),
-        })
     }
 }
 

@@ -1,5 +1,5 @@
-//! One websocket as a protocol handler sees it ([`Conn`]): text frames in, JSON values out
-//! through an [`Outbox`]. The handlers never touch the socket; [`crate::server`] moves
+//! One websocket as a protocol handler sees it (`Conn`): text frames in, JSON values out
+//! through an `Outbox`. The handlers never touch the socket; [`crate::server`] moves
 //! frames between the two.
 //!
 //! The outbox is bounded in bytes: events come from other tasks (channel statistics, the

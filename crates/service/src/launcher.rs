@@ -4,8 +4,8 @@
 //! # Model (ours, §12 item 5; `docs/protocol.md`, "com.innovaphone.launcher")
 //! ```json
 //! {"version":1,"launcher":"myapps-rs","build":"0.1.0",
-//!  "services":{"media":"ws://localhost:P/media","ringer":"ws://localhost:P/ringer",
-//!              "devices":"ws://localhost:P/devices","api":"ws://localhost:P/api"},
+//!  "services":{"media":"ws://127.0.0.1:P/media","ringer":"ws://127.0.0.1:P/ringer",
+//!              "devices":"ws://127.0.0.1:P/devices","api":"ws://127.0.0.1:P/api"},
 //!  "secret":"<64 hex digits>","userActivity":{"inactive":false},"notifications":true}
 //! ```
 //! Apps find the launcher services and the secret for their URLs (`?secret=`) here.
@@ -527,7 +527,7 @@ pub enum NotificationError {
     /// No `src`: the notification has no id.
     #[error("src (the notification id) is missing")]
     NoSrc,
-    /// A text field over [`MAX_FIELD`] bytes.
+    /// A text field over 8192 bytes.
     #[error("{0}: longer than {MAX_FIELD} bytes")]
     TooLong(&'static str),
     /// A text field that is not a string.
@@ -652,7 +652,7 @@ mod tests {
         let rec = Arc::new(RecordingNotifier::default());
         let (launcher, task) = Launcher::start(
             &relay,
-            json!({"media":"ws://localhost:1/media"}),
+            json!({"media":"ws://127.0.0.1:1/media"}),
             "s3cret".into(),
             rec.clone(),
         );

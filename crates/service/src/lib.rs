@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audio_bridge;
 pub mod auth;
 pub mod channel_audio;
 pub mod conn;

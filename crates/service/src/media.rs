@@ -19,7 +19,8 @@ use media::driver::{self, ChannelHandle};
 use media::rtp::Clock;
 use protocol::media::{Direction, SessionDesc};
 use protocol::media_protocol::{
-    AllocChannelExt, AudioSource, ChannelKind, DescType, MediaRequest, RemoteDesc,
+    AllocChannelExt, AudioSource, ChannelKind, Connect, DescType, MediaRequest, RemoteDesc,
+    SendDtmf,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -136,31 +137,8 @@ impl Session {
                 id
             }
             MediaRequest::Connect(c) => {
-                let remote = session_of(&c.remote)?;
-                let chan = self.chan(&c.channel)?;
-                match c.remote.typ {
-                    DescType::Answer => {
-                        if !chan.awaiting_answer {
-                            return Err(Fault::new(
-                                Code::Negotiation,
-                                "an answer came but no offer of ours is outstanding",
-                            ));
-                        }
-                        chan.handle
-                            .apply_answer(remote)
-                            .await
-                            .map_err(|e| Fault::media(&e))?;
-                        chan.awaiting_answer = false;
-                    }
-                    DescType::Offer => {
-                        let answer = chan
-                            .handle
-                            .accept_offer(remote)
-                            .await
-                            .map_err(|e| Fault::media(&e))?;
-                        chan.awaiting_answer = false;
-                        body.insert("local".into(), local_json(&answer, DescType::Answer));
-                    }
+                if let Some(answer) = self.connect(&c).await? {
+                    body.insert("local".into(), local_json(&answer, DescType::Answer));
                 }
                 c.channel
             }
@@ -210,23 +188,7 @@ impl Session {
                 r.channel
             }
             MediaRequest::SendDtmf(d) => {
-                let duration = d.duration.unwrap_or(100);
-                if !(40..=5000).contains(&duration) {
-                    return Err(field_fault("duration", "must be 40-5000 ms"));
-                }
-                if d.digits.is_empty() || d.digits.chars().count() > 64 {
-                    return Err(field_fault("digits", "give 1-64 digits"));
-                }
-                if let Some(bad) = d
-                    .digits
-                    .chars()
-                    .find(|c| !matches!(c, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d'))
-                {
-                    return Err(field_fault(
-                        "digits",
-                        &format!("{bad:?} is not a DTMF digit (0-9, *, #, A-D)"),
-                    ));
-                }
+                let duration = check_dtmf(&d)?;
                 // The channel queues the digits and paces them (RFC 4733 events with
                 // gaps between them).
                 self.chan(&d.channel)?
@@ -280,10 +242,133 @@ impl Session {
         Ok((id, body))
     }
 
+    /// `Connect`: the peer's answer to our offer (`None`), or a new offer from the peer
+    /// (`Some(our answer)`).
+    async fn connect(&mut self, c: &Connect) -> Result<Option<SessionDesc>, Fault> {
+        let remote = session_of(&c.remote)?;
+        let chan = self.chan(&c.channel)?;
+        match c.remote.typ {
+            DescType::Answer => {
+                if !chan.awaiting_answer {
+                    return Err(Fault::new(
+                        Code::Negotiation,
+                        "an answer came but no offer of ours is outstanding",
+                    ));
+                }
+                chan.handle
+                    .apply_answer(remote)
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
+                chan.awaiting_answer = false;
+            }
+            DescType::Offer => {
+                let answer = chan
+                    .handle
+                    .accept_offer(remote)
+                    .await
+                    .map_err(|e| Fault::media(&e))?;
+                chan.awaiting_answer = false;
+                return Ok(Some(answer));
+            }
+        }
+        Ok(None)
+    }
+
     async fn alloc(
         &mut self,
         a: AllocChannelExt,
     ) -> Result<(String, SessionDesc, DescType), Fault> {
+        let Checked {
+            id,
+            stats_every,
+            remote,
+        } = self.check_alloc(&a)?;
+        let cfg = &self.shared.config;
+        let addrs = local_addrs(&self.shared)?;
+        // A peer that muxes RTCP (or any ICE peer) needs no RTCP port; our own offers may
+        // reach a plain-RTP device that sends RTCP to port+1 (RFC 3550 §11).
+        let rtcp_pair = match &remote {
+            Some(r) => r.media.first().is_some_and(|m| !m.rtcp_mux),
+            None => true,
+        };
+        let sockets = {
+            let mut alloc = self
+                .shared
+                .audio_ports
+                .lock()
+                .map_err(|_| Fault::new(Code::Internal, "port allocator poisoned"))?;
+            media::ports::bind_channel(&mut alloc, &addrs, rtcp_pair)
+                .map_err(|e| Fault::new(Code::NoPorts, e.to_string()))?
+        };
+        let ice_servers = media::gather::resolve_servers(&a.base.ice_servers).await;
+        let has_servers = !ice_servers.servers.is_empty();
+        let config = channel_config(cfg.media.settings.clone(), sockets.local, ice_servers)?;
+        let channel = Channel::new(config, Instant::now()).map_err(|e| Fault::media(&e))?;
+        // 300 blocks = 3 s each way: the audio side never waits on the driver.
+        let (io, ends) = driver::audio_rings(300);
+        let mut handle =
+            driver::spawn(channel, sockets.sockets, io).map_err(|e| Fault::media(&e))?;
+        let backend: &dyn ChannelAudio = match a.ext.audio {
+            Some(AudioSource::Echo) => &Echo,
+            Some(AudioSource::Devices) | None => &*self.shared.config.audio,
+        };
+        let attached: Arc<dyn Attached> = Arc::from(
+            backend
+                .attach(&id, ends)
+                .map_err(|e| Fault::new(Code::Device, e.to_string()))?,
+        );
+        // Take the events; early ones (gathering) are replayed to the app after the reply.
+        let (_, placeholder) = mpsc::unbounded_channel();
+        let mut events = std::mem::replace(&mut handle.events, placeholder);
+        let early = if has_servers {
+            gathered(&mut events, cfg.media.gather_wait).await
+        } else {
+            Vec::new()
+        };
+        let handle = Arc::new(handle);
+        let (local, typ) = match remote {
+            Some(offer) => match handle.accept_offer(offer).await {
+                Ok(answer) => (answer, DescType::Answer),
+                Err(e) => {
+                    close_handle(handle).await;
+                    return Err(Fault::media(&e));
+                }
+            },
+            None => match handle.create_offer().await {
+                Ok(offer) => (offer, DescType::Offer),
+                Err(e) => {
+                    close_handle(handle).await;
+                    return Err(Fault::media(&e));
+                }
+            },
+        };
+        let forward = tokio::spawn(forward(
+            id.clone(),
+            events,
+            early,
+            handle.clone(),
+            attached.clone(),
+            stats_every,
+            self.out.clone(),
+        ));
+        self.channels.insert(
+            id.clone(),
+            Chan {
+                handle,
+                forward,
+                audio: attached,
+                awaiting_answer: typ == DescType::Offer,
+            },
+        );
+        self.shared.channels.fetch_add(1, Ordering::SeqCst);
+        self.shared.allocated.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(channel = %id, dn = a.base.dn.as_deref().unwrap_or(""), "channel allocated");
+        Ok((id, local, typ))
+    }
+
+    /// The checks of an `AllocChannel` before anything is allocated: the channel's id
+    /// (made when the app gave none), the statistics interval and the peer's offer.
+    fn check_alloc(&mut self, a: &AllocChannelExt) -> Result<Checked, Fault> {
         let cfg = &self.shared.config;
         let id = match a.base.channel.clone() {
             Some(id) if id.is_empty() || id.len() > MAX_ID => {
@@ -341,117 +426,11 @@ impl Session {
                 &format!("{urls} server URLs; at most {MAX_ICE_URLS} are taken"),
             ));
         }
-
-        let addrs = local_addrs(&self.shared)?;
-        // A peer that muxes RTCP (or any ICE peer) needs no RTCP port; our own offers may
-        // reach a plain-RTP device that sends RTCP to port+1 (RFC 3550 §11).
-        let rtcp_pair = match &remote {
-            Some(r) => r.media.first().is_some_and(|m| !m.rtcp_mux),
-            None => true,
-        };
-        let sockets = {
-            let mut alloc = self
-                .shared
-                .audio_ports
-                .lock()
-                .map_err(|_| Fault::new(Code::Internal, "port allocator poisoned"))?;
-            media::ports::bind_channel(&mut alloc, &addrs, rtcp_pair)
-                .map_err(|e| Fault::new(Code::NoPorts, e.to_string()))?
-        };
-        let ice_servers = media::driver::resolve_servers(&a.base.ice_servers).await;
-        let has_servers = !ice_servers.servers.is_empty();
-        let settings = cfg.media.settings.clone();
-        let certificate = if settings.dtls {
-            Some(
-                media::dtls::Certificate::generate()
-                    .map_err(|e| Fault::new(Code::Internal, format!("DTLS certificate: {e}")))?,
-            )
-        } else {
-            None
-        };
-        let config = ChannelConfig {
-            settings,
-            sockets: sockets.local,
-            // Every random value of the channel, the RTCP CNAME (RFC 7022) included, comes
-            // from this seed: nothing about the service or its secret reaches a peer.
-            seed: media::seed::Seed::random(),
-            ssrc: rand::random(),
-            first_seq: rand::random(),
-            first_timestamp: rand::random(),
-            clock: Clock::new(Instant::now(), SystemTime::now()),
-            opus: codecs::opus::Settings::default_for(codecs::CodecKind::OpusWb),
-            jitter: jitter::Config::default(),
-            certificate,
-            ice: media::ice::IceConfig::default(),
-            ice_servers,
-        };
-        let channel = Channel::new(config, Instant::now()).map_err(|e| Fault::media(&e))?;
-        // 300 blocks = 3 s each way: the audio side never waits on the driver.
-        let (io, ends) = driver::audio_rings(300);
-        let mut handle =
-            driver::spawn(channel, sockets.sockets, io).map_err(|e| Fault::media(&e))?;
-        let backend: &dyn ChannelAudio = match a.ext.audio {
-            Some(AudioSource::Echo) => &Echo,
-            Some(AudioSource::Devices) | None => &*self.shared.config.audio,
-        };
-        let attached: Arc<dyn Attached> = Arc::from(
-            backend
-                .attach(&id, ends)
-                .map_err(|e| Fault::new(Code::Device, e.to_string()))?,
-        );
-        // Take the events; early ones (gathering) are replayed to the app after the reply.
-        let (_, placeholder) = mpsc::unbounded_channel();
-        let mut events = std::mem::replace(&mut handle.events, placeholder);
-        let mut early = Vec::new();
-        if has_servers {
-            let deadline = tokio::time::Instant::now() + cfg.media.gather_wait;
-            while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
-                let done = ev == Event::GatheringComplete;
-                early.push(ev);
-                if done {
-                    break;
-                }
-            }
-        }
-        let handle = Arc::new(handle);
-        let (local, typ) = match remote {
-            Some(offer) => match handle.accept_offer(offer).await {
-                Ok(answer) => (answer, DescType::Answer),
-                Err(e) => {
-                    close_handle(handle).await;
-                    return Err(Fault::media(&e));
-                }
-            },
-            None => match handle.create_offer().await {
-                Ok(offer) => (offer, DescType::Offer),
-                Err(e) => {
-                    close_handle(handle).await;
-                    return Err(Fault::media(&e));
-                }
-            },
-        };
-        let forward = tokio::spawn(forward(
-            id.clone(),
-            events,
-            early,
-            handle.clone(),
-            attached.clone(),
+        Ok(Checked {
+            id,
             stats_every,
-            self.out.clone(),
-        ));
-        self.channels.insert(
-            id.clone(),
-            Chan {
-                handle,
-                forward,
-                audio: attached,
-                awaiting_answer: typ == DescType::Offer,
-            },
-        );
-        self.shared.channels.fetch_add(1, Ordering::SeqCst);
-        self.shared.allocated.fetch_add(1, Ordering::SeqCst);
-        tracing::info!(channel = %id, dn = a.base.dn.as_deref().unwrap_or(""), "channel allocated");
-        Ok((id, local, typ))
+            remote,
+        })
     }
 
     async fn free(&mut self, id: &str) {
@@ -464,6 +443,84 @@ impl Session {
         self.shared.channels.fetch_sub(1, Ordering::SeqCst);
         tracing::info!(channel = %id, "channel freed");
     }
+}
+
+/// The checks of a `SendDtmf` (RFC 4733 events: 1-64 digits of 0-9, *, #, A-D); the
+/// duration of each digit in ms.
+fn check_dtmf(d: &SendDtmf) -> Result<u32, Fault> {
+    let duration = d.duration.unwrap_or(100);
+    if !(40..=5000).contains(&duration) {
+        return Err(field_fault("duration", "must be 40-5000 ms"));
+    }
+    if d.digits.is_empty() || d.digits.chars().count() > 64 {
+        return Err(field_fault("digits", "give 1-64 digits"));
+    }
+    if let Some(bad) = d
+        .digits
+        .chars()
+        .find(|c| !matches!(c, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d'))
+    {
+        return Err(field_fault(
+            "digits",
+            &format!("{bad:?} is not a DTMF digit (0-9, *, #, A-D)"),
+        ));
+    }
+    Ok(duration)
+}
+
+/// What [`Session::check_alloc`] found.
+struct Checked {
+    id: String,
+    stats_every: Option<Duration>,
+    remote: Option<SessionDesc>,
+}
+
+/// A new channel's configuration: fresh random SSRC, sequence, timestamp and CNAME, a
+/// DTLS certificate when DTLS may be used.
+fn channel_config(
+    settings: media::negotiate::Settings,
+    sockets: Vec<media::channel::LocalSocket>,
+    ice_servers: media::gather::IceServers,
+) -> Result<ChannelConfig, Fault> {
+    let certificate = if settings.dtls {
+        Some(
+            media::dtls::Certificate::generate()
+                .map_err(|e| Fault::new(Code::Internal, format!("DTLS certificate: {e}")))?,
+        )
+    } else {
+        None
+    };
+    Ok(ChannelConfig {
+        settings,
+        sockets,
+        // Every random value of the channel, the RTCP CNAME (RFC 7022) included, comes
+        // from this seed: nothing about the service or its secret reaches a peer.
+        seed: media::seed::Seed::random(),
+        ssrc: rand::random(),
+        first_seq: rand::random(),
+        first_timestamp: rand::random(),
+        clock: Clock::new(Instant::now(), SystemTime::now()),
+        opus: codecs::opus::Settings::default_for(codecs::CodecKind::OpusWb),
+        jitter: jitter::Config::default(),
+        certificate,
+        ice: media::ice::IceConfig::default(),
+        ice_servers,
+    })
+}
+
+/// The channel's first events, while its STUN/TURN servers answer (at most `wait`): they
+/// are replayed to the app after the `AllocChannel` reply.
+async fn gathered(events: &mut mpsc::UnboundedReceiver<Event>, wait: Duration) -> Vec<Event> {
+    let mut early = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        let done = ev == Event::GatheringComplete;
+        early.push(ev);
+        if done {
+            break;
+        }
+    }
+    early
 }
 
 /// Closes a channel task (its sockets, and so its ports, go with it).

@@ -2,8 +2,10 @@
 //! frames between a websocket and a protocol handler.
 //!
 //! A handler sees a connection as a stream of text frames in and JSON values out
-//! ([`Conn`]); it never touches the socket. The loop here enforces the frame rules
-//! (size, binary) so every handler gets them alike.
+//! (`conn::Conn`); it never touches the socket. The loop here enforces the frame rules
+//! (size: tungstenite's limit, set to `Config::max_message`; binary) and the outbox bound,
+//! so every handler gets them alike. Websockets open at once are counted against
+//! `Config::max_connections`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -147,7 +149,9 @@ fn upgrade(
     }
     let Some(slot) = Slot::take(&state.shared) else {
         let max = state.shared.config.max_connections;
-        tracing::warn!(protocol = ?proto, "websocket refused: {max} connections open");
+        state.shared.refusal_log.refused(|| {
+            tracing::warn!(protocol = ?proto, "websocket refused: {max} connections open");
+        });
         let f = Fault::new(
             Code::TooManyConnections,
             format!("the service holds {max} websockets, the most it may"),

@@ -1,9 +1,12 @@
 //! The sound system as the Ringer and device protocols see it, behind [`Sound`]: devices,
 //! ringtones, ringing, device news. [`System`] is the implementation on real devices (the
-//! `audio` crate); [`NoSound`] answers every request with a clear error (tests and
-//! machines without audio). `Config::sound` picks one.
+//! `audio` crate, in [`crate::audio_bridge`]); [`NoSound`] answers every request with a
+//! clear error (tests and machines without audio). `Config::sound` picks one.
 
 use serde::Serialize;
+
+// The real sound system's name at its old path.
+pub use crate::audio_bridge::System;
 
 /// What a device is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -65,7 +68,7 @@ pub enum SoundError {
     EchoHasNoDevices,
     /// The sound system failed (device gone, busy, unknown id, undecodable ringtone).
     #[error(transparent)]
-    Audio(#[from] audio::AudioError),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Something that stops when dropped (a ringing tone, a device watcher).
@@ -111,89 +114,5 @@ impl Sound for NoSound {
 
     fn watch(&self, _: OnChange) -> Result<Box<dyn Running>, SoundError> {
         Err(SoundError::NoSound)
-    }
-}
-
-/// The sound system on real devices (the `audio` crate: cpal, PulseAudio/PipeWire on
-/// Linux, WASAPI, CoreAudio). Ringtones decode once and stay cached.
-pub struct System {
-    /// The user's data directory; its `ringtones` folder holds custom `.mp3` tones.
-    user_dir: Option<std::path::PathBuf>,
-    cache: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<[i16]>>>,
-    /// How often the device watcher re-enumerates.
-    watch_interval: std::time::Duration,
-}
-
-impl System {
-    /// The sound system with custom ringtones from `user_dir/ringtones`.
-    pub fn new(user_dir: Option<std::path::PathBuf>) -> System {
-        System {
-            user_dir,
-            cache: Default::default(),
-            watch_interval: std::time::Duration::from_millis(500),
-        }
-    }
-
-    fn pcm(&self, ringtone: &str) -> Result<std::sync::Arc<[i16]>, SoundError> {
-        // A poisoned lock only means another thread panicked while caching: the map is
-        // still a valid cache.
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = cache.get(ringtone) {
-            return Ok(p.clone());
-        }
-        let pcm: std::sync::Arc<[i16]> =
-            audio::ringtones::load(ringtone, self.user_dir.as_deref())?.into();
-        cache.insert(ringtone.to_owned(), pcm.clone());
-        Ok(pcm)
-    }
-}
-
-fn device(d: audio::devices::DeviceInfo) -> Device {
-    Device {
-        id: d.id,
-        name: d.name,
-        kind: match d.kind {
-            audio::devices::DeviceKind::Microphone => DeviceKind::Microphone,
-            audio::devices::DeviceKind::Speaker => DeviceKind::Speaker,
-        },
-        default: d.default,
-    }
-}
-
-impl Sound for System {
-    fn devices(&self) -> Result<Vec<Device>, SoundError> {
-        Ok(audio::devices::list()?.into_iter().map(device).collect())
-    }
-
-    fn ringtones(&self) -> Vec<Ringtone> {
-        audio::ringtones::list(self.user_dir.as_deref())
-            .into_iter()
-            .map(|r| Ringtone {
-                id: r.id,
-                title: r.title,
-                builtin: r.builtin,
-            })
-            .collect()
-    }
-
-    fn ring(
-        &self,
-        device: Option<&str>,
-        ringtone: &str,
-        volume: f32,
-    ) -> Result<Box<dyn Running>, SoundError> {
-        let pcm = self.pcm(ringtone)?;
-        let r = audio::ringer::Ringer::start(device, pcm, volume)?;
-        Ok(Box::new(r))
-    }
-
-    fn watch(&self, on_change: OnChange) -> Result<Box<dyn Running>, SoundError> {
-        let w = audio::devices::DeviceWatcher::start(self.watch_interval, move |e| {
-            on_change(match e {
-                audio::devices::DeviceEvent::Added(d) => DeviceChange::Added(device(d)),
-                audio::devices::DeviceEvent::Removed(d) => DeviceChange::Removed(device(d)),
-            })
-        });
-        Ok(Box::new(w))
     }
 }
