@@ -50,11 +50,11 @@
 //!
 //! The processing thread asks for real-time scheduling when it starts, as PipeWire's and
 //! JACK's data threads do: at normal priority, on a busy 2-core machine it (and the media
-//! driver feeding it) woke late now and then, each time a dropout in speech that
-//! `device_audio`'s `opus_ffmpeg_to_speaker` scored (docs/benchmarks.md). The thread sleeps
-//! every 10 ms and does bounded work, so it cannot starve the machine (and the kernel's
-//! real-time throttling stands behind that). `audio_thread_priority` (Mozilla's, Firefox's
-//! audio threads use it) does it per OS: `SCHED_FIFO` on Linux (allowed to root,
+//! driver feeding it) woke late now and then, each time a dropout in speech, which lowered
+//! the PESQ of `device_audio`'s `opus_ffmpeg_to_speaker` (docs/benchmarks.md). The thread
+//! sleeps every 10 ms and does bounded work, so it cannot starve the machine (and the
+//! kernel's real-time throttling stands behind that). `audio_thread_priority` (Mozilla's,
+//! Firefox's audio threads use it) does it per OS: `SCHED_FIFO` on Linux (allowed to root,
 //! `CAP_SYS_NICE` or an `RLIMIT_RTPRIO`, which desktop distributions give the
 //! audio/pipewire group), MMCSS "Pro Audio" on Windows, the time-constraint policy on
 //! macOS. Built without its rtkit (D-Bus, libdbus) path: that would replace, not back up,
