@@ -3,7 +3,7 @@
 //! parser ([`uri`]) and its registration with the OS ([`register`]), single instance
 //! ([`instance`]), autostart ([`autostart`]), global hot keys ([`hotkeys`]), desktop
 //! notifications ([`notify`]) and the user's idle time ([`idle`]). The tao/wry shell and
-//! tray build on these (issue 6).
+//! tray build on these.
 
 pub mod autostart;
 pub mod hotkeys;

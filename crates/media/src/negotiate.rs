@@ -3,7 +3,7 @@
 //!
 //! Pure functions from the local [`Settings`] and the remote [`Media`] section to a
 //! [`Negotiated`] result; the channel builds its transport from that. The security mode is
-//! chosen from the remote description (issue 3 §2):
+//! chosen from the remote description:
 //!
 //! * a fingerprint → DTLS-SRTP (RFC 5763/5764), with ICE and rtcp-mux as WebRTC peers do;
 //! * `a=crypto` keys → SDES-SRTP (RFC 4568), with or without ICE;

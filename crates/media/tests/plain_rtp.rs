@@ -2,7 +2,7 @@
 //! Plain RTP against real peers: GStreamer (and ffmpeg) send to our channel, GStreamer
 //! receives from it,
 //! for G.711 µ/A, G.722 and Opus. Speech quality by PESQ against the peer's own codec on
-//! the same stream (issue 3: within 0.2 for G.722 from a peer).
+//! the same stream (within 0.2 for G.722 from a peer).
 //!
 //! Needs ffmpeg, GStreamer, espeak-ng, sox and the venv with `pesq` (`scripts/test`).
 
@@ -68,7 +68,7 @@ async fn receive_from(
     peer: impl FnOnce(std::net::SocketAddr, u16) -> tokio::process::Command,
 ) -> (media::channel::ChannelStats, Vec<i16>) {
     // Audio rings at the codec's rate: this judges the channel's decoding, not the
-    // resampling to the device rate (that is the audio side's, issue 5).
+    // resampling to the device rate (that is the audio side's).
     let (handle, ends, our_addr) = start_at(plain(codec), codec.sample_rate());
     let peer_port = free_port_pair();
     let answer = handle

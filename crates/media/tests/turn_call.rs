@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 //! Two of our channels call each other through coturn with relay candidates only: ICE,
-//! DTLS-SRTP and Opus audio both ways (issue 3 §3). The TURN server is reached over UDP
+//! DTLS-SRTP and Opus audio both ways. The TURN server is reached over UDP
 //! with descriptions made after gathering completed, and over TCP with descriptions made
 //! at once and the relay candidates trickled (RFC 8838).
 //!

@@ -1,4 +1,4 @@
-//! Startup and idle memory of the app (issue 6): `myapps` with no `SERVER` stored opens
+//! Startup and idle memory of the app: `myapps` with no `SERVER` stored opens
 //! the connect form; the time from the process start to the form's "ready" (its field
 //! focused, one frame painted after that: `assets/shell/connect.html`) is measured five
 //! times on a private Xvfb and session bus (`test_support::desktop_session`), then the

@@ -1,5 +1,5 @@
-//! The desktop crate's notifications and idle watcher wired to the service's launcher
-//! (issue 6 items 8 and 9). The adapter lives here because the service does not know the
+//! The desktop crate's notifications and idle watcher wired to the service's launcher.
+//! The adapter lives here because the service does not know the
 //! desktop crate and the desktop crate does not know the service (docs/architecture.md).
 //!
 //! `AddLocalNotification` (docs/public-protocols.md §5) → [`desktop::notify::Note`]:

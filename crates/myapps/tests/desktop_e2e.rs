@@ -1,4 +1,4 @@
-//! Issue 6 acceptance, notifications and idle, end to end: `myapps --headless` in a private
+//! Notifications and idle, end to end: `myapps --headless` in a private
 //! desktop session (Xvfb, session bus, dunst; test_support::desktop_session), a websocket
 //! client on `/api` as the myApps web client would be.
 //!

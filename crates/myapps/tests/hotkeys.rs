@@ -1,4 +1,4 @@
-//! Hot keys end to end (issue 6 acceptance): a private desktop session
+//! Hot keys end to end: a private desktop session
 //! ([`test_support::desktop_session`]: Xvfb and a session bus), text in the PRIMARY selection
 //! (xclip), `myapps --headless` with `HOTKEYDIAL`/`HOTKEYACCEPT`/`HOTKEYREJECT` in its
 //! settings, a websocket client (`role=client`) on `/api`, real key presses with xdotool.

@@ -1,4 +1,4 @@
-//! The tray icon (issue 6 item 4), seen as a desktop panel sees it: the test owns the
+//! The tray icon, seen as a desktop panel sees it: the test owns the
 //! session bus's `org.kde.StatusNotifierWatcher` (what KDE's, Xfce's or GNOME's
 //! AppIndicator panel own), takes the item the app registers, reads its icon and menu
 //! through the item's own D-Bus interfaces (StatusNotifierItem, com.canonical.dbusmenu)

@@ -1,7 +1,7 @@
 //! `myapps register-uri` / `unregister-uri` / `autostart` against the real xdg-utils in
 //! temporary XDG directories: xdg-mime names our desktop entry as the default for
 //! `x-scheme-handler/{tel,sip,im}`, and `xdg-open tel:…` starts our `Exec` line with the
-//! exact link (issue 6, acceptance "xdg-open tel:0049-7031-123"). The `Exec` program is a
+//! exact link ("xdg-open tel:0049-7031-123"). The `Exec` program is a
 //! wrapper script that records its argument and runs the real binary's `uri` subcommand,
 //! so the JSON the link turns into is checked too. (Handing the link to a running
 //! instance is the shell's single-instance part.)

@@ -1,6 +1,6 @@
 //! Error codes of our protocols and the reply shapes that carry them.
 //!
-//! Media faults keep the native codes 0x00050001–0x0005000A (public-protocols.md §9.2,
+//! Media faults keep the native codes 0x00050001–0x0005000A (docs/public-protocols.md §9.2,
 //! [`media::Fault`]) so apps written against the native client understand them; faults
 //! of the protocol itself use 0x00060001 onwards. Every error reply says `error` (code)
 //! and `errorText` (words), and `field` when one field was wrong.

@@ -1,4 +1,4 @@
-//! `com.innovaphone.launcher` (public-protocols.md §5): the launcher's own client API,
+//! `com.innovaphone.launcher` (docs/public-protocols.md §5): the launcher's own client API,
 //! provided by an in-process endpoint of the [`crate::relay`].
 //!
 //! # Model (ours, §12 item 5; `docs/protocol.md`, "com.innovaphone.launcher")

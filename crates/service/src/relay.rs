@@ -1,5 +1,5 @@
 //! The ApiRelay (`/api`): how native components provide and consume client APIs
-//! (public-protocols.md §0, §2.4). The wire format is ours (§12 item 6); the full
+//! (docs/public-protocols.md §0, §2.4). The wire format is ours (§12 item 6); the full
 //! description with examples is `docs/protocol.md`, "ApiRelay" (protocol version
 //! [`crate::PROTOCOL_VERSION`]).
 //!

@@ -1,6 +1,6 @@
 //! Random and malformed messages against the Media protocol over a real websocket: never
 //! a panic, every frame answered, errors name the fault, and a healthy call on another
-//! connection keeps its media flowing throughout (issue 4, "Limits and bad input").
+//! connection keeps its media flowing throughout ("Limits and bad input" in docs/protocol.md).
 //!
 //! Frames come from proptest strategies with a fixed seed (reproducible): arbitrary text,
 //! arbitrary JSON, every request type with fields of random types and values, and binary

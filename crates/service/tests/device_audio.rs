@@ -3,7 +3,7 @@
 //! RTP → GStreamer → wav, and RTP from ffmpeg → our channel → the engine → the speaker →
 //! the sink's monitor. Each is scored by PESQ-WB against the original speech and
 //! compared with the same codec's file-only round trip through ffmpeg (encode → decode
-//! of the same file): within 0.3 (issue 5).
+//! of the same file): within 0.3.
 //!
 //! The microphone is the monitor of a mono null sink `mic_feed` that `pacat` plays into
 //! (PipeWire links no playback stream into the virtual source `test_mic`); the speaker
@@ -455,7 +455,7 @@ async fn call(ws: &mut Ws, msg: serde_json::Value) -> serde_json::Value {
     }
 }
 
-/// The echo-test call of `myapps --demo` (issue 6), driven over the service's Media
+/// The echo-test call of `myapps --demo`, driven over the service's Media
 /// protocol as the demo page drives it: channel `me` on the devices offers, channel
 /// `echo` (`audio:"echo"`) answers, `Connect` closes the loop (ICE, DTLS-SRTP, Opus on
 /// loopback). Speech played into the microphone comes out of the speaker after two

@@ -1,5 +1,5 @@
 //! docs/protocol.md covers every message the code handles and sends, and documents no
-//! message the code does not know (issue 4): the `#### \`Name\`` headings of the protocol
+//! message the code does not know: the `#### \`Name\`` headings of the protocol
 //! sections are compared with the names the dispatchers use.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! Foreign web pages cannot use the service (issue 4; CVE-2019-13450 is the bug this
+//! Foreign web pages cannot use the service (CVE-2019-13450 is the bug this
 //! prevents). Headless Chromium on a page from another localhost port opens the Media
 //! websocket without a secret, with guessed secrets and even with the right one: refused
 //! every time. From our own origin, wrong secrets are refused too; the right one opens

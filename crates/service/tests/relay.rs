@@ -1,4 +1,4 @@
-//! The ApiRelay and `com.innovaphone.launcher` over real websockets (issue 4 items 5, 6):
+//! The ApiRelay and `com.innovaphone.launcher` over real websockets:
 //! a service in this process, a "client" websocket playing the myApps web client and a
 //! "native" websocket playing a native component.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

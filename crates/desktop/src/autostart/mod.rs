@@ -1,5 +1,5 @@
-//! Starting myApps on login (the "Autostart" platform setting, tray toggle; issue 6 items
-//! 3 and 4), one backend per OS behind [`Autostart`]:
+//! Starting myApps on login (the "Autostart" platform setting, tray toggle), one backend
+//! per OS behind [`Autostart`]:
 //!
 //! | OS | where |
 //! |---|---|

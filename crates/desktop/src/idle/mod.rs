@@ -1,4 +1,4 @@
-//! User activity (wiki "User activity", issue 6 item 8): how long the user has not touched
+//! User activity (wiki "User activity"): how long the user has not touched
 //! keyboard or mouse, one [`IdleSource`] per OS, and a [`Watcher`] that turns it into
 //! active/inactive transitions.
 //!

@@ -1,4 +1,4 @@
-//! Single instance (issue 6 item 5): the first start of the app listens on a local
+//! Single instance: the first start of the app listens on a local
 //! socket private to the user; a later start hands its arguments (e.g. a `tel:` link
 //! from the URI handler) to it and exits.
 //!

@@ -1,4 +1,4 @@
-//! Desktop notifications (wiki "Notifications", issue 6 item 9): one [`Notifier`] trait,
+//! Desktop notifications (wiki "Notifications"): one [`Notifier`] trait,
 //! one backend per OS, chosen by `cfg`:
 //!
 //! * Linux and the BSDs: the freedesktop notification spec over the session D-Bus

@@ -1,5 +1,5 @@
 //! Registering myApps as the handler of `tel:`, `sip:` and `im:` links (wiki, "URL
-//! Handler"; issue 6 item 6), one backend per OS behind [`UriRegistry`]:
+//! Handler"), one backend per OS behind [`UriRegistry`]:
 //!
 //! | OS | what is written |
 //! |---|---|
