@@ -1,5 +1,4 @@
-//! The desktop shell under a private Xvfb and session bus (TESTING.md "Window under
-//! Xvfb"), against the test PBX stand-in (`test_support::pbx`): `myapps --server
+//! The desktop shell under a private Xvfb and session bus, against the test PBX stand-in (`test_support::pbx`): `myapps --server
 //! 127.0.0.1:PORT` loads the stand-in's client page over HTTPS (its test CA given with
 //! `--test-ca`), the page gets the bridge, joins the local service's ApiRelay as the web
 //! client, and receives what native components send.
@@ -392,7 +391,7 @@ async fn connect_form_names_the_fault_then_connects_and_stores_the_server() {
     drop(app);
 }
 
-/// `myapps --demo` (issue 6): the demo page in the app window, the echo-test call started
+/// `myapps --demo`: the demo page in the app window, the echo-test call started
 /// from the keyboard (Return on the focused start button), its live statistics on the
 /// page, a screenshot mid-call. The test tone stands in for the microphone here; the same
 /// call through sound devices, judged by PESQ, is `echo_test_call` in
@@ -466,7 +465,7 @@ async fn demo_page_runs_the_echo_test_call() {
     );
 }
 
-/// `myapps --settings` (issue 6): every setting in a keyboard-operable form; a bad value is
+/// `myapps --settings`: every setting in a keyboard-operable form; a bad value is
 /// named under its field and nothing is written; the fixed value is written to the
 /// settings store, where `myapps settings get` reads it back. Screenshots of both.
 #[tokio::test(flavor = "multi_thread")]

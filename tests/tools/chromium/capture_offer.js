@@ -1,6 +1,6 @@
 // Prints the SDP offer of a real Chromium RTCPeerConnection with one audio track
 // (fake microphone) after ICE gathering completed. Run inside a network namespace that
-// has only `lo` so that the candidates are loopback ones (../shared/TESTING.md).
+// has only `lo` so that the candidates are loopback ones (Chromium offers no loopback candidates while another interface is up).
 // usage: node capture_offer.js > offer.sdp
 const { chromium } = require('playwright-core');
 const http = require('http');

@@ -43,7 +43,7 @@ pub fn script(info: &Value, origin: &str) -> String {
 }
 
 /// The user agent: a WebKit browser's, plus `myApps (<OS>)`: the web client's `lib1.js`
-/// recognises the launcher by `myApps` in it (public-protocols.md §1), and the PBX logs
+/// recognises the launcher by `myApps` in it (docs/public-protocols.md §0), and the PBX logs
 /// the same words as innovaphone's clients send (`myApps (Windows)`).
 pub fn user_agent() -> String {
     let (platform, os) = if cfg!(windows) {

@@ -3,7 +3,7 @@
 //! local service running in this process exactly as `--headless` runs it, with the same
 //! hot keys, idle presence and notifications ([`headless::Desktop`]).
 //!
-//! Only this module knows tao and wry (ARCHITECTURE.md). Per-OS webview details live in
+//! Only this module knows tao and wry (docs/architecture.md). Per-OS webview details live in
 //! one module per OS: [`linux`] (WebKitGTK) today; WebView2 and WKWebView use wry's
 //! defaults.
 

@@ -1,4 +1,4 @@
-//! The connect form's check of a server (issue 6 item 2): does the name resolve, does
+//! The connect form's check of a server: does the name resolve, does
 //! the TLS certificate verify (and if not, whose is it), does the PBX answer, and is it
 //! a myApps PBX (`/PBX0/APPCLIENT/appclient.htm` exists)? Each failure says which.
 //!
