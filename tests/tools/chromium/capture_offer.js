@@ -1,6 +1,7 @@
 // Prints the SDP offer of a real Chromium RTCPeerConnection with one audio track
 // (fake microphone) after ICE gathering completed. Run inside a network namespace that
-// has only `lo` so that the candidates are loopback ones (Chromium offers no loopback candidates while another interface is up).
+// has only `lo` so that the candidates are loopback ones (Chromium offers no loopback
+// candidates while another interface is up).
 // usage: node capture_offer.js > offer.sdp
 const { chromium } = require('playwright-core');
 const http = require('http');

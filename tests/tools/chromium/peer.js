@@ -4,7 +4,8 @@
 // Then it sends the speech file as its microphone for SECONDS, plays what it receives
 // through an <audio> element (Chromium decodes a remote track only then) and prints
 // {"stats":{...}} from getStats(): inbound packets/energy, outbound packets.
-// Run inside a network namespace with only `lo` (../../../scripts/lib.sh): Chromium gathers loopback candidates only when lo is all it has.
+// Run inside a network namespace with only `lo` (../../../scripts/lib.sh): Chromium gathers
+// loopback candidates only when lo is all it has.
 const { chromium } = require('playwright-core');
 const http = require('http');
 const readline = require('readline');
