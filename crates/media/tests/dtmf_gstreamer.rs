@@ -74,8 +74,12 @@ async fn four_digits_reach_gstreamer_in_order_with_their_durations() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // udpsrc is bound once the pipeline is playing.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // udpsrc is bound once the pipeline is playing: wait until the port is taken.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "gst-launch never bound {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let (handle, _ends, _ours) = start_at(plain(CodecKind::Pcmu), 8000);
     let mut desc = peer_desc(CodecKind::Pcmu, port);
