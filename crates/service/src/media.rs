@@ -300,7 +300,7 @@ impl Session {
             media::ports::bind_channel(&mut alloc, &addrs, rtcp_pair)
                 .map_err(|e| Fault::new(Code::NoPorts, e.to_string()))?
         };
-        let ice_servers = media::gather::resolve_servers(&a.base.ice_servers).await;
+        let ice_servers = media::driver::resolve_servers(&a.base.ice_servers).await;
         let has_servers = !ice_servers.servers.is_empty();
         let config = channel_config(cfg.media.settings.clone(), sockets.local, ice_servers)?;
         let channel = Channel::new(config, Instant::now()).map_err(|e| Fault::media(&e))?;
