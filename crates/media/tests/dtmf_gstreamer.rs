@@ -77,7 +77,10 @@ async fn four_digits_reach_gstreamer_in_order_with_their_durations() {
     // udpsrc is bound once the pipeline is playing: wait until the port is taken.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "gst-launch never bound {port}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gst-launch never bound {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

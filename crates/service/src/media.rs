@@ -19,8 +19,8 @@ use media::driver::{self, ChannelHandle};
 use media::rtp::Clock;
 use protocol::media::{Direction, SessionDesc};
 use protocol::media_protocol::{
-    AllocChannelExt, AudioSource, ChannelKind, Connect, DescType, MediaRequest, RemoteDesc,
-    SendDtmf,
+    AddCandidate, AllocChannelExt, AudioSource, ChannelKind, Connect, DescType, MediaRequest,
+    RemoteDesc, SendDtmf,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -143,36 +143,11 @@ impl Session {
                 c.channel
             }
             MediaRequest::AddCandidate(a) => {
-                let cand = protocol::sdp::parse_candidate(&a.candidate).map_err(|e| Fault {
-                    field: Some("candidate".into()),
-                    ..Fault::parse(&e.within("candidate"), true)
-                })?;
-                self.chan(&a.channel)?
-                    .handle
-                    .add_remote_candidate(cand)
-                    .await
-                    .map_err(|e| Fault::media(&e))?;
+                self.add_candidate(&a).await?;
                 a.channel
             }
             MediaRequest::Hold(h) => {
-                let chan = self.chan(&h.channel)?;
-                let dir = if h.hold {
-                    Direction::SendOnly
-                } else {
-                    Direction::SendRecv
-                };
-                chan.handle
-                    .set_direction(dir)
-                    .map_err(|e| Fault::media(&e))?;
-                // The sendonly offer tells the peer; locally the far end is muted from
-                // here on (and our microphone kept from it), as a phone on hold does.
-                chan.audio.set_held(h.hold);
-                let offer = chan
-                    .handle
-                    .create_offer()
-                    .await
-                    .map_err(|e| Fault::media(&e))?;
-                chan.awaiting_answer = true;
+                let offer = self.hold(&h.channel, h.hold).await?;
                 body.insert("local".into(), local_json(&offer, DescType::Offer));
                 h.channel
             }
@@ -240,6 +215,42 @@ impl Session {
             }
         };
         Ok((id, body))
+    }
+
+    /// `AddCandidate`: a trickled remote candidate.
+    async fn add_candidate(&mut self, a: &AddCandidate) -> Result<(), Fault> {
+        let cand = protocol::sdp::parse_candidate(&a.candidate).map_err(|e| Fault {
+            field: Some("candidate".into()),
+            ..Fault::parse(&e.within("candidate"), true)
+        })?;
+        self.chan(&a.channel)?
+            .handle
+            .add_remote_candidate(cand)
+            .await
+            .map_err(|e| Fault::media(&e))
+    }
+
+    /// `Hold`: our direction and the new offer that tells the peer.
+    async fn hold(&mut self, channel: &str, hold: bool) -> Result<SessionDesc, Fault> {
+        let chan = self.chan(channel)?;
+        let dir = if hold {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        chan.handle
+            .set_direction(dir)
+            .map_err(|e| Fault::media(&e))?;
+        // The sendonly offer tells the peer; locally the far end is muted from here on
+        // (and our microphone kept from it), as a phone on hold does.
+        chan.audio.set_held(hold);
+        let offer = chan
+            .handle
+            .create_offer()
+            .await
+            .map_err(|e| Fault::media(&e))?;
+        chan.awaiting_answer = true;
+        Ok(offer)
     }
 
     /// `Connect`: the peer's answer to our offer (`None`), or a new offer from the peer
