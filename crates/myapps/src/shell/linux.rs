@@ -137,7 +137,11 @@ fn scripts(ucm: &UserContentManager) {
     ucm.connect_script_message_received(Some("myappsMedia"), move |_, result| {
         if let Some(origin) = result.js_value().map(|v| v.to_str().to_string()) {
             tracing::debug!(%origin, "a frame asks for media devices");
-            ANNOUNCED_BY.with_borrow_mut(|a| a.push((Instant::now(), origin)));
+            ANNOUNCED_BY.with_borrow_mut(|a| {
+                // WebKit may answer a later call from its own memory, with no request.
+                a.retain(|(at, _)| at.elapsed() < ANNOUNCED);
+                a.push((Instant::now(), origin));
+            });
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
@@ -187,7 +191,7 @@ fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionR
             .map(|(_, o)| o)
             .collect();
         // Every frame that asked lately is ours, and one did ask.
-        let frames_ok = !frames.is_empty() && frames.iter().all(|o| trusted.origin(o));
+        let frames_ok = !frames.is_empty() && frames.iter().all(|o| trusted.url(o));
         tracing::debug!(?frames, "frames that asked");
         ("media devices", page_ok && frames_ok)
     } else if request.is::<DeviceInfoPermissionRequest>() {
