@@ -108,8 +108,11 @@ return f.apply(this,arguments);},writable:true,configurable:true});});})();";
 const FRAME_ORIGIN: &str = "document.addEventListener('myapps-media',function(){\
 window.webkit.messageHandlers.myappsMedia.postMessage(String(location.origin));},true);";
 
-/// How long a frame's announcement stands for the permission request that follows it.
-const ANNOUNCED: Duration = Duration::from_secs(10);
+/// How long a frame's announcement stands for the permission request that follows it
+/// (WebKit asks once it has enumerated the devices: 0.6 s here with PipeWire). A foreign
+/// frame's call that WebKit refuses itself (no delegation) leaves an announcement with no
+/// request: for this long, our frames' requests are refused too.
+const ANNOUNCED: Duration = Duration::from_secs(5);
 
 thread_local! {
     /// Frames that called for media devices lately, with their own origins (GTK's
@@ -184,15 +187,20 @@ fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionR
     let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();
     let page_ok = trusted.url(&page);
     let (what, allow) = if request.is::<UserMediaPermissionRequest>() {
-        let frames = ANNOUNCED_BY.with_borrow_mut(std::mem::take);
-        let frames: Vec<String> = frames
-            .into_iter()
-            .filter(|(at, _)| at.elapsed() < ANNOUNCED)
-            .map(|(_, o)| o)
-            .collect();
-        // Every frame that asked lately is ours, and one did ask.
-        let frames_ok = !frames.is_empty() && frames.iter().all(|o| trusted.url(o));
-        tracing::debug!(?frames, "frames that asked");
+        let frames_ok = ANNOUNCED_BY.with_borrow_mut(|frames| {
+            frames.retain(|(at, _)| at.elapsed() < ANNOUNCED);
+            tracing::debug!(?frames, "frames that asked");
+            // No foreign frame asked lately (then every request is denied and forgotten:
+            // which one asked is not known) and one of ours did (one request each).
+            if frames.iter().any(|(_, o)| !trusted.url(o)) {
+                frames.clear();
+                return false;
+            }
+            !frames.is_empty() && {
+                frames.remove(0);
+                true
+            }
+        });
         ("media devices", page_ok && frames_ok)
     } else if request.is::<DeviceInfoPermissionRequest>() {
         ("device names", page_ok)
