@@ -768,7 +768,8 @@ fn start_with_opener(desk: &Session, pbx: &PbxStandIn, script: &str) -> (App, Pa
 }
 
 /// The main window stays on the PBX: the page sending it to another origin leaves it
-/// where it is, and the system browser gets the link.
+/// where it is, and the system browser gets the link; a `tel:` link goes to the URI
+/// handler (the page receives its StartCall), a `file:` URL goes nowhere.
 #[tokio::test(flavor = "multi_thread")]
 async fn window_stays_on_the_pbx() {
     let Some(desk) = Session::start("shell-navigation", false) else {
@@ -789,6 +790,11 @@ async fn window_stays_on_the_pbx() {
     location.href = "{foreign}";
     setTimeout(function () {{ report("still-here", {{href: location.href}}); }}, 3000);
   }}, 1000);
+  setTimeout(function () {{ location.href = "tel:0049-7031-123"; }}, 4500);
+  setTimeout(function () {{
+    location.href = "file:///etc/hostname";
+    setTimeout(function () {{ report("still-here-2", {{href: location.href}}); }}, 2000);
+  }}, 5000);
 }})();"#,
         own = pbx.port
     );
@@ -808,8 +814,25 @@ async fn window_stays_on_the_pbx() {
         !pbx.reports().iter().any(|r| kind(r, "foreign-page")),
         "the foreign page loaded in the app"
     );
+    let call = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            kind(r, "message") && r["msg"]["mt"] == "ApiRequest"
+        })
+        .await
+        .expect("the tel: link reached the web client through the URI handler");
+    assert_eq!(
+        call["msg"]["msg"],
+        json!({"mt":"StartCall","num":"00497031123","adjust":true})
+    );
+    pbx.wait_for(Duration::from_secs(10), |r| kind(r, "still-here-2"))
+        .await
+        .expect("a file: URL left the window where it was");
     let recorded = std::fs::read_to_string(&opened).unwrap_or_default();
-    assert_eq!(recorded, format!("{foreign}\n"), "to the system browser");
+    assert_eq!(
+        recorded,
+        format!("{foreign}\n"),
+        "to the system browser: the foreign page and nothing else"
+    );
     painted_shot(&desk, "shell-navigation-stays.png").await;
 }
 

@@ -1,9 +1,11 @@
-//! WebKitGTK specifics of the shell's webviews.
+//! The shell on Linux: GTK windows, WebKitGTK webviews.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use javascriptcore::ValueExt;
+use tao::window::{Window, WindowBuilder};
 use webkit2gtk::gio;
 use webkit2gtk::gio::prelude::TlsCertificateExt;
 use webkit2gtk::glib::prelude::{Cast, ObjectExt};
@@ -14,9 +16,10 @@ use webkit2gtk::{
     URIRequestExt, UserContentInjectedFrames, UserContentManager, UserContentManagerExt,
     UserMediaPermissionRequest, UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
 };
-use wry::WebViewExtUnix;
+use wry::{NewWindowResponse, WebViewBuilder, WebViewExtUnix};
 
 use super::policy::{Navigation, Trusted};
+use super::webviews::{WebViewSetup, Windows, open_window};
 
 /// A CA whose server certificates are accepted besides the system's (`--test-ca`, for
 /// the test PBX stand-in). Only certificates that this CA signed and that name the host
@@ -106,8 +109,11 @@ return f.apply(this,arguments);},writable:true,configurable:true});});})();";
 const FRAME_ORIGIN: &str = "document.addEventListener('myapps-media',function(){\
 window.webkit.messageHandlers.myappsMedia.postMessage(String(location.origin));},true);";
 
-/// How long a frame's announcement stands for the permission request that follows it.
-const ANNOUNCED: Duration = Duration::from_secs(10);
+/// How long a frame's announcement stands for the permission request that follows it
+/// (WebKit asks once it has enumerated the devices: 0.6 s here with PipeWire). A foreign
+/// frame's call that WebKit refuses itself (no delegation) leaves an announcement with no
+/// request: for this long, our frames' requests are refused too.
+const ANNOUNCED: Duration = Duration::from_secs(5);
 
 thread_local! {
     /// Frames that called for media devices lately, with their own origins (GTK's
@@ -135,7 +141,11 @@ fn scripts(ucm: &UserContentManager) {
     ucm.connect_script_message_received(Some("myappsMedia"), move |_, result| {
         if let Some(origin) = result.js_value().map(|v| v.to_str().to_string()) {
             tracing::debug!(%origin, "a frame asks for media devices");
-            ANNOUNCED_BY.with_borrow_mut(|a| a.push((Instant::now(), origin)));
+            ANNOUNCED_BY.with_borrow_mut(|a| {
+                // WebKit may answer a later call from its own memory, with no request.
+                a.retain(|(at, _)| at.elapsed() < ANNOUNCED);
+                a.push((Instant::now(), origin));
+            });
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
@@ -178,15 +188,20 @@ fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionR
     let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();
     let page_ok = trusted.url(&page);
     let (what, allow) = if request.is::<UserMediaPermissionRequest>() {
-        let frames = ANNOUNCED_BY.with_borrow_mut(std::mem::take);
-        let frames: Vec<String> = frames
-            .into_iter()
-            .filter(|(at, _)| at.elapsed() < ANNOUNCED)
-            .map(|(_, o)| o)
-            .collect();
-        // Every frame that asked lately is ours, and one did ask.
-        let frames_ok = !frames.is_empty() && frames.iter().all(|o| trusted.origin(o));
-        tracing::debug!(?frames, "frames that asked");
+        let frames_ok = ANNOUNCED_BY.with_borrow_mut(|frames| {
+            frames.retain(|(at, _)| at.elapsed() < ANNOUNCED);
+            tracing::debug!(?frames, "frames that asked");
+            // No foreign frame asked lately (then every request is denied and forgotten:
+            // which one asked is not known) and one of ours did (one request each).
+            if frames.iter().any(|(_, o)| !trusted.url(o)) {
+                frames.clear();
+                return false;
+            }
+            !frames.is_empty() && {
+                frames.remove(0);
+                true
+            }
+        });
         ("media devices", page_ok && frames_ok)
     } else if request.is::<DeviceInfoPermissionRequest>() {
         ("device names", page_ok)
@@ -281,6 +296,72 @@ fn host_of(uri: &str) -> Option<String> {
             .map_or(authority, |(h, _)| h)
             .to_owned(),
     )
+}
+
+/// The opener a `window.open` gives: the new webview must be related to it.
+pub type Opener = webkit2gtk::WebView;
+
+/// Whether a window can be opened: tao panics when GTK finds no display, so ask GTK
+/// first.
+pub fn display_available() -> Result<(), String> {
+    gtk::init().map_err(|e| format!("{e} (is DISPLAY or WAYLAND_DISPLAY set?)"))
+}
+
+/// The taskbar hint of a window to be built (`_NET_WM_STATE_SKIP_TASKBAR`).
+pub fn with_skip_taskbar(builder: WindowBuilder, skip: bool) -> WindowBuilder {
+    tao::platform::unix::WindowBuilderExtUnix::with_skip_taskbar(builder, skip)
+}
+
+/// Takes a window out of the taskbar or puts it back.
+pub fn set_skip_taskbar(window: &Window, skip: bool) -> Result<(), String> {
+    tao::platform::unix::WindowExtUnix::set_skip_taskbar(window, skip).map_err(|e| format!("{e:?}"))
+}
+
+/// Builds a webview into a window's GTK box (for X11 and Wayland alike).
+pub fn build(builder: WebViewBuilder<'_>, window: &Window) -> Result<wry::WebView, String> {
+    use tao::platform::unix::WindowExtUnix;
+    use wry::WebViewBuilderExtUnix;
+    let vbox = window
+        .default_vbox()
+        .ok_or("the window has no GTK box for the webview")?;
+    builder.build_gtk(vbox).map_err(|e| format!("webview: {e}"))
+}
+
+/// Before the webview is built: a window a page opened is related to its opener's
+/// webview (WebKit loads the page into it, and `window.opener` works).
+pub fn prepare<'a>(
+    builder: WebViewBuilder<'a>,
+    _setup: &WebViewSetup,
+    opener: Option<Opener>,
+) -> WebViewBuilder<'a> {
+    use wry::WebViewBuilderExtUnix;
+    match opener {
+        Some(o) => builder.with_related_view(o),
+        None => builder,
+    }
+}
+
+/// After the webview is built: its settings and [`guard`].
+pub fn attach(webview: &wry::WebView, setup: &WebViewSetup) {
+    configure(webview, setup.test_ca.clone());
+    guard(webview, &setup.trusted, setup.links.clone());
+}
+
+/// `window.open` from a page: another tao window (multi-windowing), whose webview is
+/// handed to WebKit, which loads the page into it.
+pub fn popup(windows: &Rc<Windows>, features: wry::NewWindowFeatures) -> NewWindowResponse {
+    match open_window(windows, None, Some(features.opener.webview)) {
+        Ok(id) => match windows.open.borrow().get(&id) {
+            Some((_, wv)) => NewWindowResponse::Create {
+                webview: wv.webview(),
+            },
+            None => NewWindowResponse::Deny,
+        },
+        Err(e) => {
+            tracing::warn!("window.open: {e}");
+            NewWindowResponse::Deny
+        }
+    }
 }
 
 /// Whether a tray host is on the session bus (a StatusNotifierWatcher, which panels

@@ -76,77 +76,86 @@ pub async fn probe(text: &str, extra_ca: Option<&str>) -> Outcome {
         Err(message) => return Outcome::Invalid { message },
     };
     let host = server.host.trim_start_matches('[').trim_end_matches(']');
-    let port = server.port.unwrap_or(443);
+    let tcp = match connect(host, server.port.unwrap_or(443)).await {
+        Ok(t) => t,
+        Err(o) => return o,
+    };
+    match handshake(host, tcp, extra_ca).await {
+        Ok(tls) => ask(&server, host, tls).await,
+        Err(o) => o,
+    }
+}
+
+/// Name resolution and the TCP connection (each address in turn).
+async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, Outcome> {
     let addrs: Vec<_> =
         match tokio::time::timeout(STEP, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(a)) => a.collect(),
             Ok(Err(e)) => {
-                return Outcome::Dns {
+                return Err(Outcome::Dns {
                     message: format!("The name {host} does not resolve: {e}"),
-                };
+                });
             }
             Err(_) => {
-                return Outcome::Dns {
+                return Err(Outcome::Dns {
                     message: format!("No answer resolving {host} within {STEP:?}"),
-                };
+                });
             }
         };
-    let mut tcp = None;
     let mut last = String::from("no address");
     for a in &addrs {
         match tokio::time::timeout(STEP, tokio::net::TcpStream::connect(a)).await {
-            Ok(Ok(s)) => {
-                tcp = Some(s);
-                break;
-            }
+            Ok(Ok(s)) => return Ok(s),
             Ok(Err(e)) => last = format!("{a}: {e}"),
             Err(_) => last = format!("{a}: no answer within {STEP:?}"),
         }
     }
-    let Some(tcp) = tcp else {
-        return Outcome::Connect {
-            message: format!("Cannot connect to {host} port {port} ({last})"),
-        };
-    };
+    Err(Outcome::Connect {
+        message: format!("Cannot connect to {host} port {port} ({last})"),
+    })
+}
+
+/// The TLS handshake; on a certificate error, the certificate the server showed.
+async fn handshake(
+    host: &str,
+    tcp: tokio::net::TcpStream,
+    extra_ca: Option<&str>,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Outcome> {
     let seen = Arc::new(Mutex::new(None));
-    let config = match client_config(extra_ca, seen.clone()) {
-        Ok(c) => c,
-        Err(message) => {
-            return Outcome::Tls {
-                message,
-                cert: None,
-            };
-        }
-    };
-    let name = match ServerName::try_from(host.to_owned()) {
-        Ok(n) => n,
-        Err(e) => {
-            return Outcome::Invalid {
-                message: format!("{host}: {e}"),
-            };
-        }
-    };
+    let config = client_config(extra_ca, seen.clone()).map_err(|message| Outcome::Tls {
+        message,
+        cert: None,
+    })?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| Outcome::Invalid {
+        message: format!("{host}: {e}"),
+    })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let mut tls = match tokio::time::timeout(STEP, connector.connect(name, tcp)).await {
-        Ok(Ok(t)) => t,
+    match tokio::time::timeout(STEP, connector.connect(name, tcp)).await {
+        Ok(Ok(t)) => Ok(t),
         Ok(Err(e)) => {
             let cert = seen
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take()
                 .and_then(|der: Vec<u8>| cert_info(&der));
-            return Outcome::Tls {
+            Err(Outcome::Tls {
                 message: format!("The TLS connection to {host} failed: {e}"),
                 cert,
-            };
+            })
         }
-        Err(_) => {
-            return Outcome::Tls {
-                message: format!("No TLS handshake with {host} within {STEP:?}"),
-                cert: None,
-            };
-        }
-    };
+        Err(_) => Err(Outcome::Tls {
+            message: format!("No TLS handshake with {host} within {STEP:?}"),
+            cert: None,
+        }),
+    }
+}
+
+/// Asks for the client page and judges the answer's status line.
+async fn ask(
+    server: &Server,
+    host: &str,
+    mut tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> Outcome {
     let url = server.appclient_url();
     let path = url
         .split_once("://")

@@ -19,7 +19,8 @@ use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tao::window::WindowBuilder;
 use wry::WebViewBuilder;
 
-use super::{bridge, build, display_available};
+use super::bridge;
+use super::os::{build, display_available};
 use crate::headless;
 
 const SETTINGS_HTML: &str = include_str!("../../../../assets/shell/settings.html");
@@ -155,7 +156,7 @@ fn notes() -> Value {
             notes.insert(name.into(), json!(hot_keys));
         }
     }
-    if !super::tray_host() {
+    if !super::os::tray_host() {
         notes.insert(
             "SHOWINTASKBAR".into(),
             json!("This desktop shows no tray icons (no StatusNotifierItem host on the session bus), so myApps stays in the taskbar."),
