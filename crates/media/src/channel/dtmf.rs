@@ -184,7 +184,7 @@ impl DtmfQueue {
             timestamp,
             start: now,
             clock_rate,
-            next_start: now + Duration::from_millis(u64::from(d.duration_ms + d.gap_ms)),
+            next_start: now + Duration::from_millis(u64::from(d.duration_ms) + u64::from(d.gap_ms)),
         });
     }
 }
