@@ -83,15 +83,33 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// The program that opens web pages: `MYAPPS_URL_OPENER` when set (tests record what it
 /// is given), otherwise the OS's opener.
 fn opener() -> Command {
-    if let Some(p) = std::env::var_os("MYAPPS_URL_OPENER") {
-        return Command::new(p);
+    match std::env::var_os("MYAPPS_URL_OPENER") {
+        Some(p) => Command::new(p),
+        None => system_opener(),
     }
+}
+
+/// The OS's opener of pages and folders: `xdg-open`, `open`, `explorer.exe`.
+pub(crate) fn system_opener() -> Command {
     #[cfg(windows)]
     return Command::new("explorer.exe");
     #[cfg(target_os = "macos")]
     return Command::new("open");
     #[cfg(not(any(windows, target_os = "macos")))]
     Command::new("xdg-open")
+}
+
+/// Starts `cmd` with `arg` as its one argument (no shell). It is reaped in the background:
+/// an opener may run as long as the browser or file manager does.
+pub(crate) fn spawn_detached(mut cmd: Command, arg: &std::ffi::OsStr) -> Result<(), String> {
+    let mut child = cmd
+        .arg(arg)
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
 }
 
 /// Opens an `http(s)` page in the system browser: the opener runs with the URL as its one
@@ -101,16 +119,7 @@ pub fn open_in_browser(url: &str) -> Result<(), String> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{url:?}: not a web page"));
     }
-    let mut cmd = opener();
-    let mut child = cmd
-        .arg(parsed.as_str())
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    // Reaped in the background: the opener may run as long as the browser does.
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
-    Ok(())
+    spawn_detached(opener(), parsed.as_str().as_ref())
 }
 
 #[cfg(test)]

@@ -188,20 +188,7 @@ fn icon() -> Result<Icon, String> {
 /// not exist). The opener runs detached; a thread reaps it.
 pub fn open_folder(dir: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    #[cfg(windows)]
-    let mut cmd = std::process::Command::new("explorer.exe");
-    #[cfg(target_os = "macos")]
-    let mut cmd = std::process::Command::new("open");
-    #[cfg(not(any(windows, target_os = "macos")))]
-    let mut cmd = std::process::Command::new("xdg-open");
-    let mut child = cmd
-        .arg(dir)
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
-    Ok(())
+    super::policy::spawn_detached(super::policy::system_opener(), dir.as_os_str())
 }
 
 #[cfg(test)]
