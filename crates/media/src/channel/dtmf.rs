@@ -27,10 +27,9 @@ const DTMF_INTERVAL_MS: u32 = 50;
 /// Volume of the events, −dBm0 (RFC 4733 §2.3.4).
 const DTMF_VOLUME: u8 = 10;
 
-/// A digit waiting.
-#[derive(Clone, Copy, Debug)]
+/// A digit waiting: its packets, made (and so checked) when it was queued.
 struct Digit {
-    digit: char,
+    packets: VecDeque<EventPacket>,
     duration_ms: u32,
     gap_ms: u32,
 }
@@ -90,12 +89,14 @@ impl DtmfQueue {
                 self.waiting.len() + count
             )));
         }
-        for d in digits.chars() {
-            // Checks the key and that the duration fits a 16-bit event duration.
-            DtmfSender::new(d, duration_ms, DTMF_INTERVAL_MS, clock_rate, DTMF_VOLUME)?;
-        }
-        self.waiting.extend(digits.chars().map(|digit| Digit {
-            digit,
+        // Made here, all before any is queued: a bad key or a duration that does not fit
+        // a 16-bit event duration refuses the whole request.
+        let made = digits
+            .chars()
+            .map(|d| DtmfSender::new(d, duration_ms, DTMF_INTERVAL_MS, clock_rate, DTMF_VOLUME))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.waiting.extend(made.into_iter().map(|sender| Digit {
+            packets: sender.collect(),
             duration_ms,
             gap_ms: gap_ms.max(MIN_GAP_MS),
         }));
@@ -165,22 +166,8 @@ impl DtmfQueue {
             }
             None => media_ts,
         };
-        // Validated in `push`; a failure here would only drop this digit.
-        let packets = match DtmfSender::new(
-            d.digit,
-            d.duration_ms,
-            DTMF_INTERVAL_MS,
-            clock_rate,
-            DTMF_VOLUME,
-        ) {
-            Ok(s) => s.collect(),
-            Err(e) => {
-                tracing::warn!("DTMF {:?}: {e}", d.digit);
-                VecDeque::new()
-            }
-        };
         self.tone = Some(Tone {
-            packets,
+            packets: d.packets,
             timestamp,
             start: now,
             clock_rate,
