@@ -102,7 +102,11 @@ impl Session {
         std::fs::write(&config, DBUS_CONFIG.replace("ADDRESS", &s.bus)).unwrap();
         let config = format!("--config-file={}", config.display());
         s.spawn("dbus-daemon", &["--nofork", &config]);
-        s.wait_for("the D-Bus socket", |_| bus_path.exists());
+        // The socket file appears at bind(), before listen(): a connect in between is
+        // refused (seen in CI), so wait until one is accepted.
+        s.wait_for("the D-Bus socket", |_| {
+            std::os::unix::net::UnixStream::connect(&bus_path).is_ok()
+        });
         if dunst {
             let script = s.dir.join("dmenu.sh");
             std::fs::write(

@@ -131,12 +131,15 @@ impl Session {
                 &format!("--address=unix:path={}", bus.display()),
             ],
         );
-        session.wait_for("the D-Bus socket", Duration::from_secs(5), |_| bus.exists());
+        // Accepting, not just bound (the file appears before listen()).
+        session.wait_for("the D-Bus socket", Duration::from_secs(5), |_| {
+            std::os::unix::net::UnixStream::connect(&bus).is_ok()
+        });
         session.spawn("pipewire", &[]);
         // wireplumber gives up at once when the socket is not there yet.
         let socket = runtime.join("pipewire-0");
         session.wait_for("the PipeWire socket", Duration::from_secs(5), |_| {
-            socket.exists()
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
         });
         session.spawn("wireplumber", &[]);
         session.spawn("pipewire-pulse", &[]);
