@@ -66,7 +66,7 @@ ensure_cargo_tool() {
 }
 
 # ensure_chromium_driver: node and npm playwright-core in tests/tools/chromium (drives
-# Debian's Chromium; no browser download).
+# Debian's Chromium; no browser download), and PeerJS in tests/tools/peerjs.
 ensure_chromium_driver() {
   ensure_apt chromium
   command -v node >/dev/null || ensure_apt nodejs npm
@@ -74,5 +74,11 @@ ensure_chromium_driver() {
   if [ ! -d "$dir/node_modules/playwright-core" ]; then
     log "npm install (playwright-core, no browser download)"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
+  fi
+  # PeerJS (client) and its signalling server `peer`, for crates/myapps/tests/webrtc_peerjs.rs.
+  local peerjs=$ROOT/tests/tools/peerjs
+  if [ ! -d "$peerjs/node_modules/peerjs" ] || [ ! -d "$peerjs/node_modules/peer" ]; then
+    log "npm install (peerjs, peer)"
+    (cd "$peerjs" && npm install --no-audit --no-fund --silent)
   fi
 }

@@ -9,7 +9,15 @@
 //!   the microphone). Never its own audio: that would be an echo of the far end.
 //!
 //! A held leg neither hears (its `outgoing` is silence) nor is heard (its `incoming` is
-//! left out of every sum). Sums are taken in `i32` and saturate to the `i16` range once,
+//! left out of every sum).
+//!
+//! Each leg also has a playback `volume` (0–1, the `Volume` request: an `<audio>`
+//! element's volume, muted and pause). It scales the leg's `incoming` in the speaker sum
+//! only: the speaker block is what is played, so it is also the echo canceller's far-end
+//! reference and must carry the gain. The conference (`outgoing` of the other legs) takes
+//! the unscaled `incoming`: turning one participant down in one's own ear must not turn
+//! them down for the others. A change is ramped linearly over one block, from the gain the last block ended
+//! on, so a step in gain makes no click. Sums are taken in `i32` and saturate to the `i16` range once,
 //! at the end, so three loud legs clip instead of wrapping around.
 //!
 //! The two halves are separate functions because the echo canceller sits between them:
@@ -31,6 +39,11 @@ pub struct LegBlock {
     pub incoming: [i16; BLOCK],
     /// What to send to the far end; written by [`leg_mix`].
     pub outgoing: [i16; BLOCK],
+    /// Playback gain for this block, 0–1 (module docs); the speaker sum ramps to it.
+    pub volume: f32,
+    /// The gain the last block ended on, where this block's ramp starts; kept by
+    /// [`Mixer::speaker_mix`].
+    pub applied_volume: f32,
 }
 
 impl Default for LegBlock {
@@ -39,18 +52,26 @@ impl Default for LegBlock {
             held: false,
             incoming: [0; BLOCK],
             outgoing: [0; BLOCK],
+            volume: 1.0,
+            applied_volume: 1.0,
         }
     }
 }
 
-/// Reusable sum buffer, so a mixing step allocates nothing.
+/// Reusable sum buffers, so a mixing step allocates nothing.
 pub struct Mixer {
+    /// Σ incoming of the active legs at full gain: what the conference hears.
     total: [i32; BLOCK],
+    /// The same sum with each leg's volume: what the speaker plays.
+    heard: [i32; BLOCK],
 }
 
 impl Default for Mixer {
     fn default() -> Self {
-        Mixer { total: [0; BLOCK] }
+        Mixer {
+            total: [0; BLOCK],
+            heard: [0; BLOCK],
+        }
     }
 }
 
@@ -71,17 +92,31 @@ impl Mixer {
         Mixer::default()
     }
 
-    /// The local speaker's block: the sum of every active leg's `incoming`. Also keeps
-    /// that sum for the following [`Mixer::leg_mix`].
-    pub fn speaker_mix<L: BorrowMut<LegBlock>>(&mut self, legs: &[L], speaker: &mut [i16; BLOCK]) {
+    /// The local speaker's block: the sum of every active leg's `incoming`, each at its
+    /// `volume` (ramped from `applied_volume`, which it then updates). Also keeps the
+    /// unscaled sum for the following [`Mixer::leg_mix`].
+    pub fn speaker_mix<L: BorrowMut<LegBlock>>(
+        &mut self,
+        legs: &mut [L],
+        speaker: &mut [i16; BLOCK],
+    ) {
         self.total = [0; BLOCK];
-        for leg in legs.iter().map(|l| l.borrow()).filter(|l| !l.held) {
+        self.heard = [0; BLOCK];
+        for leg in legs.iter_mut().map(|l| l.borrow_mut()) {
+            let to = clean_gain(leg.volume);
+            let from = clean_gain(leg.applied_volume);
+            // A held leg is not heard; its gain still moves, so resuming starts there.
+            leg.applied_volume = to;
+            if leg.held {
+                continue;
+            }
             for (t, &s) in self.total.iter_mut().zip(&leg.incoming) {
                 *t += i32::from(s);
             }
+            add_scaled(&mut self.heard, &leg.incoming, from, to);
         }
-        for (o, &t) in speaker.iter_mut().zip(&self.total) {
-            *o = saturate(t);
+        for (o, &h) in speaker.iter_mut().zip(&self.heard) {
+            *o = saturate(h);
         }
     }
 
@@ -102,6 +137,28 @@ impl Mixer {
                 *o = saturate(i32::from(m) + t - i32::from(own));
             }
         }
+    }
+}
+
+/// A gain in 0–1 (NaN, which no caller should pass, as 0: silence is the safe side).
+fn clean_gain(g: f32) -> f32 {
+    if g.is_nan() { 0.0 } else { g.clamp(0.0, 1.0) }
+}
+
+/// `sum += block · gain`, the gain going linearly from `from` to `to` over the block.
+fn add_scaled(sum: &mut [i32; BLOCK], block: &[i16; BLOCK], from: f32, to: f32) {
+    if from == 1.0 && to == 1.0 {
+        // Full gain, the usual case: exact, and no float work.
+        for (t, &s) in sum.iter_mut().zip(block) {
+            *t += i32::from(s);
+        }
+        return;
+    }
+    let step = (to - from) / BLOCK as f32;
+    for (n, (t, &s)) in sum.iter_mut().zip(block).enumerate() {
+        let g = from + step * (n + 1) as f32;
+        // |s · g| ≤ 32768: the cast is exact after rounding.
+        *t += (f32::from(s) * g).round() as i32;
     }
 }
 
@@ -225,6 +282,59 @@ mod tests {
         );
         assert_eq!(speaker, [i16::MIN; BLOCK]);
         assert_eq!(loud[0].outgoing, [i16::MIN; BLOCK]);
+    }
+
+    #[test]
+    fn volume_scales_the_speaker_not_the_conference() {
+        let mic = tone(1000.0, 4000.0);
+        let mut legs = [leg(tone(300.0, 8000.0)), leg(tone(500.0, 8000.0))];
+        legs[0].volume = 0.5;
+        let mut mixer = Mixer::new();
+        let mut speaker = [0; BLOCK];
+        // The first block ramps from 1 to 0.5; the second is at 0.5 throughout.
+        mix(&mut mixer, &mic, &mut legs, &mut speaker);
+        assert_eq!(legs[0].applied_volume, 0.5);
+        mix(&mut mixer, &mic, &mut legs, &mut speaker);
+        assert!((amplitude(&speaker, 300.0) - 4000.0).abs() < 5.0, "half");
+        assert!(
+            (amplitude(&speaker, 500.0) - 8000.0).abs() < 5.0,
+            "untouched"
+        );
+        let out = &legs[1].outgoing;
+        assert!(
+            (amplitude(out, 300.0) - 8000.0).abs() < 5.0,
+            "the other leg hears it at full level"
+        );
+        legs[0].volume = 0.0;
+        legs[1].volume = 0.0;
+        mix(&mut mixer, &mic, &mut legs, &mut speaker);
+        mix(&mut mixer, &mic, &mut legs, &mut speaker);
+        assert_eq!(speaker, [0; BLOCK], "volume 0 is silence");
+        assert!((amplitude(&legs[0].outgoing, 500.0) - 8000.0).abs() < 5.0);
+    }
+
+    #[test]
+    fn a_volume_step_is_ramped_over_one_block() {
+        // A constant signal shows the gain itself, sample by sample.
+        let mut legs = [leg([10_000; BLOCK])];
+        let mut mixer = Mixer::new();
+        let mut speaker = [0; BLOCK];
+        legs[0].volume = 0.0;
+        mix(&mut mixer, &[0; BLOCK], &mut legs, &mut speaker);
+        let steps: Vec<i32> = speaker
+            .windows(2)
+            .map(|w| i32::from(w[0]) - i32::from(w[1]))
+            .collect();
+        assert!(
+            steps.iter().all(|&d| (0..=22).contains(&d)),
+            "falls by about 10000/480 a sample, never jumps: {steps:?}"
+        );
+        assert!(speaker[0] > 9_950, "starts where the last block ended");
+        assert_eq!(speaker[BLOCK - 1], 0, "ends at the new gain");
+        // NaN (no caller passes it) is silence, not a panic or full level.
+        legs[0].volume = f32::NAN;
+        mix(&mut mixer, &[0; BLOCK], &mut legs, &mut speaker);
+        assert_eq!(speaker, [0; BLOCK]);
     }
 
     #[test]

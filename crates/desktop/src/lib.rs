@@ -6,10 +6,13 @@
 //! tray build on these.
 
 pub mod autostart;
+pub mod external_apps;
 pub mod hotkeys;
 pub mod idle;
 pub mod instance;
 pub mod notify;
+pub mod phone_number;
+pub mod phonebook;
 pub mod register;
 pub mod server;
 pub mod settings;

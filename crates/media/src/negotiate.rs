@@ -98,8 +98,12 @@ pub struct Negotiated {
     pub codec: CodecKind,
     /// Its payload type.
     pub pt: u8,
-    /// Payload type of telephone-event at the codec's RTP clock, if both sides do it.
+    /// Payload type of telephone-event at the codec's RTP clock, if both sides do it: what
+    /// we send with (RFC 4733 §7.1.1).
     pub dtmf_pt: Option<u8>,
+    /// Every telephone-event payload type of the remote section, with its clock: what we
+    /// take (a peer may send at another clock than the codec's).
+    pub dtmf_in: Vec<(u8, u32)>,
     /// Payload type of comfort noise (RFC 3389), if offered; received CN is ignored.
     pub cn_pt: Option<u8>,
     /// Packetisation we send with, in ms.
@@ -223,6 +227,9 @@ fn pick_codec(settings: &Settings, remote: &Media) -> Result<(CodecKind, u8), Me
         })
 }
 
+/// Telephone-event payload types taken from one answer (one per clock rate in practice).
+const MAX_DTMF_PTS: usize = 4;
+
 /// Negotiates against a remote section, `answering` when it is the peer's offer.
 pub fn negotiate(
     settings: &Settings,
@@ -246,6 +253,20 @@ pub fn negotiate(
                 .map(|c| c.pt)
         })
         .flatten();
+    // Answering, we accept only the one our answer lists; an answer to our offer lists
+    // what we offered, and the peer may send any of those.
+    let dtmf_in = match (answering, dtmf_pt) {
+        (true, Some(pt)) => vec![(pt, clock)],
+        (true, None) => Vec::new(),
+        (false, _) if settings.dtmf => remote
+            .codecs
+            .iter()
+            .filter(|c| c.coder == Coder::Dtmf && c.clock_rate > 0)
+            .map(|c| (c.pt, c.clock_rate))
+            .take(MAX_DTMF_PTS)
+            .collect(),
+        (false, _) => Vec::new(),
+    };
     let cn_pt = remote
         .codecs
         .iter()
@@ -294,6 +315,7 @@ pub fn negotiate(
         codec,
         pt,
         dtmf_pt,
+        dtmf_in,
         cn_pt,
         ptime_ms,
         security,
@@ -322,8 +344,25 @@ mod tests {
         let n = negotiate(&Settings::default(), &chromium_offer(), true).expect("acceptable");
         assert_eq!((n.codec, n.pt), (CodecKind::OpusWb, 111));
         assert_eq!(n.dtmf_pt, Some(110), "telephone-event/48000 for Opus");
+        // Our answer lists only 110, so only 110 may come.
+        assert_eq!(n.dtmf_in, [(110, 48000)]);
         assert!(matches!(n.security, Security::Dtls { client: true, .. }));
         assert!(n.ice.is_some() && n.rtcp_mux);
+    }
+
+    /// Chromium's answer to an offer with telephone-event at 48 and 8 kHz keeps both, and
+    /// it then sends its digits at 8 kHz next to Opus: both are taken.
+    #[test]
+    fn every_telephone_event_of_an_answer_is_taken() {
+        let n = negotiate(&Settings::default(), &chromium_offer(), false).expect("acceptable");
+        assert_eq!(n.dtmf_pt, Some(110), "we send at the codec's clock");
+        assert_eq!(n.dtmf_in, [(110, 48000), (126, 8000)]);
+        let off = Settings {
+            dtmf: false,
+            ..Settings::default()
+        };
+        let n = negotiate(&off, &chromium_offer(), false).expect("acceptable");
+        assert!(n.dtmf_pt.is_none() && n.dtmf_in.is_empty());
     }
 
     #[test]

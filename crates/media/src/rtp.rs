@@ -212,8 +212,11 @@ pub struct ReceiveStats {
 }
 
 impl RtpReceiver {
-    /// Accounts for one packet arriving at `now`, with the stream's RTP clock rate.
-    pub fn on_packet(&mut self, now: Instant, header: &Header, clock_rate: u32) -> Arrival {
+    /// Accounts for one packet arriving at `now`, with the stream's RTP clock rate; `None`
+    /// for a packet that counts in the sequence but not in the jitter: a telephone-event
+    /// carries its event's start timestamp in every packet (RFC 4733 §2.5.1.2), so its
+    /// transit time says nothing about the network.
+    pub fn on_packet(&mut self, now: Instant, header: &Header, clock_rate: Option<u32>) -> Arrival {
         let seq = header.sequence_number;
         let mut arrival = Arrival::Accepted;
         if self.ssrc != Some(header.ssrc) {
@@ -247,6 +250,9 @@ impl RtpReceiver {
         self.recent[usize::from(seq % 8)] = Some(seq);
         self.received = self.received.wrapping_add(1);
 
+        let Some(clock_rate) = clock_rate else {
+            return arrival;
+        };
         // Interarrival jitter (§A.8): transit = arrival − timestamp in RTP units.
         let base = *self.base.get_or_insert(now);
         let arrival_units = (now.saturating_duration_since(base).as_micros()
@@ -466,7 +472,7 @@ mod tests {
             sent += 1;
             let late = if i % 2 == 0 { 0 } else { 4 };
             let now = t0 + Duration::from_millis(u64::from(i) * 20 + late);
-            let arrival = r.on_packet(now, &header(seq, i * 160, 7), 8000);
+            let arrival = r.on_packet(now, &header(seq, i * 160, 7), Some(8000));
             assert_ne!(arrival, Arrival::Duplicate);
         }
         let st = r.stats(8000);
@@ -493,7 +499,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = RtpReceiver::default();
         for seq in 0..10u16 {
-            r.on_packet(t0, &header(seq, u32::from(seq) * 160, 5), 8000);
+            r.on_packet(t0, &header(seq, u32::from(seq) * 160, 5), Some(8000));
         }
         let st = r.stats(8000);
         assert_eq!((st.packets, st.lost), (10, 0));
@@ -505,18 +511,24 @@ mod tests {
     fn duplicates_and_ssrc_change() {
         let t0 = Instant::now();
         let mut r = RtpReceiver::default();
-        assert_eq!(r.on_packet(t0, &header(10, 0, 1), 8000), Arrival::NewSource);
         assert_eq!(
-            r.on_packet(t0, &header(11, 160, 1), 8000),
+            r.on_packet(t0, &header(10, 0, 1), Some(8000)),
+            Arrival::NewSource
+        );
+        assert_eq!(
+            r.on_packet(t0, &header(11, 160, 1), Some(8000)),
             Arrival::Accepted
         );
         assert_eq!(
-            r.on_packet(t0, &header(11, 160, 1), 8000),
+            r.on_packet(t0, &header(11, 160, 1), Some(8000)),
             Arrival::Duplicate
         );
-        assert_eq!(r.on_packet(t0, &header(10, 0, 1), 8000), Arrival::Duplicate);
         assert_eq!(
-            r.on_packet(t0, &header(500, 0, 2), 8000),
+            r.on_packet(t0, &header(10, 0, 1), Some(8000)),
+            Arrival::Duplicate
+        );
+        assert_eq!(
+            r.on_packet(t0, &header(500, 0, 2), Some(8000)),
             Arrival::NewSource
         );
         let st = r.stats(8000);
@@ -537,7 +549,7 @@ mod tests {
             .expect("sent a packet");
         // Peer receives the SR 30 ms later, answers 100 ms after that; we get it 30 ms later.
         let mut peer = RtpReceiver::default();
-        peer.on_packet(t0, &header(0, 0, 1), 8000);
+        peer.on_packet(t0, &header(0, 0, 1), Some(8000));
         peer.on_sender_report(t0 + Duration::from_millis(30), &sr);
         let rr = peer
             .reception_report(t0 + Duration::from_millis(130))

@@ -187,6 +187,24 @@ pub enum Command {
         #[command(subcommand)]
         action: AutostartAction,
     },
+    /// Start external application ID of EXTERNALAPPS for a call, as an app's StartApp
+    /// request would (to try a configuration); prints the result
+    ExternalApp {
+        /// The app's `id`
+        id: u32,
+        /// $n: the number as dialled or received
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        num: String,
+        /// $d: the peer's display name
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        dn: String,
+        /// $u: the peer's URI name
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        sip: String,
+        /// $c: the conference id
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        conf: String,
+    },
 }
 
 #[derive(Subcommand, Debug, PartialEq)]

@@ -1,5 +1,6 @@
-//! `myapps settings …` and `myapps uri …`: the desktop crate's settings store and link
-//! parser from the command line (scripting, support, and the Wine smoke test).
+//! `myapps settings …`, `myapps uri …` and `myapps external-app …`: the desktop crate's
+//! settings store, link parser and external applications from the command line
+//! (scripting, support, and the Wine smoke test).
 
 use std::process::ExitCode;
 
@@ -78,6 +79,46 @@ pub fn uri(link: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("myapps uri: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `external-app ID --num … --dn … --sip … --conf …`: what `StartApp` would do, with the
+/// settings' `EXTERNALAPPS`, `COUNTRYCODE` and `AREACODE`; prints `StartAppResult`.
+pub fn external_app(id: u32, call: desktop::external_apps::Call) -> ExitCode {
+    use desktop::external_apps::{Config, Provider};
+    let loaded = settings::open().and_then(|store| typed::Settings::load(store.as_ref()));
+    let s = match loaded {
+        Ok((s, problems)) => {
+            for p in problems {
+                eprintln!("myapps external-app: {p}");
+            }
+            s
+        }
+        Err(e) => {
+            eprintln!("myapps external-app: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::parse(s.external_apps.as_deref().unwrap_or("")) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("myapps external-app: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = serde_json::json!({
+        "mt": "StartApp", "id": id,
+        "call": {"num": call.num, "dn": call.dn, "sip": call.sip, "conf": call.conf},
+    });
+    match Provider::new(config, s.number_context).handle(&request) {
+        Ok(result) => {
+            println!("{result}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("myapps external-app: {e}");
             ExitCode::FAILURE
         }
     }

@@ -105,17 +105,20 @@ fn auto_channel_audio(config: &mut Config, aec: Option<AecConfig>) {
 
 /// Runs the service until a signal (or stdin's end with `--stdin-close`).
 /// The desktop services started around the local service, by `--headless` and by the
-/// shell alike: hot keys and the user's idle time (notifications are part of the service's
+/// shell alike: hot keys, the user's idle time, external applications and the local
+/// phone book (notifications are part of the service's
 /// [`Config`], see [`Options::prepare`]).
 pub(crate) struct Desktop {
     hotkeys: bool,
     idle: Duration,
+    providers: crate::api_providers::ProviderSettings,
 }
 
 /// Running desktop services; dropping them stops them.
 pub(crate) struct Attached {
     _hotkeys: Option<crate::hotkey_relay::Running>,
     _idle: Option<desktop::idle::Watcher>,
+    _providers: crate::api_providers::Providers,
 }
 
 impl Options {
@@ -132,6 +135,7 @@ impl Options {
             self.config.notifier = crate::desktop_services::notifier(None);
         }
         Desktop {
+            providers: crate::api_providers::ProviderSettings::from(&settings),
             hotkeys: self.hotkeys,
             idle: self.idle.unwrap_or_else(|| {
                 Duration::from_secs(u64::from(settings.appear_offline_minutes) * 60)
@@ -159,6 +163,7 @@ impl Desktop {
         Attached {
             _hotkeys: hotkeys,
             _idle: crate::desktop_services::idle_watcher(service.launcher().clone(), self.idle),
+            _providers: crate::api_providers::start(&service.relay(), &self.providers),
         }
     }
 }

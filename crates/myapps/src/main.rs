@@ -24,6 +24,7 @@
 //!
 //! Dependencies of this crate and why: see Cargo.toml (each has its reason next to it).
 
+mod api_providers;
 mod cli;
 mod cli_desktop;
 mod cli_os;
@@ -53,6 +54,13 @@ fn main() -> ExitCode {
         Some(Command::RegisterUri { exec, status }) => cli_os::register_uri(exec, status),
         Some(Command::UnregisterUri) => cli_os::unregister_uri(),
         Some(Command::Autostart { action }) => cli_os::autostart(action),
+        Some(Command::ExternalApp {
+            id,
+            num,
+            dn,
+            sip,
+            conf,
+        }) => cli_desktop::external_app(id, desktop::external_apps::Call { num, dn, sip, conf }),
         None if cli.settings => shell::settings_window::run(),
         None if cli.headless => match headless::Options::from_args(cli.service) {
             Ok(opts) => headless::run(opts),

@@ -277,6 +277,7 @@ pub fn init() -> Option<PathBuf> {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(file_layer)
         .try_init();
+    log_panics();
     if let Some(p) = &path {
         let on: Vec<&str> = FLAGS
             .iter()
@@ -286,6 +287,23 @@ pub fn init() -> Option<PathBuf> {
         tracing::info!(file = %p.display(), flags = format!("{flags:#x} {on:?}"), "trace file");
     }
     path
+}
+
+/// Panics go into the trace (stderr and the file) with a backtrace, then to the default
+/// hook. The dist build keeps its symbol table, so the frames are named (without
+/// file:line). A panic inside the trace file's own writer does not wait for itself:
+/// [`Rotating`] gives up on the lock after a while when its thread is panicking.
+/// Installed once per process, however often logging is started.
+fn log_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            tracing::error!(target: "myapps::panic", "{info}\n{backtrace}");
+            default(info);
+        }));
+    });
 }
 
 /// `LOGFLAGS` from the settings store; 0 when unset or unreadable.
@@ -352,7 +370,16 @@ impl Write for Rotating {
             std::fs::create_dir_all(&self.dir)?;
         }
         // A poisoned lock means a panic while writing a line; keep logging anyway.
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = if std::thread::panicking() {
+            // The panic hook's line: this thread may be the one holding the lock (a
+            // panic inside the writer), so wait 100 ms at most, then drop the line.
+            match lock_briefly(&self.file) {
+                Some(f) => f,
+                None => return Ok(buf.len()),
+            }
+        } else {
+            self.file.lock().unwrap_or_else(|p| p.into_inner())
+        };
         f.write(buf)
     }
 
@@ -360,6 +387,20 @@ impl Write for Rotating {
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         f.flush()
     }
+}
+
+/// The lock within about 100 ms, or `None`.
+fn lock_briefly<T>(m: &Mutex<T>) -> Option<std::sync::MutexGuard<'_, T>> {
+    for _ in 0..100 {
+        match m.try_lock() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+    None
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Rotating {
@@ -426,6 +467,41 @@ mod tests {
         // The file being written is myApps.txt; the others carry their rotation time.
         assert_eq!(r.path, dir.path().join(FILE_NAME));
         assert!(names.contains(&FILE_NAME.to_owned()), "{names:?}");
+    }
+
+    /// A panic reaches the trace with its message and a backtrace that names the
+    /// function it happened in.
+    #[test]
+    fn panics_are_traced_with_a_named_backtrace() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .finish();
+        log_panics();
+        #[inline(never)]
+        fn deliberately_panicking_function() {
+            panic!("boom for the trace");
+        }
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(std::panic::catch_unwind(deliberately_panicking_function).is_err());
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("myapps::panic"), "{text}");
+        assert!(text.contains("boom for the trace"), "{text}");
+        assert!(text.contains("deliberately_panicking_function"), "{text}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use test_support::pbx::{Mode, PbxStandIn};
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
-use common::windowed::{App, NO_DEVICES};
+use common::windowed::{App, NO_DEVICES, painted_shot};
 
 fn start_app(desk: &Session, args: &[&str], log_name: &str) -> App {
     App::start(desk, log_name, |cmd| {
@@ -587,6 +587,9 @@ fn media_script(pbx: &PbxStandIn, steps: &[&str], then: &str) -> String {
   var q = new URLSearchParams(location.search);
   if (q.get("nav")) {{ report("foreign-page", {{href: location.href}}); return; }}
   function gum(label) {{
+    navigator.mediaDevices.enumerateDevices().then(function (ds) {{
+      report("devices", {{label: label, origin: location.origin, labels: ds.map(function (d) {{ return d.label; }})}});
+    }});
     navigator.mediaDevices.getUserMedia({{audio: true}}).then(function (s) {{
       s.getTracks().forEach(function (t) {{ t.stop(); }});
       report("gum", {{label: label, origin: location.origin, ok: true}});
@@ -612,19 +615,6 @@ async fn gum_report(pbx: &PbxStandIn, origin: &str, label: &str) -> Option<Value
         kind(r, "gum") && r["origin"] == origin && r["label"] == label
     })
     .await
-}
-
-/// A screenshot once the window is painted (10 s at most), its path printed.
-async fn painted_shot(desk: &Session, name: &str) {
-    let shot = artifact(name);
-    let t = std::time::Instant::now();
-    while {
-        desk.screenshot(&shot);
-        pixel_deviation(&shot, "1000x700+0+0") < 0.05 && t.elapsed() < Duration::from_secs(10)
-    } {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    println!("screenshot {}", shot.display());
 }
 
 /// Clicks at (200, 300): inside the topmost window (no window manager: all sit at 0,0).
@@ -669,7 +659,7 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
     let server = pbx.server();
     let app = App::start(&desk, "app.log", |cmd| {
         cmd.args(["--server", &server, "--test-ca", &ca])
-            .args(NO_DEVICES)
+            .args(["--audio", "devices", "--media-address", "127.0.0.1"])
             .env("RUST_LOG", "info,myapps=debug")
             .env("MYAPPS_WEBVIEW_CONSOLE", "1")
             .env("MYAPPS_URL_OPENER", &opener)
@@ -678,7 +668,10 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
                 "PULSE_SERVER",
                 format!("unix:{}", runtime.join("pulse/native").display()),
             )
-            .env("PIPEWIRE_RUNTIME_DIR", &runtime);
+            .env("PIPEWIRE_RUNTIME_DIR", &runtime)
+            // The page's own getUserMedia is the shim's (our engine), which finds the
+            // private PipeWire by the runtime directory.
+            .env("XDG_RUNTIME_DIR", &runtime);
     });
 
     // Each check on its own: a test run shows every one that fails.
@@ -693,14 +686,51 @@ async fn media_devices_for_the_pbx_only_and_foreign_popups_to_the_browser() {
         mine.as_ref().is_some_and(|r| r["ok"] == true),
         format!("the PBX page gets the microphone: {mine:?}"),
     );
+    // The foreign frame (delegated with `allow="microphone"`) is not refused silently:
+    // the user is asked, by a prompt naming its origin, and blocks it (Escape).
+    let asked = log_line(&app, "microphone prompt shown", Duration::from_secs(20)).await;
+    check(asked.is_some(), "a prompt for the foreign frame".into());
+    let prompt = std::fs::read_to_string(&app.log)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains("permission request") && l.contains(&format!("Ask(\"{foreign}\")")));
+    check(prompt, format!("the prompt names {foreign}"));
+    painted_shot(&desk, "shell-media-foreign-prompt.png").await;
+    desk.run(
+        "xdotool",
+        &[
+            "search",
+            "--name",
+            "myApps: microphone",
+            "windowfocus",
+            "--sync",
+        ],
+    );
+    desk.run("xdotool", &["key", "Escape"]);
     let frame = gum_report(&pbx, &foreign, "frame").await;
     check(
         frame
             .as_ref()
             .is_some_and(|r| r["ok"] == false && r["name"] == "NotAllowedError"),
-        format!("a foreign frame is refused with NotAllowedError: {frame:?}"),
+        format!("the blocked foreign frame gets NotAllowedError: {frame:?}"),
     );
-    // The refusal is silent (no prompt); the frame shows the error it got.
+    check(
+        app.logged("the user answered the microphone prompt"),
+        "the answer is logged".into(),
+    );
+    let names = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            kind(r, "devices") && r["origin"] == foreign.as_str()
+        })
+        .await;
+    check(
+        names.as_ref().is_some_and(|r| {
+            r["labels"]
+                .as_array()
+                .is_some_and(|l| l.iter().all(|x| x == ""))
+        }),
+        format!("the foreign frame gets no device names: {names:?}"),
+    );
     painted_shot(&desk, "shell-media-foreign-frame-refused.png").await;
 
     click(&desk);

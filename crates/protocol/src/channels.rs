@@ -238,6 +238,7 @@ pub fn from_channels_value(v: Value) -> Result<SessionDesc, ParseError> {
         guid: top.guid,
         bundle: top.bundle,
         media: Vec::new(),
+        version: None,
     };
     // Sections in the order their first `ch` appears, then the ones that only have
     // per-kind fields.

@@ -22,6 +22,10 @@ pub struct SessionDesc {
     pub bundle: Vec<String>,
     /// One entry per media section, in order.
     pub media: Vec<Media>,
+    /// The SDP `o=` session version we write (RFC 8866 §5.2; 2 when `None`). RFC 3264 §8
+    /// has each changed description of a session raise it by one. Not read from SDP and
+    /// not in Channels: nothing compares a peer's versions.
+    pub version: Option<u64>,
 }
 
 impl SessionDesc {

@@ -358,6 +358,9 @@ pub struct Mute {
     pub src: Option<String>,
     /// Muted or not.
     pub mute: bool,
+    /// With `mute`: send silence instead of nothing (a disabled WebRTC track).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<bool>,
 }
 
 /// `Recording`: the recording tap on or off.
@@ -389,6 +392,19 @@ pub struct SetDevices {
     pub speaker: Option<String>,
 }
 
+/// `Volume`: the playback gain of a channel's far end, 0–1 (0: not heard). How an
+/// `<audio>` element's `volume`, `muted` and pause reach the engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    /// The channel id.
+    pub channel: String,
+    /// Copied into the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// 0.0–1.0 (checked by [`MediaRequest::parse`]).
+    pub volume: f64,
+}
+
 /// A Media-protocol message from an app. The names are the `mt` values.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MediaRequest {
@@ -402,6 +418,9 @@ pub enum MediaRequest {
     Hold(Hold),
     /// `RestartIce`: new ICE credentials; the reply carries the new offer.
     RestartIce(ChannelRef),
+    /// `Offer`: a new offer for a running channel (RFC 3264 §8), nothing changed but the
+    /// version; the reply carries it.
+    Offer(ChannelRef),
     /// `SendDtmf`.
     SendDtmf(SendDtmf),
     /// `Mute`.
@@ -410,6 +429,8 @@ pub enum MediaRequest {
     Recording(Recording),
     /// `SetDevices`.
     SetDevices(SetDevices),
+    /// `Volume`.
+    Volume(Volume),
     /// `GetStats`: one `ChannelStats` now.
     GetStats(ChannelRef),
     /// `FreeChannel`: close the channel and release its ports.
@@ -423,10 +444,12 @@ pub const MEDIA_REQUESTS: &[&str] = &[
     "AddCandidate",
     "Hold",
     "RestartIce",
+    "Offer",
     "SendDtmf",
     "Mute",
     "Recording",
     "SetDevices",
+    "Volume",
     "GetStats",
     "FreeChannel",
 ];
@@ -467,6 +490,19 @@ impl MediaRequest {
             "AddCandidate" => MediaRequest::AddCandidate(from_value(v)?),
             "Hold" => MediaRequest::Hold(from_value(v)?),
             "RestartIce" => MediaRequest::RestartIce(from_value(v)?),
+            "Offer" => MediaRequest::Offer(from_value(v)?),
+            "Volume" => {
+                let m: Volume = from_value(v)?;
+                // JSON has no NaN or infinity, so a number outside 0–1 is the one bad value
+                // left (a string or null is refused by serde, naming the field).
+                if !(0.0..=1.0).contains(&m.volume) {
+                    return Err(ParseError::new(
+                        "volume",
+                        format!("{} is not a volume (0.0-1.0)", m.volume),
+                    ));
+                }
+                MediaRequest::Volume(m)
+            }
             "SendDtmf" => MediaRequest::SendDtmf(from_value(v)?),
             "Mute" => MediaRequest::Mute(from_value(v)?),
             "Recording" => MediaRequest::Recording(from_value(v)?),
@@ -490,6 +526,8 @@ impl MediaRequest {
             MediaRequest::AddCandidate(_) => "AddCandidate",
             MediaRequest::Hold(_) => "Hold",
             MediaRequest::RestartIce(_) => "RestartIce",
+            MediaRequest::Offer(_) => "Offer",
+            MediaRequest::Volume(_) => "Volume",
             MediaRequest::SendDtmf(_) => "SendDtmf",
             MediaRequest::Mute(_) => "Mute",
             MediaRequest::Recording(_) => "Recording",
@@ -516,12 +554,14 @@ impl MediaRequest {
             MediaRequest::AddCandidate(m) => with_mt(mt, m),
             MediaRequest::Hold(m) => with_mt(mt, m),
             MediaRequest::RestartIce(m)
+            | MediaRequest::Offer(m)
             | MediaRequest::GetStats(m)
             | MediaRequest::FreeChannel(m) => with_mt(mt, m),
             MediaRequest::SendDtmf(m) => with_mt(mt, m),
             MediaRequest::Mute(m) => with_mt(mt, m),
             MediaRequest::Recording(m) => with_mt(mt, m),
             MediaRequest::SetDevices(m) => with_mt(mt, m),
+            MediaRequest::Volume(m) => with_mt(mt, m),
         }
     }
 
@@ -536,7 +576,9 @@ impl MediaRequest {
             | MediaRequest::Mute(Mute { channel, .. })
             | MediaRequest::Recording(Recording { channel, .. })
             | MediaRequest::SetDevices(SetDevices { channel, .. })
+            | MediaRequest::Volume(Volume { channel, .. })
             | MediaRequest::RestartIce(ChannelRef { channel, .. })
+            | MediaRequest::Offer(ChannelRef { channel, .. })
             | MediaRequest::GetStats(ChannelRef { channel, .. })
             | MediaRequest::FreeChannel(ChannelRef { channel, .. }) => Some(channel),
         }
@@ -553,7 +595,9 @@ impl MediaRequest {
             | MediaRequest::Mute(Mute { src, .. })
             | MediaRequest::Recording(Recording { src, .. })
             | MediaRequest::SetDevices(SetDevices { src, .. })
+            | MediaRequest::Volume(Volume { src, .. })
             | MediaRequest::RestartIce(ChannelRef { src, .. })
+            | MediaRequest::Offer(ChannelRef { src, .. })
             | MediaRequest::GetStats(ChannelRef { src, .. })
             | MediaRequest::FreeChannel(ChannelRef { src, .. }) => src.as_deref(),
         }
@@ -660,7 +704,7 @@ mod tests {
         for mt in MEDIA_REQUESTS {
             // Every name parses into its own variant (with its fields present).
             let t = format!(
-                r#"{{"mt":"{mt}","channel":"c","remote":{{"type":"answer","channels":{{}}}},"candidate":"x","hold":true,"digits":"1","mute":false,"on":true}}"#
+                r#"{{"mt":"{mt}","channel":"c","remote":{{"type":"answer","channels":{{}}}},"candidate":"x","hold":true,"digits":"1","mute":false,"on":true,"volume":0.5}}"#
             );
             assert_eq!(MediaRequest::parse(&t).map(|r| r.mt()), Ok(*mt), "{mt}");
         }
@@ -682,5 +726,42 @@ mod tests {
         };
         assert!(c.remote.session().is_err());
         assert_eq!(MediaRequest::parse("[1]").unwrap_err().field, "");
+    }
+
+    #[test]
+    fn volume_is_a_number_from_0_to_1() {
+        for (v, ok) in [
+            ("0", true),
+            ("0.5", true),
+            ("1", true),
+            ("1.0", true),
+            ("-0.01", false),
+            ("1.5", false),
+            ("1e999", false),
+            ("\"0.5\"", false),
+            ("null", false),
+            ("true", false),
+        ] {
+            let t = format!(r#"{{"mt":"Volume","channel":"a","volume":{v}}}"#);
+            match MediaRequest::parse(&t) {
+                Ok(MediaRequest::Volume(m)) => {
+                    assert!(ok, "{v} accepted");
+                    assert_eq!(Some(m.volume), v.parse::<f64>().ok());
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => {
+                    assert!(!ok, "{v} refused: {e:?}");
+                    assert_eq!(e.field, "volume", "{v}");
+                }
+            }
+        }
+        let e = MediaRequest::parse(r#"{"mt":"Volume","channel":"a"}"#).unwrap_err();
+        assert_eq!(e.field, "volume");
+        let r = MediaRequest::parse(r#"{"mt":"Offer","channel":"a","src":"7"}"#).unwrap();
+        assert_eq!(
+            (r.mt(), r.channel(), r.src()),
+            ("Offer", Some("a"), Some("7"))
+        );
+        assert_eq!(MediaRequest::parse(&r.to_value().to_string()), Ok(r));
     }
 }

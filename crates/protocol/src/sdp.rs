@@ -499,7 +499,7 @@ pub fn to_sdp_string(desc: &SessionDesc) -> String {
         origin: Origin {
             username: "-".to_owned(),
             session_id: desc.id.unwrap_or(0),
-            session_version: 2,
+            session_version: desc.version.unwrap_or(2),
             network_type: "IN".to_owned(),
             // The origin address carries no meaning for media; a fixed one, as JSEP
             // implementations write it (RFC 8829 §5.2.1), keeps the output stable.

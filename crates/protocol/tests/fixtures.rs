@@ -199,3 +199,25 @@ fn sdp_errors_name_the_field() {
     }
     assert_eq!(parse("hello").unwrap_err().field, "sdp");
 }
+
+/// `chromium-156-offer.sdp` with a VP8 video section and a data channel section added in
+/// the shape Chromium writes them, all three in one BUNDLE group (made for this test from
+/// the real audio offer, not captured from Chromium).
+const CHROMIUM_AV_DATA: &str = include_str!("fixtures/chromium-156-av-data-offer.sdp");
+
+#[test]
+fn an_offer_with_video_and_a_data_channel_keeps_audio_and_video() {
+    let d = parse(CHROMIUM_AV_DATA).unwrap();
+    assert_eq!(d.bundle, vec!["0", "1", "2"]);
+    let kinds: Vec<MediaKind> = d.media.iter().map(|m| m.kind).collect();
+    // The data channel section has no RTP format: it is skipped, not an error.
+    assert_eq!(kinds, [MediaKind::Audio, MediaKind::Video]);
+    let a = d.media(MediaKind::Audio).unwrap();
+    assert_eq!(a.mid.as_deref(), Some("0"));
+    assert_eq!(a.codecs.len(), 8);
+    let v = d.media(MediaKind::Video).unwrap();
+    assert_eq!(v.mid.as_deref(), Some("1"));
+    let names: Vec<String> = v.codecs.iter().map(|c| c.coder.to_string()).collect();
+    assert_eq!(names, ["VP8", "rtx"]);
+    assert_eq!(v.ice, a.ice, "one transport for the bundle");
+}

@@ -107,6 +107,10 @@ impl Attached for DevicesAttached {
         self.leg.set_held(held);
     }
 
+    fn set_volume(&self, volume: f32) {
+        self.leg.set_volume(volume);
+    }
+
     fn stats(&self) -> Value {
         json!({
             "backend": "devices",

@@ -40,6 +40,9 @@ pub trait Attached: Send + Sync {
     /// Hold (`Hold {hold:true}`): the channel's far end is neither heard nor hearing the
     /// microphone until resumed.
     fn set_held(&self, held: bool);
+    /// `Volume`: the playback gain of the channel's far end, 0–1 (checked by the
+    /// protocol parser). What each backend does with it: docs/protocol.md, `Volume`.
+    fn set_volume(&self, volume: f32);
     /// Figures for `ChannelStats.audio`.
     fn stats(&self) -> Value;
 }
@@ -56,7 +59,7 @@ pub struct Echo;
 
 impl ChannelAudio for Echo {
     fn attach(&self, _channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError> {
-        let meters = Arc::new(Meters::default());
+        let meters = Arc::new(Meters::new());
         let task = tokio::spawn(run_echo(ends, meters.clone()));
         Ok(Box::new(EchoAttached { task, meters }))
     }
@@ -130,9 +133,18 @@ impl Attached for EchoAttached {
         self.meters.held.store(held, Ordering::Relaxed);
     }
 
+    /// Kept and reported, not applied: nothing is played here, and the echo must send
+    /// back what it got.
+    fn set_volume(&self, volume: f32) {
+        self.meters
+            .volume
+            .store(volume.to_bits(), Ordering::Relaxed);
+    }
+
     fn stats(&self) -> Value {
         json!({
             "backend": "echo",
+            "volume": self.meters.volume_json(),
             "echoedSamples": self.meters.capture_samples.load(Ordering::Relaxed),
             "echoDbfs": dbfs(&self.meters),
             "held": self.meters.held.load(Ordering::Relaxed),
@@ -173,6 +185,26 @@ struct Meters {
     capture_samples: AtomicU64,
     /// On hold: silence is sent and what arrives is not measured.
     held: AtomicBool,
+    /// `Volume` as f32 bits (see [`Meters::new`]).
+    volume: AtomicU32,
+}
+
+impl Meters {
+    /// Meters at full volume.
+    fn new() -> Meters {
+        let m = Meters::default();
+        m.volume.store(1.0f32.to_bits(), Ordering::Relaxed);
+        m
+    }
+
+    fn volume(&self) -> f32 {
+        f32::from_bits(self.volume.load(Ordering::Relaxed))
+    }
+
+    /// The volume for the JSON, to 3 decimals (0.3, not the f32's 0.30000001192092896).
+    fn volume_json(&self) -> f64 {
+        (f64::from(self.volume()) * 1000.0).round() / 1000.0
+    }
 }
 
 impl ChannelAudio for Tone {
@@ -182,7 +214,7 @@ impl ChannelAudio for Tone {
             .bytes()
             .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
         let frequency = 300.0 + 100.0 * (h % 8) as f32;
-        let meters = Arc::new(Meters::default());
+        let meters = Arc::new(Meters::new());
         let task = tokio::spawn(run_tone(ends, frequency, meters.clone()));
         Ok(Box::new(ToneAttached {
             task,
@@ -208,6 +240,12 @@ async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
     loop {
         tick.tick().await;
         let held = meters.held.load(Ordering::Relaxed);
+        // What a speaker at this volume would play is what is measured.
+        let gain = if held {
+            0.0
+        } else {
+            f64::from(meters.volume())
+        };
         for s in buf.iter_mut() {
             // −12 dBFS; silence on hold.
             *s = if held {
@@ -227,7 +265,7 @@ async fn run_tone(mut ends: AudioEnds, frequency: f32, meters: Arc<Meters>) {
         if let Ok(chunk) = ends.playback.read_chunk(n) {
             // Drained on hold too (the ring must not fill), but not heard: silence.
             for s in chunk.into_iter() {
-                let v = if held { 0.0 } else { f64::from(s) };
+                let v = f64::from(s) * gain;
                 energy += v * v;
                 count += 1;
             }
@@ -262,9 +300,17 @@ impl Attached for ToneAttached {
         self.meters.held.store(held, Ordering::Relaxed);
     }
 
+    /// Scales what is measured (`playbackDbfs`), as a speaker would play it.
+    fn set_volume(&self, volume: f32) {
+        self.meters
+            .volume
+            .store(volume.to_bits(), Ordering::Relaxed);
+    }
+
     fn stats(&self) -> Value {
         json!({
             "backend": "tone",
+            "volume": self.meters.volume_json(),
             "toneHz": f64::from(self.frequency),
             "captureSamples": self.meters.capture_samples.load(Ordering::Relaxed),
             "playbackSamples": self.meters.playback_samples.load(Ordering::Relaxed),

@@ -6,7 +6,7 @@
 //! | `/media` | Media protocol: RTP channels (`AllocChannel` …) | [`media`] |
 //! | `/ringer` | Ringer protocol: `StartRinging`, `StopRinging`, ringtones | [`ringer`] |
 //! | `/devices` | device protocol: microphones, speakers, ringers, hot-plug news | [`devices`] |
-//! | `/api` | ApiRelay: client APIs between the web client and native components | [`relay`], [`launcher`] |
+//! | `/api` | ApiRelay: client APIs between the web client and native components | [`relay`], [`launcher`], [`provider`] |
 //! | `/` , `/assets/…` | our own pages and the JS client library | [`server`] |
 //!
 //! Every message is documented in `docs/protocol.md` (version [`PROTOCOL_VERSION`]).
@@ -44,7 +44,9 @@ pub mod conn;
 pub mod devices;
 pub mod errors;
 pub mod launcher;
+pub mod local;
 pub mod media;
+pub mod provider;
 pub mod refusal_log;
 pub mod relay;
 pub mod ringer;
@@ -79,7 +81,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Channels one connection may hold at once.
     pub max_channels: usize,
-    /// Websockets open at once, all paths together; more are refused with HTTP 503 and
+    /// Connections open at once (websockets of all paths and in-process connections,
+    /// [`local`]); more websockets are refused with HTTP 503 and
     /// code `TooManyConnections`.
     pub max_connections: usize,
     /// Largest message (and frame) read; a larger one closes the connection with status
@@ -164,6 +167,8 @@ pub(crate) struct Shared {
     pub connections: std::sync::atomic::AtomicUsize,
     /// Device news for every device-protocol connection.
     pub device_news: tokio::sync::broadcast::Sender<Value>,
+    /// Set when the service stops: in-process connections ([`local`]) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running service.
@@ -217,6 +222,7 @@ impl Service {
             refusal_log: refusal_log::RefusalLog::new(),
             connections: std::sync::atomic::AtomicUsize::new(0),
             device_news: tokio::sync::broadcast::channel(64).0,
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         let watcher = devices::watch(&shared, shared.device_news.clone());
         let (stop, stopped) = oneshot::channel();
@@ -305,9 +311,35 @@ impl Service {
         &self.launcher
     }
 
+    /// An in-process connection to the Media protocol (§2 of docs/protocol.md), for the
+    /// shell's WebRTC transport: no websocket, no secret (the caller has judged the frame a
+    /// message comes from by its origin). It counts against `max_connections`, and its
+    /// channels against `max_channels`, as a websocket's do. Needs a tokio runtime.
+    pub fn media_connection(&self) -> Result<local::LocalConnection, local::LocalError> {
+        local::open(&self.shared, local::Proto::Media)
+    }
+
+    /// An in-process connection to the device protocol (§6), as [`Self::media_connection`].
+    pub fn devices_connection(&self) -> Result<local::LocalConnection, local::LocalError> {
+        local::open(&self.shared, local::Proto::Devices)
+    }
+
+    /// Opens in-process connections later, without a borrow of the service.
+    pub fn connector(&self) -> local::Connector {
+        local::Connector(self.shared.clone())
+    }
+
+    /// Connections open now (websockets and in-process ones).
+    pub fn open_connections(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Stops accepting, closes every connection (freeing its channels) and waits.
     pub async fn stop(mut self) {
         self.launcher_task.abort();
+        self.shared.stopping.send_replace(true);
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

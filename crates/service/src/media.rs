@@ -162,6 +162,19 @@ impl Session {
                 body.insert("local".into(), local_json(&offer, DescType::Offer));
                 r.channel
             }
+            MediaRequest::Offer(r) => {
+                let chan = self.chan(&r.channel)?;
+                let offer = chan.handle.reoffer().await.map_err(|e| Fault::media(&e))?;
+                chan.awaiting_answer = true;
+                body.insert("local".into(), local_json(&offer, DescType::Offer));
+                r.channel
+            }
+            MediaRequest::Volume(v) => {
+                // 0–1 (the parser checked), so the f32 holds it as well as a gain needs.
+                self.chan(&v.channel)?.audio.set_volume(v.volume as f32);
+                body.insert("volume".into(), json!(v.volume));
+                v.channel
+            }
             MediaRequest::SendDtmf(d) => {
                 let duration = check_dtmf(&d)?;
                 // The channel queues the digits and paces them (RFC 4733 events with
@@ -178,9 +191,12 @@ impl Session {
                 d.channel
             }
             MediaRequest::Mute(m) => {
-                self.chan(&m.channel)?
-                    .handle
-                    .set_muted(m.mute)
+                // `silence`: the muted channel keeps sending, silence (docs/protocol.md).
+                let silence = m.silence == Some(true);
+                let handle = &self.chan(&m.channel)?.handle;
+                handle
+                    .set_muted(m.mute && !silence)
+                    .and_then(|()| handle.set_silent(m.mute && silence))
                     .map_err(|e| Fault::media(&e))?;
                 body.insert("mute".into(), json!(m.mute));
                 m.channel
@@ -204,6 +220,7 @@ impl Session {
                 let chan = self.chan(&r.channel)?;
                 let stats = chan.handle.stats().await.map_err(|e| Fault::media(&e))?;
                 if let Value::Object(o) = stats_json(&stats, chan.audio.stats()) {
+                    tracing::trace!(channel = %r.channel, stats = %serde_json::Value::Object(o.clone()), "GetStats");
                     body.extend(o);
                 }
                 r.channel

@@ -32,16 +32,27 @@ struct State {
 }
 
 /// Shared by every listener of a service.
+/// Shared by every listener of a service (and, with its own words, by the shell's WebRTC
+/// transport for the messages it refuses).
 #[derive(Debug)]
-pub(crate) struct RefusalLog(Mutex<State>);
+pub struct RefusalLog(Mutex<State>, &'static str);
 
 impl RefusalLog {
+    /// The log of refused websocket handshakes.
     pub fn new() -> Arc<RefusalLog> {
-        Arc::new(RefusalLog(Mutex::new(State {
-            start: None,
-            logged: 0,
-            unlogged: 0,
-        })))
+        RefusalLog::of("websocket handshakes")
+    }
+
+    /// A log of refusals of `what` (plural words: the summary line names them).
+    pub fn of(what: &'static str) -> Arc<RefusalLog> {
+        Arc::new(RefusalLog(
+            Mutex::new(State {
+                start: None,
+                logged: 0,
+                unlogged: 0,
+            }),
+            what,
+        ))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -51,12 +62,12 @@ impl RefusalLog {
 
     /// Decides about one refusal at `now`. A window that ended with refusals left unlogged
     /// is summed up here if its timer has not done so yet.
-    pub fn note(&self, now: Instant) -> Verdict {
+    pub(crate) fn note(&self, now: Instant) -> Verdict {
         let mut s = self.state();
         let start = match s.start {
             Some(t) if now < t + WINDOW => t,
             _ => {
-                summary(std::mem::take(&mut s.unlogged));
+                summary(std::mem::take(&mut s.unlogged), self.1);
                 s.start = Some(now);
                 s.logged = 0;
                 now
@@ -76,11 +87,12 @@ impl RefusalLog {
     /// Logs the summary of refusals not logged yet, if any; returns their number.
     pub fn flush(&self) -> u64 {
         let n = std::mem::take(&mut self.state().unlogged);
-        summary(n);
+        summary(n, self.1);
         n
     }
 
-    /// Logs one refusal (or counts it), starting the window's summary timer when needed.
+    /// Logs one refusal (or counts it), starting the window's summary timer when needed
+    /// (on the current tokio runtime).
     pub fn refused(self: &Arc<Self>, line: impl FnOnce()) {
         match self.note(Instant::now()) {
             Verdict::Log => line(),
@@ -96,10 +108,10 @@ impl RefusalLog {
     }
 }
 
-fn summary(n: u64) {
+fn summary(n: u64, what: &str) {
     if n > 0 {
         tracing::warn!(
-            "{n} more websocket handshakes refused within {} s (not logged one by one)",
+            "{n} more {what} refused within {} s (not logged one by one)",
             WINDOW.as_secs()
         );
     }

@@ -11,6 +11,8 @@ pub mod alloc_count;
 #[cfg(target_os = "linux")]
 pub mod desktop_session;
 #[cfg(target_os = "linux")]
+pub mod eds;
+#[cfg(target_os = "linux")]
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(feature = "pbx")]
@@ -143,10 +145,22 @@ impl Drop for TempDir {
 /// Writes the speech sample (≈10.7 s, mono 16-bit) at `rate` Hz to `path` and returns
 /// its samples.
 pub fn speech(path: &Path, rate: u32) -> Vec<i16> {
+    talker(path, rate, "a")
+}
+
+/// Another talker (another voice and sentences, ≈9.6 s): the far end of a call whose
+/// near end says [`speech`]. Both ends saying the same sentence would be an echo to an
+/// echo canceller, which then rightly removes it.
+pub fn far_speech(path: &Path, rate: u32) -> Vec<i16> {
+    talker(path, rate, "b")
+}
+
+fn talker(path: &Path, rate: u32, which: &str) -> Vec<i16> {
     run(Command::new("bash")
         .arg(workspace().join("tests/tools/make_speech.sh"))
         .arg(path)
-        .arg(rate.to_string()));
+        .arg(rate.to_string())
+        .arg(which));
     wav::read_mono(path, rate)
 }
 

@@ -6,7 +6,7 @@
 //! that joined it (`setns`, a socket keeps the namespace it was made in), so the test
 //! process itself stays where it is.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
 /// A network namespace with only `lo` (up), deleted on drop.
@@ -46,20 +46,44 @@ impl Netns {
         c
     }
 
-    /// Binds UDP sockets inside the namespace.
-    pub fn bind_udp(&self, addrs: &[SocketAddr]) -> Vec<UdpSocket> {
+    /// Its name, for `ip netns exec NAME …`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `f` on a thread that joined the namespace: sockets it makes stay there.
+    pub fn within<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         let path = format!("/var/run/netns/{}", self.name);
-        let addrs = addrs.to_vec();
         std::thread::spawn(move || {
             let ns = std::fs::File::open(&path).unwrap();
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Binds UDP sockets inside the namespace.
+    pub fn bind_udp(&self, addrs: &[SocketAddr]) -> Vec<UdpSocket> {
+        let addrs = addrs.to_vec();
+        self.within(move || {
             addrs
                 .iter()
                 .map(|a| UdpSocket::bind(a).unwrap_or_else(|e| panic!("bind {a} in netns: {e}")))
                 .collect()
         })
-        .join()
-        .unwrap()
+    }
+
+    /// A TCP listener inside the namespace on `addr` (port 0: a free one).
+    pub fn bind_tcp(&self, addr: SocketAddr) -> TcpListener {
+        self.within(move || {
+            TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind tcp {addr} in netns: {e}"))
+        })
+    }
+
+    /// Whether something accepts TCP connections at `addr` inside the namespace.
+    pub fn tcp_open(&self, addr: SocketAddr) -> bool {
+        self.within(move || TcpStream::connect(addr).is_ok())
     }
 }
 

@@ -7,7 +7,8 @@
 //!   pushes; the output callback pops and copies each sample into every channel. No lock,
 //!   no allocation, no blocking; an error only sets an atomic.
 //! * **The processing thread** (`audio-engine`) runs every 10 ms: takes one 48 kHz mic
-//!   block, pulls one block from every leg's playback ring, mixes ([`crate::mixer`]), runs
+//!   block, pulls one block from every leg's playback ring, reads each leg's playback gain
+//!   ([`Leg::set_volume`], an atomic read once a block), mixes ([`crate::mixer`]), runs
 //!   the echo stage between the two halves of the mix, pushes each leg's capture block and
 //!   the speaker block. It never opens or closes a device (that blocks on the sound
 //!   server): it is handed ready-made ring ends.
@@ -215,6 +216,8 @@ pub struct EngineStats {
 pub struct LegStats {
     /// On hold.
     pub held: bool,
+    /// Playback gain, 0–1 ([`Leg::set_volume`]).
+    pub volume: f32,
     /// Level of what the far end sends, dBFS (as the input level).
     pub incoming_level_dbfs: f32,
     /// 10 ms steps with no incoming block ready.
@@ -314,6 +317,8 @@ impl fmt::Debug for Leg {
 #[derive(Default)]
 struct LegShared {
     held: AtomicBool,
+    /// Playback gain as `f32` bits (1.0 from [`Engine::attach_paced`] on).
+    volume: AtomicU32,
     level: AtomicU32,
     underruns: AtomicU64,
     dropped: AtomicU64,
@@ -325,10 +330,23 @@ impl Leg {
         self.shared.held.store(held, Ordering::Relaxed);
     }
 
+    /// The gain of this leg's far end on the speaker, 0–1 (clamped; NaN is 0). It does
+    /// not change what the other legs hear of it (crate::mixer's module docs). Takes
+    /// effect at the next 10 ms block, ramped over that block.
+    pub fn set_volume(&self, volume: f32) {
+        let v = if volume.is_nan() {
+            0.0
+        } else {
+            volume.clamp(0.0, 1.0)
+        };
+        self.shared.volume.store(v.to_bits(), Ordering::Relaxed);
+    }
+
     /// This leg's figures.
     pub fn stats(&self) -> LegStats {
         LegStats {
             held: self.shared.held.load(Ordering::Relaxed),
+            volume: f32::from_bits(self.shared.volume.load(Ordering::Relaxed)),
             incoming_level_dbfs: f32::from_bits(self.shared.level.load(Ordering::Relaxed)),
             incoming_underruns: self.shared.underruns.load(Ordering::Relaxed),
             outgoing_dropped: self.shared.dropped.load(Ordering::Relaxed),
@@ -414,6 +432,7 @@ impl Engine {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(LegShared::default());
         shared.level.store(SILENCE_DB.to_bits(), Ordering::Relaxed);
+        shared.volume.store(1.0f32.to_bits(), Ordering::Relaxed);
         let fifo = if after_step.is_some() {
             Fifo::whole_blocks(BACKLOG + BLOCK)
         } else {

@@ -151,6 +151,8 @@ impl Processor {
         // What every leg's far end said.
         for leg in &mut self.legs {
             leg.block.held = leg.shared.held.load(Ordering::Relaxed);
+            // Read once a block; the mixer ramps to it (crate::mixer's module docs).
+            leg.block.volume = f32::from_bits(leg.shared.volume.load(Ordering::Relaxed));
             leg.fifo.fill_from(&mut leg.playback, None);
             if !leg.fifo.take(&mut leg.block.incoming) {
                 leg.block.incoming = [0; BLOCK];
@@ -159,7 +161,7 @@ impl Processor {
             let (rms, _) = levels(&leg.block.incoming);
             leg.shared.level.store(rms.to_bits(), Ordering::Relaxed);
         }
-        self.mixer.speaker_mix(&self.legs, &mut self.speaker);
+        self.mixer.speaker_mix(&mut self.legs, &mut self.speaker);
         if let Some(echo) = self.echo.as_mut() {
             echo.process(&self.speaker, &mut self.mic);
         }

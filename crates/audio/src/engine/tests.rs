@@ -179,3 +179,91 @@ fn closures_are_echo_stages() {
     stage.process(&[100; 4], &mut cap);
     assert_eq!(cap, [50; 4]);
 }
+
+/// A leg as [`Engine::attach`] makes it, without the engine's threads: its handle, the
+/// processing thread's state, the far end's ring in and the capture ring out.
+fn bare_leg(
+    id: u64,
+    p: &Processor,
+    commands: &Sender<Command>,
+    requests: &Sender<Request>,
+) -> (Leg, LegState, rtrb::Producer<i16>, rtrb::Consumer<i16>) {
+    let (far, playback) = rtrb::RingBuffer::new(48_000);
+    let (capture, heard) = rtrb::RingBuffer::new(48_000);
+    let shared = Arc::new(LegShared::default());
+    shared.volume.store(1.0f32.to_bits(), Ordering::Relaxed);
+    let state = LegState {
+        id,
+        capture,
+        playback,
+        fifo: Fifo::new(BACKLOG + BLOCK),
+        block: LegBlock::default(),
+        shared: shared.clone(),
+        after_step: None,
+    };
+    let leg = Leg {
+        id,
+        shared,
+        engine: p.shared.clone(),
+        commands: commands.clone(),
+        requests: requests.clone(),
+    };
+    (leg, state, far, heard)
+}
+
+/// The element volume (`Volume`) on the processing path: the speaker block, which the echo
+/// stage gets as its far-end reference, carries it; the other leg's conference mix does not.
+#[test]
+fn leg_volume_scales_the_speaker_and_the_echo_reference_only() {
+    let (commands, rx) = mpsc::channel();
+    let (requests, _requests_rx) = mpsc::channel();
+    let mut p = Processor::new(rx, Arc::new(Shared::default()));
+    let rendered = Arc::new(Mutex::new(Vec::new()));
+    let r = rendered.clone();
+    p.echo = Some(Box::new(move |render: &[i16], _: &mut [i16]| {
+        if let Ok(mut v) = r.lock() {
+            v.push(render.to_vec());
+        }
+    }));
+    let (leg, state, mut far, _) = bare_leg(1, &p, &commands, &requests);
+    let (_other, other_state, _, mut other_heard) = bare_leg(2, &p, &commands, &requests);
+    p.legs.push(state);
+    p.legs.push(other_state);
+    // 1 kHz at half scale: ten whole periods a block, −9.03 dBFS RMS.
+    let block: Vec<i16> = test_support::signal::tone(1000.0, 16_384.0, BLOCK);
+    let mut run = |p: &mut Processor, blocks: usize| {
+        for _ in 0..blocks {
+            let _ = far.push_partial_slice(&block);
+            p.step();
+        }
+        levels(&p.speaker).0
+    };
+    let full = run(&mut p, 10);
+    assert!((full + 9.03).abs() < 0.1, "full level {full}");
+    leg.set_volume(0.5);
+    // One block ramps, the next is at the new gain.
+    let half = run(&mut p, 2);
+    assert!(
+        (half - full + 6.02).abs() < 0.5,
+        "volume 0.5: {:.2} dB",
+        half - full
+    );
+    assert_eq!(leg.stats().volume, 0.5);
+    leg.set_volume(0.0);
+    run(&mut p, 2);
+    assert_eq!(p.speaker, [0; BLOCK], "volume 0: the speaker is silent");
+    // The echo reference is exactly what was played.
+    let last = rendered.lock().expect("test lock").last().cloned();
+    assert_eq!(last.as_deref(), Some(&p.speaker[..]));
+    // The other leg heard the first at full level all along.
+    let mut heard = vec![0i16; other_heard.slots()];
+    for s in heard.iter_mut() {
+        *s = other_heard.pop().expect("counted");
+    }
+    let (conference, _) = levels(&heard[heard.len() - BLOCK..]);
+    assert!((conference - full).abs() < 0.1, "conference {conference}");
+    leg.set_volume(f32::NAN);
+    assert_eq!(leg.stats().volume, 0.0, "NaN is silence");
+    leg.set_volume(7.0);
+    assert_eq!(leg.stats().volume, 1.0, "clamped");
+}

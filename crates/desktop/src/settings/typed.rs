@@ -78,11 +78,62 @@ pub const DEFS: &[Def] = defs! {
     "SHOWINTASKBAR" Kind::Bool, "show myApps in the taskbar";
     "DOCKING" Kind::Docking, "dock the window: none, left or right";
     "NOTIFICATIONS" Kind::Bool, "desktop notifications";
-    "EXTERNALAPPS" Kind::Text, "external applications (JSON, as the MSI's EXTERNALAPPS)";
+    "EXTERNALAPPS" Kind::Text, "external applications (JSON, as the MSI's EXTERNALAPPS; docs/external-apps.md)";
+    "COUNTRYCODE" Kind::Text, "own country code for $N/$I and reverse lookup when the PBX gives none (e.g. 49)";
+    "AREACODE" Kind::Text, "own area code without trunk prefix (e.g. 7031)";
+    "CONTACTSFOLDER" Kind::Text, "folder of vCard files for the local phone book (Linux; default $XDG_DATA_HOME/myApps/contacts)";
     "DISABLEHEADSETS" Kind::Bool, "no headset support";
     "OFFICEPRESENCE" Kind::Bool, "presence in Microsoft Office";
     "FASTERDOWNLOADS" Kind::Bool, "do not slow down update downloads";
+    "WEBRTC" Kind::Bool, "WebRTC in the app window over the local service's media (Linux; not built yet on Windows and macOS)";
+    "USERAGENTTOKEN" Kind::Text, "the app's token in the window's user agent (default: myApps (Linux), myApps (Windows), myApps (macOS))";
 };
+
+/// The app's token in the user agent of its windows (`USERAGENTTOKEN`'s default): the web
+/// client recognises the launcher by `myApps` in it (docs/webrtc-evidence.md §1).
+pub fn default_user_agent_token() -> &'static str {
+    if cfg!(windows) {
+        "myApps (Windows)"
+    } else if cfg!(target_os = "macos") {
+        "myApps (macOS)"
+    } else {
+        "myApps (Linux)"
+    }
+}
+
+/// A `USERAGENTTOKEN`: 1 to 100 printable ASCII characters (RFC 9110 §10.1.5: the
+/// User-Agent header is products and comments; a control character would break it).
+fn user_agent_token(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 100 {
+        return Err("must be 1 to 100 characters".into());
+    }
+    if !text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err("only printable ASCII characters may be in a user agent".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// The rules of the free-text settings that have some: `EXTERNALAPPS` parses
+/// (docs/external-apps.md), `COUNTRYCODE`/`AREACODE` are digits, `CONTACTSFOLDER` is an
+/// absolute path.
+fn check_text(name: &str, text: &str) -> Result<(), Error> {
+    match name {
+        "EXTERNALAPPS" => crate::external_apps::Config::parse(text)
+            .map(drop)
+            .map_err(|e| invalid(name, e.to_string())),
+        "COUNTRYCODE" | "AREACODE" => {
+            if text.len() <= 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(())
+            } else {
+                Err(invalid(name, format!("{text:?}: digits only, at most 8")))
+            }
+        }
+        "CONTACTSFOLDER" if !std::path::Path::new(text).is_absolute() => {
+            Err(invalid(name, format!("{text:?} is not an absolute path")))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The definition of a name (case-insensitive).
 pub fn def(name: &str) -> Option<&'static Def> {
@@ -119,7 +170,10 @@ pub fn check(d: &Def, v: &Value) -> Result<Value, Error> {
     };
     let name = d.name;
     Ok(match d.kind {
-        Kind::Text => Value::Str(text),
+        Kind::Text => {
+            check_text(name, &text)?;
+            Value::Str(text)
+        }
         Kind::Bool => Value::U32(u32::from(parse_bool(&text).ok_or_else(|| {
             invalid(
                 name,
@@ -341,10 +395,19 @@ pub struct Settings {
     pub docking: Docking,
     /// `NOTIFICATIONS` (default on).
     pub notifications: bool,
-    /// `EXTERNALAPPS` JSON text, as stored.
+    /// `EXTERNALAPPS` JSON text, as stored (checked by [`crate::external_apps::Config::parse`]).
     pub external_apps: Option<String>,
+    /// `COUNTRYCODE` and `AREACODE` with the default prefixes.
+    pub number_context: crate::phone_number::NumberContext,
+    /// `CONTACTSFOLDER`.
+    pub contacts_folder: Option<std::path::PathBuf>,
     /// `DISABLEHEADSETS`.
     pub disable_headsets: bool,
+    /// `WEBRTC`: the WebRTC API in the app window over the local service (default on
+    /// Linux; on Windows and macOS the transport is not built yet, so off).
+    pub webrtc: bool,
+    /// `USERAGENTTOKEN` (default [`default_user_agent_token`]).
+    pub user_agent_token: String,
     /// Names whose value is forced by the PBX (the settings window greys them out).
     pub forced: BTreeSet<&'static str>,
     /// Names the store had a value for.
@@ -367,7 +430,11 @@ impl Default for Settings {
             docking: Docking::None,
             notifications: true,
             external_apps: None,
+            number_context: crate::phone_number::NumberContext::default(),
+            contacts_folder: None,
             disable_headsets: false,
+            webrtc: cfg!(target_os = "linux"),
+            user_agent_token: default_user_agent_token().to_owned(),
             forced: BTreeSet::new(),
             stored: BTreeSet::new(),
         }
@@ -391,6 +458,8 @@ impl Settings {
             "DOCKING" => Some(Value::Str(d.docking.as_str().to_owned())),
             "NOTIFICATIONS" => yes_no(d.notifications),
             "DISABLEHEADSETS" => yes_no(d.disable_headsets),
+            "WEBRTC" => yes_no(d.webrtc),
+            "USERAGENTTOKEN" => Some(Value::Str(d.user_agent_token)),
             _ => None,
         }
     }
@@ -443,7 +512,14 @@ impl Settings {
             "DOCKING" => self.docking = Docking::parse(&text).unwrap_or_default(),
             "NOTIFICATIONS" => self.notifications = flag,
             "EXTERNALAPPS" => self.external_apps = Some(text),
+            "COUNTRYCODE" => self.number_context.country = text,
+            "AREACODE" => self.number_context.area = text,
+            "CONTACTSFOLDER" => self.contacts_folder = Some(text.into()),
             "DISABLEHEADSETS" => self.disable_headsets = flag,
+            "WEBRTC" => self.webrtc = flag,
+            "USERAGENTTOKEN" => {
+                self.user_agent_token = user_agent_token(&text).map_err(|m| invalid(name, m))?
+            }
             _ => {}
         }
         Ok(())
@@ -510,6 +586,72 @@ mod tests {
     use super::super::MemoryStore;
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn webrtc_and_the_user_agent_token() {
+        let d = Settings::default();
+        assert_eq!(d.webrtc, cfg!(target_os = "linux"));
+        assert!(d.user_agent_token.starts_with("myApps ("));
+        let mut store = MemoryStore::default();
+        store.user.insert("WEBRTC".into(), Value::U32(0));
+        store
+            .user
+            .insert("USERAGENTTOKEN".into(), Value::Str("myApps/1.0".into()));
+        let (s, problems) = Settings::load(&store).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!s.webrtc);
+        assert_eq!(s.user_agent_token, "myApps/1.0");
+        store
+            .user
+            .insert("USERAGENTTOKEN".into(), Value::Str("a\r\nX-Evil: 1".into()));
+        let (s, problems) = Settings::load(&store).unwrap();
+        assert_eq!(
+            s.user_agent_token,
+            default_user_agent_token(),
+            "the default kept"
+        );
+        assert!(
+            problems[0].to_string().contains("printable ASCII"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn external_apps_and_phone_book_settings() {
+        let mut store = MemoryStore::default();
+        let apps = r#"{"externalApps":[{"id":0,"name":"a","path":"/bin/a","param":"$I"}]}"#;
+        for (k, v) in [
+            ("EXTERNALAPPS", apps),
+            ("COUNTRYCODE", "49"),
+            ("AREACODE", "7031"),
+            ("CONTACTSFOLDER", "/srv/contacts"),
+        ] {
+            store.user.insert(k.into(), Value::Str(v.into()));
+        }
+        let (s, problems) = Settings::load(&store).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.external_apps.as_deref(), Some(apps));
+        assert_eq!(
+            s.number_context.international("07031 1").as_deref(),
+            Some("+4970311")
+        );
+        assert_eq!(
+            s.contacts_folder.as_deref(),
+            Some(std::path::Path::new("/srv/contacts"))
+        );
+        for (k, v, want) in [
+            (
+                "EXTERNALAPPS",
+                r#"{"externalApps":[{"id":0,"name":"a","path":"/a","param":"$q"}]}"#,
+                "unknown variable $q",
+            ),
+            ("COUNTRYCODE", "+49", "digits only"),
+            ("CONTACTSFOLDER", "contacts", "not an absolute path"),
+        ] {
+            let e = parse_input(k, v).unwrap_err().to_string();
+            assert!(e.contains(want), "{k}: {e}");
+        }
+    }
 
     #[test]
     fn hot_keys() {

@@ -59,6 +59,7 @@ impl Channel {
     /// [`Channel::pcm_rate`]). Before negotiation the audio is discarded.
     pub fn send_audio(&mut self, now: Instant, pcm: &[i16]) -> Result<(), MediaError> {
         let may_send = self.may_send() && !self.muted && self.state == ChannelState::Connected;
+        let silent = self.silent;
         let Some(s) = self.session.as_mut() else {
             return Ok(());
         };
@@ -66,7 +67,10 @@ impl Channel {
         let send = &mut s.send;
         send.pending.extend_from_slice(pcm);
         while send.pending.len() >= send.samples_per_packet {
-            let frame: Vec<i16> = send.pending.drain(..send.samples_per_packet).collect();
+            let mut frame: Vec<i16> = send.pending.drain(..send.samples_per_packet).collect();
+            if silent {
+                frame.fill(0);
+            }
             let ts = send.timestamp;
             send.timestamp = ts.wrapping_add(send.ts_per_packet);
             // While a digit is sent, audio packets are suppressed (RFC 4733 §2.5.1.3

@@ -1,7 +1,8 @@
 //! RFC 4733 telephone events out: a queue of digits, sent one after the other.
 //!
 //! Each digit is one event (§2.5.1): a start packet with the marker bit, updates every
-//! [`DTMF_INTERVAL_MS`], and the end packet three times. Its RTP timestamp is the media
+//! audio packet interval (ptime, within [`MIN_INTERVAL_MS`]..=[`MAX_INTERVAL_MS`]), and the
+//! end packet three times. Its RTP timestamp is the media
 //! clock at its start, so consecutive digits are distinct events. The next digit starts
 //! `gap` after the previous one's duration, and never before that one's last end packet
 //! went out, so no two events overlap on the wire.
@@ -22,8 +23,12 @@ pub const MAX_QUEUED_DIGITS: usize = 64;
 pub const DEFAULT_DTMF_GAP_MS: u32 = 70;
 /// The shortest pause taken (W3C webrtc-pc §7.2 clamps `interToneGap` to 30 ms).
 const MIN_GAP_MS: u32 = 30;
-/// Update interval of the packets we send (RFC 4733 §2.5.1.2 suggests 50 ms).
-const DTMF_INTERVAL_MS: u32 = 50;
+/// Update interval bounds. We update once per audio packet interval, as audio would arrive:
+/// a receiver that plays events from its jitter buffer (Chromium's NetEq) has nothing to
+/// play between sparser updates, and 50 ms updates made it cut our tones in two. RFC 4733
+/// §2.5.1.2 leaves the rate to the sender; 50 ms is the longest we use.
+const MIN_INTERVAL_MS: u32 = 10;
+const MAX_INTERVAL_MS: u32 = 50;
 /// Volume of the events, −dBm0 (RFC 4733 §2.3.4).
 const DTMF_VOLUME: u8 = 10;
 
@@ -80,8 +85,10 @@ impl DtmfQueue {
         digits: &str,
         duration_ms: u32,
         gap_ms: u32,
+        interval_ms: u32,
         clock_rate: u32,
     ) -> Result<(), MediaError> {
+        let interval_ms = interval_ms.clamp(MIN_INTERVAL_MS, MAX_INTERVAL_MS);
         let count = digits.chars().count();
         if self.waiting.len() + count > MAX_QUEUED_DIGITS {
             return Err(MediaError::State(format!(
@@ -93,7 +100,7 @@ impl DtmfQueue {
         // a 16-bit event duration refuses the whole request.
         let made = digits
             .chars()
-            .map(|d| DtmfSender::new(d, duration_ms, DTMF_INTERVAL_MS, clock_rate, DTMF_VOLUME))
+            .map(|d| DtmfSender::new(d, duration_ms, interval_ms, clock_rate, DTMF_VOLUME))
             .collect::<Result<Vec<_>, _>>()?;
         self.waiting.extend(made.into_iter().map(|sender| Digit {
             packets: sender.collect(),
@@ -198,7 +205,8 @@ impl Channel {
             ));
         }
         let clock_rate = s.neg.codec.rtp_clock_rate();
-        s.dtmf.push(digits, duration_ms, gap_ms, clock_rate)?;
+        s.dtmf
+            .push(digits, duration_ms, gap_ms, s.neg.ptime_ms, clock_rate)?;
         self.flush_dtmf(now);
         Ok(())
     }
@@ -254,8 +262,15 @@ mod tests {
     fn four_digits_go_out_in_order_with_their_durations_and_gaps() {
         let t0 = Instant::now();
         let mut q = DtmfQueue::default();
-        q.push("123#", 120, 70, 8000).expect("valid");
+        q.push("123#", 120, 70, 20, 8000).expect("valid");
         let seen = run(&mut q, t0, 2000);
+        // One update per 20 ms audio interval while a digit lasts.
+        let first: Vec<u64> = seen
+            .iter()
+            .take_while(|(_, _, e)| !e.end)
+            .map(|(ms, _, _)| *ms)
+            .collect();
+        assert_eq!(first, [20, 40, 60, 80, 100], "{seen:?}");
         let ends: Vec<(u64, u32, TelephoneEvent)> =
             seen.iter().filter(|(_, _, e)| e.end).copied().collect();
         // Three end packets per digit (§2.5.1.4), all with the full duration.
@@ -263,10 +278,10 @@ mod tests {
         let events: Vec<u8> = ends.iter().step_by(3).map(|(_, _, e)| e.event).collect();
         assert_eq!(events, [1, 2, 3, 11]);
         assert!(ends.iter().all(|(_, _, e)| e.duration == 960));
-        // Distinct timestamps, 120 ms + 70 ms gap (and the end packets' 100 ms) apart.
+        // Distinct timestamps, 120 ms + 70 ms gap apart.
         let starts: Vec<(u64, u32)> = seen
             .iter()
-            .filter(|(_, _, e)| !e.end && e.duration == 400)
+            .filter(|(_, _, e)| !e.end && e.duration == 160)
             .map(|(ms, ts, _)| (*ms, *ts))
             .collect();
         assert_eq!(starts.len(), 4, "{seen:?}");
@@ -285,12 +300,12 @@ mod tests {
     #[test]
     fn bad_digits_and_overflow_queue_nothing() {
         let mut q = DtmfQueue::default();
-        assert!(q.push("12x", 100, 70, 8000).is_err());
+        assert!(q.push("12x", 100, 70, 20, 8000).is_err());
         assert!(q.waiting.is_empty());
         // 5 s does not fit a 16-bit duration at 48 kHz.
-        assert!(q.push("1", 5000, 70, 48_000).is_err());
-        q.push(&"1".repeat(60), 100, 70, 8000).expect("room");
-        let e = q.push("12345", 100, 70, 8000).expect_err("full");
+        assert!(q.push("1", 5000, 70, 20, 48_000).is_err());
+        q.push(&"1".repeat(60), 100, 70, 20, 8000).expect("room");
+        let e = q.push("12345", 100, 70, 20, 8000).expect_err("full");
         assert!(e.to_string().contains("at most 64"), "{e}");
         assert_eq!(q.waiting.len(), 60);
     }

@@ -50,6 +50,8 @@ mod transport;
 #[cfg(test)]
 mod hardening_tests;
 #[cfg(test)]
+mod reoffer_tests;
+#[cfg(test)]
 mod robustness;
 #[cfg(test)]
 mod tests;
@@ -276,6 +278,8 @@ pub struct Channel {
     offered: bool,
     direction: Direction,
     muted: bool,
+    /// The microphone is replaced by silence, which is still sent ([`Channel::set_silent`]).
+    silent: bool,
     sender: RtpSender,
     receiver: RtpReceiver,
     rtcp: Rtcp,
@@ -293,6 +297,8 @@ pub struct Channel {
     gathering: Gathering,
     /// Every random value after construction.
     rng: StdRng,
+    /// What later descriptions of ours must repeat or raise (mid, BUNDLE, o= version).
+    local: offer_answer::LocalDesc,
 }
 
 impl Channel {
@@ -345,8 +351,10 @@ impl Channel {
             state: ChannelState::New,
             session: None,
             offered: false,
+            local: offer_answer::LocalDesc::default(),
             direction: Direction::SendRecv,
             muted: false,
+            silent: false,
             receiver: RtpReceiver::default(),
             outputs: VecDeque::new(),
             stats: ChannelStats::default(),
@@ -377,6 +385,14 @@ impl Channel {
     /// Mute: keep the stream (timestamps advance, RTCP continues) but send no audio.
     pub fn set_muted(&mut self, muted: bool) {
         self.muted = muted;
+    }
+
+    /// Silence instead of the microphone, still encoded and sent: what a disabled
+    /// `MediaStreamTrack` gives a WebRTC sender (W3C mediacapture-main, `enabled`: a
+    /// disabled audio track renders silence), so the peer's jitter buffer and its RFC 4733
+    /// timing see an unbroken stream.
+    pub fn set_silent(&mut self, silent: bool) {
+        self.silent = silent;
     }
 
     /// Moves what ICE and DTLS want to send and report into the outputs, and updates the

@@ -21,7 +21,40 @@ const DEFAULT_OPUS_PT: u8 = 111;
 const DEFAULT_DTMF_PT: u8 = 101;
 const DEFAULT_DTMF_48K_PT: u8 = 110;
 
+/// What our descriptions after the first must repeat or raise.
+#[derive(Debug, Default)]
+pub(super) struct LocalDesc {
+    /// The mid of our media section: the offer's when we answered, `0` when we offered
+    /// first; kept in every later description (a WebRTC peer matches sections by it).
+    mid: Option<String>,
+    /// Our section is in a BUNDLE group (the peer's offer had its mid in one).
+    bundled: bool,
+    /// `o=` version of our last description (RFC 3264 §8: +1 for each new one).
+    version: u64,
+    /// Our offer while no answer came: asked for again, it is repeated unchanged.
+    pending_offer: Option<SessionDesc>,
+}
+
 impl Channel {
+    /// A description of ours around `media`: our mid, our BUNDLE group (our own section
+    /// only: the offer's other sections are rejected, and a rejected section is bundled
+    /// with nothing), the next `o=` version.
+    fn describe(&mut self, mut media: Media, offer: bool) -> SessionDesc {
+        media.mid = self.local.mid.clone();
+        self.local.version += 1;
+        let desc = SessionDesc {
+            bundle: match (&self.local.mid, self.local.bundled) {
+                (Some(mid), true) => vec![mid.clone()],
+                _ => Vec::new(),
+            },
+            media: vec![media],
+            version: Some(self.local.version),
+            ..SessionDesc::default()
+        };
+        self.local.pending_offer = offer.then(|| desc.clone());
+        desc
+    }
+
     /// Our media section: codecs (with payload types answered or our defaults), address,
     /// and what the security and transport mode need.
     fn local_media(&self, answer: Option<&Negotiated>) -> Media {
@@ -144,13 +177,13 @@ impl Channel {
     /// Makes an offer (we are the offerer; the answer goes to [`Channel::apply_answer`]).
     pub fn create_offer(&mut self) -> SessionDesc {
         self.offered = true;
-        let mut media = self.local_media(None);
-        // WebRTC peers key transceivers by mid (RFC 8843 §9.1, JSEP §5.2.1).
-        media.mid = Some("0".into());
-        SessionDesc {
-            media: vec![media],
-            ..SessionDesc::default()
+        let media = self.local_media(None);
+        // WebRTC peers key transceivers by mid (RFC 8843 §9.1, JSEP §5.2.1); a later
+        // offer (hold) keeps the one the session has.
+        if self.local.mid.is_none() {
+            self.local.mid = Some("0".into());
         }
+        self.describe(media, true)
     }
 
     /// Takes the peer's offer and returns our answer.
@@ -162,16 +195,16 @@ impl Channel {
         let remote = offer
             .media(MediaKind::Audio)
             .ok_or_else(|| MediaError::Negotiation("the offer has no audio section".into()))?;
+        // Our answer has the audio section only (video and data sections of the offer
+        // are for the app to reject); it copies the offer's mid.
+        let mid = remote.mid.clone();
+        let bundled = mid.as_ref().is_some_and(|m| offer.bundle.contains(m));
         if self.session.is_some() {
             self.update_remote(now, remote)?;
             let neg = self.session.as_ref().map(|s| s.neg.clone());
-            let mut media = self.local_media(neg.as_ref());
-            media.mid = remote.mid.clone();
-            return Ok(SessionDesc {
-                bundle: offer.bundle.clone(),
-                media: vec![media],
-                ..SessionDesc::default()
-            });
+            let media = self.local_media(neg.as_ref());
+            (self.local.mid, self.local.bundled) = (mid, bundled);
+            return Ok(self.describe(media, false));
         }
         let neg = negotiate::negotiate(&self.config.settings, remote, true)?;
         if let Security::Sdes { remote: key } = &neg.security {
@@ -180,14 +213,10 @@ impl Channel {
                 .map_err(|e| MediaError::Negotiation(format!("SDES key: {e}")))?;
             self.local_sdes = Some(srtp::generate_sdes_key(profile, key.tag, &mut self.rng));
         }
-        let mut media = self.local_media(Some(&neg));
-        media.mid = remote.mid.clone();
+        let media = self.local_media(Some(&neg));
         self.start(now, neg)?;
-        Ok(SessionDesc {
-            bundle: offer.bundle.clone(),
-            media: vec![media],
-            ..SessionDesc::default()
-        })
+        (self.local.mid, self.local.bundled) = (mid, bundled);
+        Ok(self.describe(media, false))
     }
 
     /// Takes the peer's answer to our offer.
@@ -201,10 +230,13 @@ impl Channel {
             .media(MediaKind::Audio)
             .ok_or_else(|| MediaError::Negotiation("the answer has no audio section".into()))?;
         if self.session.is_some() {
-            return self.update_remote(now, remote);
+            self.update_remote(now, remote)?;
+        } else {
+            let neg = negotiate::negotiate(&self.config.settings, remote, false)?;
+            self.start(now, neg)?;
         }
-        let neg = negotiate::negotiate(&self.config.settings, remote, false)?;
-        self.start(now, neg)
+        self.local.pending_offer = None;
+        Ok(())
     }
 
     /// Refuses a description with more candidates than a channel takes.
@@ -269,20 +301,43 @@ impl Channel {
         ice.restart(now, Some(credentials))
             .map_err(|e| MediaError::State(format!("ICE restart: {e}")))?;
         self.offered = true;
+        let media = self.running_offer_media();
+        self.drive(now);
+        Ok(self.describe(media, true))
+    }
+
+    /// A new offer for the session as it is (RFC 3264 §8): the same ICE credentials,
+    /// fingerprint, codec and direction, only the `o=` version raised; for renegotiation
+    /// without hold or ICE restart. The peer's answer goes to [`Channel::apply_answer`].
+    /// While an offer of ours waits for its answer, that offer again, unchanged (same
+    /// version: RFC 3264 §8 makes an unchanged version mean the identical description).
+    pub fn reoffer(&mut self) -> Result<SessionDesc, MediaError> {
+        if let Some(pending) = &self.local.pending_offer {
+            return Ok(pending.clone());
+        }
+        if self.session.is_none() {
+            return Err(MediaError::State(
+                "no offer or answer was made on this channel".into(),
+            ));
+        }
+        self.offered = true;
+        let media = self.running_offer_media();
+        Ok(self.describe(media, true))
+    }
+
+    /// Our section in an offer on a running session: what was negotiated, our own
+    /// direction (an offer states ours, not the answer's), and for DTLS the same fingerprint
+    /// with `actpass` (RFC 8842 §5.5: the association is kept).
+    fn running_offer_media(&self) -> Media {
         let neg = self.session.as_ref().map(|s| s.neg.clone());
         let mut media = self.local_media(neg.as_ref());
         if neg.is_some() {
-            // An offer: DTLS keeps its association (RFC 8842 §5.5: same fingerprint,
-            // `actpass` in offers).
+            media.direction = self.direction;
             if media.fingerprint.is_some() {
                 media.setup = Some(crate::dtls::OFFER_SETUP);
             }
         }
-        self.drive(now);
-        Ok(SessionDesc {
-            media: vec![media],
-            ..SessionDesc::default()
-        })
+        media
     }
 
     /// A trickled remote candidate (RFC 8838); at most [`super::MAX_REMOTE_CANDIDATES`].
@@ -313,6 +368,13 @@ impl Channel {
                 "the channel already has a remote description".into(),
             ));
         }
+        tracing::debug!(
+            codec = ?neg.codec,
+            pt = neg.pt,
+            dtmf_pt = ?neg.dtmf_pt,
+            ptime = neg.ptime_ms,
+            "negotiated"
+        );
         Self::check_description_candidates(&neg)?;
         let kind = neg.codec;
         let encoder: Box<dyn Encoder> = match kind {

@@ -195,9 +195,20 @@ impl Channel {
         };
         let pt = header.payload_type;
         let is_audio = pt == s.neg.pt;
-        let is_dtmf = Some(pt) == s.neg.dtmf_pt;
+        // Any telephone-event the descriptions agree on, at its own clock: Chromium sends
+        // `telephone-event/8000` alongside Opus when both were negotiated.
+        let dtmf_clock = s.neg.dtmf_in.iter().find(|d| d.0 == pt).map(|d| d.1);
+        let is_dtmf = dtmf_clock.is_some();
         if !is_audio && !is_dtmf {
             if Some(pt) != s.neg.cn_pt {
+                if self.stats.wrong_pt == 0 {
+                    tracing::debug!(
+                        pt,
+                        audio = s.neg.pt,
+                        dtmf = ?s.neg.dtmf_pt,
+                        "RTP of a payload type not negotiated: dropped (counted in wrongPt)"
+                    );
+                }
                 self.stats.wrong_pt += 1;
             }
             return;
@@ -211,11 +222,12 @@ impl Channel {
         s.last_media = Some(now);
         s.no_media_reported = false;
         let clock = s.neg.codec.rtp_clock_rate();
-        match self.receiver.on_packet(now, &header, clock) {
+        let timed = (!is_dtmf).then_some(clock);
+        match self.receiver.on_packet(now, &header, timed) {
             Arrival::Duplicate => return,
             Arrival::Accepted | Arrival::NewSource | Arrival::OutOfWindow => {}
         }
-        if is_dtmf {
+        if let Some(dtmf_clock) = dtmf_clock {
             if let Ok(ev) = TelephoneEvent::decode(payload)
                 && ev.end
                 && s.dtmf_in_reported != Some(header.timestamp)
@@ -223,7 +235,7 @@ impl Channel {
                 s.dtmf_in_reported = Some(header.timestamp);
                 if let Some(digit) = codecs::dtmf::event_to_char(ev.event) {
                     self.stats.dtmf_received += 1;
-                    let duration_ms = u32::from(ev.duration) * 1000 / clock;
+                    let duration_ms = u32::from(ev.duration) * 1000 / dtmf_clock.max(1);
                     self.outputs
                         .push_back(Output::Event(Event::Dtmf { digit, duration_ms }));
                 }

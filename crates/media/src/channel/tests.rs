@@ -679,3 +679,32 @@ fn mute_and_hold_stop_audio_but_not_time() {
     );
     assert!(h.marker, "new talk spurt after silence");
 }
+
+#[test]
+fn silent_sends_silence_without_a_break() {
+    let t0 = Instant::now();
+    let mut a = Channel::new(config(4000, vec![CodecKind::Pcma], 1), t0).expect("valid");
+    let mut b = Channel::new(config(5000, vec![CodecKind::Pcma], 2), t0).expect("valid");
+    let answer = b.accept_offer(t0, &a.create_offer()).expect("ok");
+    a.apply_answer(t0, &answer).expect("ok");
+    let payloads = |a: &mut Channel| -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| a.poll_output())
+            .filter_map(|o| match o {
+                Output::Transmit(t) => Some(t.data[12..].to_vec()),
+                _ => None,
+            })
+            .collect()
+    };
+    a.send_audio(t0, &[8000; 160]).expect("ok");
+    let loud = payloads(&mut a);
+    a.set_silent(true);
+    a.send_audio(t0, &[8000; 160]).expect("ok");
+    let quiet = payloads(&mut a);
+    assert_eq!(quiet.len(), 1, "a packet still goes");
+    // A-law of 0 is 0xD5 (ITU-T G.711, even bits inverted).
+    assert!(quiet[0].iter().all(|&b| b == 0xD5), "{:x?}", &quiet[0][..8]);
+    assert_ne!(loud[0], quiet[0]);
+    a.set_silent(false);
+    a.send_audio(t0, &[8000; 160]).expect("ok");
+    assert_eq!(payloads(&mut a), loud, "the microphone again");
+}

@@ -137,10 +137,12 @@ enum Command {
     ),
     ApplyAnswer(SessionDesc, oneshot::Sender<Result<(), MediaError>>),
     RestartIce(oneshot::Sender<Result<SessionDesc, MediaError>>),
+    Reoffer(oneshot::Sender<Result<SessionDesc, MediaError>>),
     AddRemoteCandidate(Candidate, oneshot::Sender<Result<(), MediaError>>),
     SendDtmf(String, u32, u32, oneshot::Sender<Result<(), MediaError>>),
     SetDirection(Direction),
     SetMuted(bool),
+    SetSilent(bool),
     SetRecording(bool),
     TakeRecording(oneshot::Sender<Vec<RecordedPacket>>),
     Stats(oneshot::Sender<ChannelStats>),
@@ -174,6 +176,15 @@ impl ChannelHandle {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::RestartIce(tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// A new offer for the session as it is ([`Channel::reoffer`]).
+    pub async fn reoffer(&self) -> Result<SessionDesc, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Reoffer(tx))
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
@@ -235,6 +246,13 @@ impl ChannelHandle {
     pub fn set_muted(&self, muted: bool) -> Result<(), MediaError> {
         self.commands
             .send(Command::SetMuted(muted))
+            .map_err(|_| gone())
+    }
+
+    /// Silence instead of the microphone, still sent ([`Channel::set_silent`]).
+    pub fn set_silent(&self, silent: bool) -> Result<(), MediaError> {
+        self.commands
+            .send(Command::SetSilent(silent))
             .map_err(|_| gone())
     }
 
@@ -533,10 +551,12 @@ async fn run(
                     Some(Command::AcceptOffer(o, r)) => { let _ = r.send(channel.accept_offer(now, &o)); }
                     Some(Command::ApplyAnswer(a, r)) => { let _ = r.send(channel.apply_answer(now, &a)); }
                     Some(Command::RestartIce(r)) => { let _ = r.send(channel.restart_ice(now)); }
+                    Some(Command::Reoffer(r)) => { let _ = r.send(channel.reoffer()); }
                     Some(Command::AddRemoteCandidate(c, r)) => { let _ = r.send(channel.add_remote_candidate(now, &c)); }
                     Some(Command::SendDtmf(d, ms, gap, r)) => { let _ = r.send(channel.send_dtmf(now, &d, ms, gap)); }
                     Some(Command::SetDirection(d)) => channel.set_direction(d),
                     Some(Command::SetMuted(m)) => channel.set_muted(m),
+                    Some(Command::SetSilent(s)) => channel.set_silent(s),
                     Some(Command::SetRecording(on)) => channel.set_recording(on),
                     Some(Command::TakeRecording(r)) => { let _ = r.send(channel.take_recording()); }
                     Some(Command::Stats(r)) => { let _ = r.send(channel.stats()); }

@@ -41,7 +41,7 @@ impl App {
             }
         };
         let pending = self.pending.take().ok_or("nothing to launch")?;
-        self.service = Some(launch(&self.windows, &self.rt, pending, page)?);
+        self.service = Some(launch(&self.windows, &self.rt, &self.proxy, pending, page)?);
         Ok(())
     }
 
@@ -60,6 +60,14 @@ impl App {
             Event::UserEvent(UserEvent::Demo) => self.on_demo(control_flow),
             Event::UserEvent(UserEvent::Probed { server, outcome }) => {
                 self.on_probed(&server, &outcome, control_flow);
+            }
+            #[cfg(not(target_os = "linux"))]
+            Event::UserEvent(UserEvent::RtcReply { window, script }) => {
+                if let Some((_, wv)) = self.windows.open.borrow().get(&window)
+                    && let Err(e) = wv.evaluate_script(&script)
+                {
+                    tracing::warn!("WebRTC transport: reply not delivered: {e}");
+                }
             }
             Event::LoopDestroyed => self.on_exit(),
             _ => {}
@@ -141,7 +149,7 @@ impl App {
     /// The connect form's "Try the demo".
     fn on_demo(&mut self, control_flow: &mut ControlFlow) {
         if let Some(p) = self.pending.take() {
-            let launched = launch(&self.windows, &self.rt, p, Page::Demo);
+            let launched = launch(&self.windows, &self.rt, &self.proxy, p, Page::Demo);
             self.service = replaced_form(&self.windows, launched, control_flow);
         }
     }
@@ -171,7 +179,7 @@ impl App {
             && let (Ok(s), Some(p)) = (Server::parse(server), self.pending.take())
         {
             super::store_server(&s);
-            let launched = launch(&self.windows, &self.rt, p, Page::Pbx(&s));
+            let launched = launch(&self.windows, &self.rt, &self.proxy, p, Page::Pbx(&s));
             self.service = replaced_form(&self.windows, launched, control_flow);
         }
     }
@@ -211,6 +219,7 @@ fn replaced_form(
 fn launch(
     windows: &Rc<Windows>,
     rt: &tokio::runtime::Runtime,
+    proxy: &EventLoopProxy<UserEvent>,
     pending: Pending,
     page: Page<'_>,
 ) -> Result<Running, String> {
@@ -254,13 +263,16 @@ fn launch(
         Some(Err(e)) => return Err(format!("--test-ca: {e}")),
         None => None,
     };
+    let trusted = policy::Trusted::new(pbx.as_deref(), &service.base_url());
+    let rtc = webrtc(pending.webrtc, rt, &service, &trusted, proxy);
     *windows.setup.borrow_mut() = Some(Rc::new(WebViewSetup {
         script: bridge::script(&info, &origin),
-        user_agent: bridge::user_agent(),
-        trusted: policy::Trusted::new(pbx.as_deref(), &service.base_url()),
+        user_agent: bridge::user_agent(&pending.user_agent_token),
+        trusted,
         links: pending.link_sender,
         #[cfg(target_os = "linux")]
         test_ca,
+        rtc,
     }));
     let id = webviews::open_window(windows, Some(&url), None)
         .map_err(|e| format!("cannot open the window: {e}"))?;
@@ -270,4 +282,58 @@ fn launch(
         Page::Demo => tracing::info!(%url, "demo window open"),
     }
     Ok(Running { service, desktop })
+}
+
+/// The WebRTC router of the trusted origins, its idle-session reaper running on `rt`
+/// (the same on every OS; only the transport in front of it differs).
+fn router(
+    rt: &tokio::runtime::Runtime,
+    service: &service::Service,
+    trusted: &policy::Trusted,
+) -> super::rtc::Router {
+    let router = super::rtc::Router::new(trusted.clone(), service.connector());
+    let _in_runtime = rt.enter();
+    router.start_reaper();
+    router
+}
+
+/// The WebRTC transport's router when `WEBRTC` is on (Linux: WebKitGTK's script messages;
+/// on Windows and macOS the transport is not built yet, and the setting is only logged).
+#[cfg(target_os = "linux")]
+fn webrtc(
+    on: bool,
+    rt: &tokio::runtime::Runtime,
+    service: &service::Service,
+    trusted: &policy::Trusted,
+    _proxy: &EventLoopProxy<UserEvent>,
+) -> Option<super::linux::Rtc> {
+    if !on {
+        tracing::info!("WebRTC in the app window: off (WEBRTC)");
+        return None;
+    }
+    let router = router(rt, service, trusted);
+    tracing::info!(origins = ?trusted.origins(), "WebRTC in the app window: on, for these origins");
+    Some((router, rt.handle().clone()))
+}
+
+/// On Windows and macOS the transport goes over wry's IPC (`rtc_wry`); it has not been run
+/// there yet, so `WEBRTC` is off by default and says so when on.
+#[cfg(not(target_os = "linux"))]
+fn webrtc(
+    on: bool,
+    rt: &tokio::runtime::Runtime,
+    service: &service::Service,
+    trusted: &policy::Trusted,
+    proxy: &EventLoopProxy<UserEvent>,
+) -> Option<super::rtc_wry::Rtc> {
+    if !on {
+        tracing::info!("WebRTC in the app window: off (WEBRTC); the system webview's own");
+        return None;
+    }
+    let router = router(rt, service, trusted);
+    tracing::warn!(
+        origins = ?trusted.origins(),
+        "WebRTC in the app window: ours, over wry's IPC (not yet run on this OS)"
+    );
+    Some((router, rt.handle().clone(), proxy.clone()))
 }

@@ -42,21 +42,28 @@ pub fn script(info: &Value, origin: &str) -> String {
     )
 }
 
-/// The user agent: a WebKit browser's, plus `myApps (<OS>)`: the web client's `lib1.js`
-/// recognises the launcher by `myApps` in it (docs/public-protocols.md §0), and the PBX logs
-/// the same words as innovaphone's clients send (`myApps (Windows)`).
-pub fn user_agent() -> String {
-    let (platform, os) = if cfg!(windows) {
-        ("Windows NT 10.0; Win64; x64", "Windows")
+/// The user agent: a WebKit browser's, plus `token` (`USERAGENTTOKEN`, default
+/// `myApps (<OS>)`): the web client's `lib1.js` recognises the launcher by `myApps` in it
+/// (docs/public-protocols.md §0, docs/webrtc-evidence.md §1), and the PBX logs the same
+/// words as innovaphone's clients send (`myApps (Windows)`).
+pub fn user_agent(token: &str) -> String {
+    let platform = if cfg!(windows) {
+        "Windows NT 10.0; Win64; x64"
     } else if cfg!(target_os = "macos") {
-        ("Macintosh; Intel Mac OS X 10_15_7", "macOS")
+        "Macintosh; Intel Mac OS X 10_15_7"
     } else {
-        ("X11; Linux x86_64", "Linux")
+        "X11; Linux x86_64"
     };
     format!(
-        "Mozilla/5.0 ({platform}) AppleWebKit/605.1.15 (KHTML, like Gecko) myApps ({os}) myapps-rs/{}",
+        "Mozilla/5.0 ({platform}) AppleWebKit/605.1.15 (KHTML, like Gecko) {token} myapps-rs/{}",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// [`user_agent`] with the default token (the connect form, the settings window, the
+/// server check: before the settings matter).
+pub fn default_user_agent() -> String {
+    user_agent(desktop::settings::typed::default_user_agent_token())
 }
 
 #[cfg(test)]
@@ -76,6 +83,7 @@ mod tests {
         // A quote in the origin cannot break out of the string literal.
         let s = script(&info, "https://x\"+alert(1)+\"");
         assert!(s.contains(r#""https://x\"+alert(1)+\"""#));
-        assert!(user_agent().contains("myApps ("));
+        assert!(default_user_agent().contains("myApps ("));
+        assert!(user_agent("myApps/2").contains(") myApps/2 myapps-rs/"));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use javascriptcore::ValueExt;
 use tao::window::{Window, WindowBuilder};
@@ -18,6 +18,7 @@ use webkit2gtk::{
 };
 use wry::{NewWindowResponse, WebViewBuilder, WebViewExtUnix};
 
+use super::permission::{Announcements, Call, Decision};
 use super::policy::{Navigation, Trusted};
 use super::webviews::{WebViewSetup, Windows, open_window};
 
@@ -38,7 +39,7 @@ impl TestCa {
 
 /// Media streams on (WebKitGTK ships with `enable-media-stream` off), `ws:` to loopback
 /// only, and the test CA.
-pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>) {
+pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>, rtc: Option<&Rtc>) {
     let wv = webview.webview();
     if let Some(settings) = WebViewExt::settings(&wv) {
         settings.set_enable_media_stream(true);
@@ -56,8 +57,19 @@ pub fn configure(webview: &wry::WebView, test_ca: Option<TestCa>) {
         security.register_uri_scheme_as_secure("ws");
     }
     if let Some(ucm) = wv.user_content_manager() {
-        scripts(&ucm);
+        scripts(&ucm, rtc);
     }
+    // WebKitGTK does not restart a web process that ended: the window then shows nothing
+    // and its page runs no more. Said loudly, or it looks like a page that hangs
+    // (docs/webrtc.md, "Sessions": WebKitGTK 2.50's web process dies in a RELEASE_ASSERT
+    // while a WPT file runs).
+    wv.connect_web_process_terminated(|wv, reason| {
+        tracing::error!(
+            ?reason,
+            uri = wv.uri().as_deref().unwrap_or(""),
+            "the window's web process ended (WebKitGTK); its page is gone"
+        );
+    });
     if let Some(ca) = test_ca {
         wv.connect_load_failed_with_tls_errors(move |wv, uri, cert, errors| {
             let Some(host) = host_of(uri) else {
@@ -98,38 +110,31 @@ Object.defineProperty(window,"WebSocket",{value:WebSocket,writable:true,configur
 const WORLD: &str = "myapps";
 
 /// In every frame, in the page's world: a call of `getUserMedia`/`getDisplayMedia`
-/// first raises `myapps-media` on the document, for [`FRAME_ORIGIN`].
+/// first raises `myapps-media` on the document, `enumerateDevices` `myapps-devices`, for
+/// [`FRAME_ORIGIN`].
 const MEDIA_CALLS: &str = "(function(){var M=window.MediaDevices;if(!M)return;var p=M.prototype;\
-['getUserMedia','getDisplayMedia'].forEach(function(n){var f=p[n];if(typeof f!=='function')return;\
-Object.defineProperty(p,n,{value:function(){document.dispatchEvent(new Event('myapps-media'));\
+[['getUserMedia','myapps-media'],['getDisplayMedia','myapps-media'],['enumerateDevices','myapps-devices']]\
+.forEach(function(c){var n=c[0],f=p[n];if(typeof f!=='function')return;\
+Object.defineProperty(p,n,{value:function(){document.dispatchEvent(new Event(c[1]));\
 return f.apply(this,arguments);},writable:true,configurable:true});});})();";
 
-/// In every frame, in our own world: on `myapps-media`, the frame's own origin (read
-/// here, so a page cannot give another) goes to native code.
-const FRAME_ORIGIN: &str = "document.addEventListener('myapps-media',function(){\
-window.webkit.messageHandlers.myappsMedia.postMessage(String(location.origin));},true);";
-
-/// How long a frame's announcement stands for the permission request that follows it
-/// (WebKit asks once it has enumerated the devices: 0.6 s here with PipeWire). A foreign
-/// frame's call that WebKit refuses itself (no delegation) leaves an announcement with no
-/// request: for this long, our frames' requests are refused too.
-const ANNOUNCED: Duration = Duration::from_secs(5);
+/// In every frame, in our own world: on `myapps-media`/`myapps-devices`, the call and the
+/// frame's own origin (read here, so a page cannot give another) go to native code as
+/// `"media <origin>"` / `"devices <origin>"` ([`permission::Call::parse`]).
+const FRAME_ORIGIN: &str = "['media','devices'].forEach(function(k){\
+document.addEventListener('myapps-'+k,function(){\
+window.webkit.messageHandlers.myappsMedia.postMessage(k+' '+String(location.origin));},true);});";
 
 thread_local! {
-    /// Frames that called for media devices lately, with their own origins (GTK's
-    /// thread). WebKitGTK's permission request names no frame; a cross-origin frame may
-    /// only ask when its page delegated with `allow="microphone"` (W3C Permissions
-    /// Policy: the feature's default allowlist is 'self'), and even then its own origin
-    /// counts here. One list for all webviews: a window a page opens shares its opener's
-    /// user content manager, so the messages do not say which webview they came from.
-    static ANNOUNCED_BY: RefCell<Vec<(Instant, String)>> = const { RefCell::new(Vec::new()) };
+    /// Frames that called for media devices or their names lately (GTK's thread).
+    static ANNOUNCED_BY: RefCell<Announcements> = RefCell::new(Announcements::default());
     /// The user content managers [`scripts`] has set up.
     static SET_UP: RefCell<Vec<UserContentManager>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Our scripts and message handler, once per user content manager (a window that
 /// `window.open` made shares its opener's).
-fn scripts(ucm: &UserContentManager) {
+fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
     if SET_UP.with_borrow(|done| done.contains(ucm)) {
         return;
     }
@@ -139,13 +144,13 @@ fn scripts(ucm: &UserContentManager) {
     ucm.add_script(&UserScript::new(WS_ELSEWHERE, all, start, &[], &[]));
     ucm.register_script_message_handler_in_world("myappsMedia", WORLD);
     ucm.connect_script_message_received(Some("myappsMedia"), move |_, result| {
-        if let Some(origin) = result.js_value().map(|v| v.to_str().to_string()) {
-            tracing::debug!(%origin, "a frame asks for media devices");
-            ANNOUNCED_BY.with_borrow_mut(|a| {
-                // WebKit may answer a later call from its own memory, with no request.
-                a.retain(|(at, _)| at.elapsed() < ANNOUNCED);
-                a.push((Instant::now(), origin));
-            });
+        let message = result.js_value().map(|v| v.to_str().to_string());
+        match message.as_deref().and_then(Call::parse) {
+            Some((call, origin)) => {
+                tracing::debug!(%origin, ?call, "a frame asks for media devices");
+                ANNOUNCED_BY.with_borrow_mut(|a| a.push(Instant::now(), call, origin));
+            }
+            None => tracing::warn!(?message, "unexpected frame announcement"),
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
@@ -157,7 +162,14 @@ fn scripts(ucm: &UserContentManager) {
         &[],
         &[],
     ));
+    if let Some((router, rt)) = rtc {
+        let page = router.page_script();
+        super::rtc_linux::install(ucm, WORLD, &page, router.clone(), rt.clone());
+    }
 }
+
+/// The WebRTC transport's router and the runtime it runs on.
+pub type Rtc = (super::rtc::Router, tokio::runtime::Handle);
 
 /// Who may use the microphone and camera, and where a window may go: the trusted
 /// origins of [`super::policy`], judged per webview and per frame. `links` takes our
@@ -181,40 +193,62 @@ pub fn guard(
     });
 }
 
-/// Answers a permission request of `wv`: media devices (and their names) for pages and
-/// frames of trusted origins only; a foreign page is denied everything. (Denial, not a
-/// prompt: the safe default, and nothing the PBX's client needs.)
+/// Answers a permission request of `wv` ([`permission`] has the rule): media devices
+/// for frames of trusted origins, a prompt naming the origin for any other; device names
+/// for trusted frames only; nothing else.
 fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionRequest) {
     let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();
-    let page_ok = trusted.url(&page);
-    let (what, allow) = if request.is::<UserMediaPermissionRequest>() {
-        let frames_ok = ANNOUNCED_BY.with_borrow_mut(|frames| {
-            frames.retain(|(at, _)| at.elapsed() < ANNOUNCED);
-            tracing::debug!(?frames, "frames that asked");
-            // No foreign frame asked lately (then every request is denied and forgotten:
-            // which one asked is not known) and one of ours did (one request each).
-            if frames.iter().any(|(_, o)| !trusted.url(o)) {
-                frames.clear();
-                return false;
-            }
-            !frames.is_empty() && {
-                frames.remove(0);
-                true
-            }
-        });
-        ("media devices", page_ok && frames_ok)
+    let now = Instant::now();
+    let (what, decision) = if request.is::<UserMediaPermissionRequest>() {
+        let d = ANNOUNCED_BY.with_borrow_mut(|a| a.media(now, trusted, &page));
+        ("media devices", d)
     } else if request.is::<DeviceInfoPermissionRequest>() {
-        ("device names", page_ok)
+        let d = ANNOUNCED_BY.with_borrow_mut(|a| a.device_names(now, trusted, &page));
+        ("device names", d)
     } else {
         // Notifications, geolocation, pointer lock…: WebKit's default (no) for ours too.
-        ("other", false)
+        ("other", Decision::Deny)
     };
-    tracing::info!(%page, what, allow, "permission request");
-    if allow {
-        request.allow();
-    } else {
-        request.deny();
+    tracing::info!(%page, what, ?decision, "permission request");
+    match decision {
+        Decision::Allow => request.allow(),
+        Decision::Deny => request.deny(),
+        Decision::Ask(origin) => ask(wv, request.clone(), &origin),
     }
+}
+
+/// A prompt over `wv`'s window: "`origin` wants to use your microphone", Block (the
+/// default, also on Escape or closing) or Allow. WebKit waits for the answer.
+fn ask(wv: &webkit2gtk::WebView, request: PermissionRequest, origin: &str) {
+    use gtk::prelude::{DialogExt, GtkWindowExt, MessageDialogExt, WidgetExt};
+    let parent = wv.toplevel().and_then(|w| w.downcast::<gtk::Window>().ok());
+    let dialog = gtk::MessageDialog::new(
+        parent.as_ref(),
+        gtk::DialogFlags::MODAL | gtk::DialogFlags::DESTROY_WITH_PARENT,
+        gtk::MessageType::Question,
+        gtk::ButtonsType::None,
+        &format!("{origin} wants to use your microphone"),
+    );
+    dialog.set_title("myApps: microphone");
+    dialog.set_secondary_text(Some(
+        "This page is not your PBX's. Allow it only if you trust it.",
+    ));
+    dialog.add_button("_Block", gtk::ResponseType::Reject);
+    dialog.add_button("_Allow", gtk::ResponseType::Accept);
+    dialog.set_default_response(gtk::ResponseType::Reject);
+    let origin = origin.to_owned();
+    dialog.connect_response(move |d, response| {
+        let allow = response == gtk::ResponseType::Accept;
+        tracing::info!(%origin, allow, "the user answered the microphone prompt");
+        if allow {
+            request.allow();
+        } else {
+            request.deny();
+        }
+        d.close();
+    });
+    tracing::info!("microphone prompt shown");
+    dialog.show_all();
 }
 
 /// `decide-policy` for a navigation (main frame or sub-frame: WebKitGTK does not say
@@ -343,7 +377,7 @@ pub fn prepare<'a>(
 
 /// After the webview is built: its settings and [`guard`].
 pub fn attach(webview: &wry::WebView, setup: &WebViewSetup) {
-    configure(webview, setup.test_ca.clone());
+    configure(webview, setup.test_ca.clone(), setup.rtc.as_ref());
     guard(webview, &setup.trusted, setup.links.clone());
 }
 

@@ -14,8 +14,16 @@ pub mod bridge;
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg(target_os = "linux")]
+mod permission;
 mod policy;
 mod probe;
+mod rtc;
+#[cfg(target_os = "linux")]
+mod rtc_linux;
+mod rtc_session;
+#[cfg(not(target_os = "linux"))]
+mod rtc_wry;
 pub mod settings_window;
 mod tray;
 mod webviews;
@@ -83,6 +91,12 @@ pub enum UserEvent {
     },
     /// A tray menu entry.
     Tray(tray::Action),
+    /// A WebRTC transport reply for the top document of `window` (`rtc_wry`).
+    #[cfg(not(target_os = "linux"))]
+    RtcReply {
+        window: tao::window::WindowId,
+        script: String,
+    },
 }
 
 /// Runs the app until its main window closes.
@@ -168,6 +182,8 @@ fn prepare(
         let proxy = event_loop.create_proxy();
         let served = desktop::instance::serve(socket, move |args| {
             for a in args.into_iter().filter(|a| is_uri(a)) {
+                // The package check (scripts/package-deb) looks for this line.
+                tracing::info!(link = %desktop::uri::Redacted(&a), "link from a later start");
                 let _ = links.send(a);
             }
             let _ = proxy.send_event(UserEvent::Raise);
@@ -204,6 +220,8 @@ fn prepare(
             links: links_rx,
             link_sender,
             test_ca,
+            webrtc: settings.webrtc,
+            user_agent_token: settings.user_agent_token.clone(),
         }),
         service: None,
     })
@@ -217,6 +235,10 @@ struct Pending {
     /// The sending end of `links`, for links pages follow.
     link_sender: tokio::sync::mpsc::UnboundedSender<String>,
     test_ca: Option<String>,
+    /// `WEBRTC`: the WebRTC transport in the app's windows.
+    webrtc: bool,
+    /// `USERAGENTTOKEN`.
+    user_agent_token: String,
 }
 
 /// Whether the OS starts myApps at login now (the tray's check mark).

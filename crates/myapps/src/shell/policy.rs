@@ -4,8 +4,9 @@
 //! service's own pages: the *trusted origins* (RFC 6454 origins: scheme, host, port).
 //! A page of any other origin is foreign:
 //!
-//! - it never gets media devices silently: its permission requests are denied (each
-//!   webview and each frame is judged by its own origin, not by the main window's);
+//! - it never gets media devices silently: the user is asked, in a prompt naming its
+//!   origin, and it never gets device names (each webview and each frame is judged by
+//!   its own origin, not by the main window's; `permission.rs`);
 //! - a window does not navigate to it: an `http(s)` link goes to the system browser
 //!   ([`open_in_browser`]), our `tel:`/`sip:`/`sips:`/`im:` links go to the URI handler,
 //!   every other scheme is refused.
@@ -30,6 +31,11 @@ impl Trusted {
             .filter_map(origin_of)
             .collect();
         Trusted { origins }
+    }
+
+    /// The origins, as `location.origin` serialises them (RFC 6454 §6.2).
+    pub fn origins(&self) -> &[String] {
+        &self.origins
     }
 
     /// Whether the document at `url` has one of our origins (`url` may be an origin, as

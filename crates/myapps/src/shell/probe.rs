@@ -171,7 +171,7 @@ async fn ask(
     };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {}\r\nConnection: close\r\n\r\n",
-        super::bridge::user_agent()
+        super::bridge::default_user_agent()
     );
     let status = async {
         tls.write_all(request.as_bytes()).await?;

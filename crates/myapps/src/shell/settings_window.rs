@@ -62,7 +62,7 @@ pub fn run() -> ExitCode {
     };
     let builder = WebViewBuilder::new()
         .with_html(SETTINGS_HTML)
-        .with_user_agent(bridge::user_agent())
+        .with_user_agent(bridge::default_user_agent())
         .with_ipc_handler(move |req| {
             let msg: Value = serde_json::from_str(req.body()).unwrap_or_default();
             match msg["mt"].as_str() {

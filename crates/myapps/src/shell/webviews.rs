@@ -22,6 +22,12 @@ pub(super) struct WebViewSetup {
     pub links: tokio::sync::mpsc::UnboundedSender<String>,
     #[cfg(target_os = "linux")]
     pub test_ca: Option<super::linux::TestCa>,
+    /// The WebRTC transport (`WEBRTC` on): its router and the runtime it runs on.
+    #[cfg(target_os = "linux")]
+    pub rtc: Option<super::linux::Rtc>,
+    /// The same over wry's IPC (`rtc_wry`), with the way back to the event loop.
+    #[cfg(not(target_os = "linux"))]
+    pub rtc: Option<super::rtc_wry::Rtc>,
 }
 
 /// The app's windows.
@@ -91,7 +97,7 @@ pub(super) fn open_connect_form(
         .map_err(|e| format!("window: {e}"))?;
     let builder = WebViewBuilder::new()
         .with_html(CONNECT_HTML)
-        .with_user_agent(bridge::user_agent())
+        .with_user_agent(bridge::default_user_agent())
         .with_ipc_handler(move |req| {
             let body = req.body();
             let msg = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
@@ -198,6 +204,11 @@ pub(super) fn open_window(
         }
         os::popup(&windows, features)
     });
+    // WebRTC where wry's IPC carries it (on Linux, WebKitGTK's messages: `os::attach`).
+    #[cfg(not(target_os = "linux"))]
+    if let Some(rtc) = &setup.rtc {
+        builder = super::rtc_wry::with_transport(builder, rtc, &setup.trusted, window.id());
+    }
     // Permissions and navigations: on Linux per frame with WebKitGTK's own signals;
     // elsewhere per webview, with what wry gives ([`guarded`]).
     let builder = os::prepare(builder, &setup, opener);

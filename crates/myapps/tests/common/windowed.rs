@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use test_support::desktop_session::Session;
+use test_support::desktop_session::{Session, pixel_deviation};
 
 /// Service options for windowed tests: the test tone instead of sound devices, media on
 /// loopback.
@@ -27,9 +27,27 @@ pub struct App {
 impl App {
     /// Starts `myapps` in `desk`; `setup` adds the arguments and environment.
     pub fn start(desk: &Session, log_name: &str, setup: impl FnOnce(&mut Command)) -> App {
+        Self::start_wrapped(desk, log_name, &[], setup)
+    }
+
+    /// The same, run by `wrapper` (e.g. `ip netns exec NAME`): `wrapper… myapps …`.
+    pub fn start_wrapped(
+        desk: &Session,
+        log_name: &str,
+        wrapper: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> App {
         let log = desk.dir().join(log_name);
         let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = desk.command(env!("CARGO_BIN_EXE_myapps"));
+        let exe = env!("CARGO_BIN_EXE_myapps");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = desk.command(program);
+                c.args(args).arg(exe);
+                c
+            }
+            None => desk.command(exe),
+        };
         setup(&mut cmd);
         let child = cmd
             .stdin(Stdio::null())
@@ -58,4 +76,20 @@ impl Drop for App {
             );
         }
     }
+}
+
+/// A screenshot of the session into `target/tmp/<name>` once the window is painted (10 s
+/// at most), its path printed: what a person would see, for the test's log.
+pub async fn painted_shot(desk: &Session, name: &str) -> PathBuf {
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let t = std::time::Instant::now();
+    while {
+        desk.screenshot(&shot);
+        pixel_deviation(&shot, "1000x700+0+0") < 0.05
+            && t.elapsed() < std::time::Duration::from_secs(10)
+    } {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    println!("screenshot {}", shot.display());
+    shot
 }
