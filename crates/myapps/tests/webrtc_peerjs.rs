@@ -437,24 +437,70 @@ fn microphone_feed(sound: &test_support::pipewire::Session) {
     pactl(sound, &["set-default-sink", test_support::pipewire::SINK]);
 }
 
-/// Plays 48 kHz mono `pcm` into `mic_feed` in real time; returns when it was played.
-fn pacat(sound: &test_support::pipewire::Session, pcm: &[i16]) {
-    let mut child = sound
-        .command("pacat")
-        .args([
-            "--device=mic_feed",
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=1",
-            "--latency-msec=20",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|_| test_support::missing("pacat"));
-    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    assert!(child.wait().unwrap().success(), "pacat");
+/// Plays 48 kHz mono `pcm` into `mic_feed` in real time, then silence until
+/// [`Feeder::stop`]: the feed stays connected for the whole call, as a microphone does.
+/// (A `pacat` that ended after the speech changed PipeWire's graph mid-call, and the
+/// speaker recording, a client of that graph, once lost 80 ms at that moment.)
+struct Feeder {
+    child: Child,
+    writer: Option<std::thread::JoinHandle<()>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Feeder {
+    fn start(sound: &test_support::pipewire::Session, pcm: &[i16]) -> Feeder {
+        let mut child = sound
+            .command("pacat")
+            .args([
+                "--device=mic_feed",
+                "--raw",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+                "--latency-msec=20",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|_| test_support::missing("pacat"));
+        let mut stdin = child.stdin.take().unwrap();
+        let speech: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        // pacat reads as fast as it plays (its 20 ms latency): the writes pace themselves.
+        let writer = std::thread::spawn(move || {
+            if stdin.write_all(&speech).is_err() {
+                return;
+            }
+            let silence = [0u8; 960 * 2];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                if stdin.write_all(&silence).is_err() {
+                    return;
+                }
+            }
+        });
+        Feeder {
+            child,
+            writer: Some(writer),
+            stop,
+        }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(w) = self.writer.take() {
+            w.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// What the speaker sink plays (its monitor, first channel, 48 kHz) while it runs.
@@ -563,10 +609,7 @@ async fn ours(
     let t0 = tokio::time::Instant::now();
     let speaker = SpeakerRecording::start(sound);
     tokio::time::sleep(FEED_DELAY).await;
-    let pcm48 = a.pcm48.clone();
-    std::thread::scope(|scope| {
-        scope.spawn(|| pacat(sound, &pcm48));
-    });
+    let feeder = Feeder::start(sound, &a.pcm48);
     tokio::time::sleep_until(t0 + 2 * SPEECH_WINDOW).await;
     let at_a = speaker.stop();
     // The shell's window during the call (the page lists what it reported).
@@ -574,6 +617,7 @@ async fn ours(
     desk.screenshot(&shot);
     println!("screenshot {}", shot.display());
     tokio::time::sleep_until(t0 + Duration::from_millis(DTMF_AT_MS + 3_000)).await;
+    feeder.stop();
     let at_b = browser.take("ours-b", dir.path());
     // What the pages reported (negotiated codecs, DTMF, errors), for the log.
     for r in pbx.reports() {
