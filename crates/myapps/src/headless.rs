@@ -36,9 +36,9 @@ impl Options {
             config.use_localhost = false;
         }
         config.allowed_origins.extend(args.allow_origin);
-        for list in &args.exclude_interfaces {
-            config.media.filter = config.media.filter.clone().with_exclude_list(list);
-        }
+        // Every `--exclude-interfaces` counts (each used to replace the one before).
+        let lists = args.exclude_interfaces.join(",");
+        config.media.filter = config.media.filter.clone().with_exclude_list(&lists);
         if args.exclude_vpn {
             config.media.filter.exclude_vpn = true;
         }
@@ -131,6 +131,7 @@ impl Options {
             auto_channel_audio(&mut self.config, aec);
         }
         let settings = user_settings();
+        apply_network_settings(&mut self.config, &settings);
         if self.notifications && settings.notifications {
             self.config.notifier = crate::desktop_services::notifier(None);
         }
@@ -229,6 +230,29 @@ async fn wait_for_stop(stdin_close: bool) {
     }
 }
 
+/// The stored network settings (the user's, else the installer's; reference page, "MSI
+/// parameters") join the command line's: `EXCLUDEINTERFACES` prefixes add to
+/// `--exclude-interfaces`, and `EXCLUDEVPN` or `--exclude-vpn` excludes VPNs. Every channel
+/// allocated from then on follows them. (`DISABLELOCALHOST` needs nothing: the service's
+/// URLs always name `127.0.0.1`, see `service::Config::use_localhost`.)
+fn apply_network_settings(config: &mut Config, s: &desktop::settings::typed::Settings) {
+    let filter = &mut config.media.filter;
+    for prefix in &s.exclude_interfaces {
+        if !filter.exclude_prefixes.contains(prefix) {
+            filter.exclude_prefixes.push(prefix.clone());
+        }
+    }
+    filter.exclude_vpn |= s.exclude_vpn;
+    config.use_localhost &= !s.disable_localhost;
+    if !filter.exclude_prefixes.is_empty() || filter.exclude_vpn {
+        tracing::info!(
+            prefixes = ?filter.exclude_prefixes,
+            vpn = filter.exclude_vpn,
+            "media: interfaces excluded"
+        );
+    }
+}
+
 /// The user's settings (defaults when the store cannot be read; problems logged).
 fn user_settings() -> desktop::settings::typed::Settings {
     let loaded = desktop::settings::open()
@@ -276,6 +300,8 @@ mod tests {
             "https://pbx.example.com",
             "--exclude-interfaces",
             "10.,172",
+            "--exclude-interfaces",
+            "192.168",
             "--exclude-vpn",
             "--max-channels",
             "3",
@@ -294,7 +320,10 @@ mod tests {
         assert!(!o.config.use_localhost);
         assert_eq!(o.config.max_channels, 3);
         assert!(o.config.media.filter.exclude_vpn);
-        assert_eq!(o.config.media.filter.exclude_prefixes, vec!["10.", "172"]);
+        assert_eq!(
+            o.config.media.filter.exclude_prefixes,
+            vec!["10.", "172", "192.168"]
+        );
         assert_eq!(o.config.allowed_origins, vec!["https://pbx.example.com"]);
         for (bad, says) in [
             (&["--port", "x"][..], "not a port"),

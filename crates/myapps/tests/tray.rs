@@ -4,8 +4,10 @@
 //! through the item's own D-Bus interfaces (StatusNotifierItem, com.canonical.dbusmenu)
 //! and clicks the menu entries with dbusmenu `Event` calls, as a panel does.
 //!
-//! Checked: the menu's entries and check marks; "Start on login" writes the XDG autostart
-//! entry; "Show in taskbar" is stored and the next start maps the window with
+//! Checked: the menu's entries and check marks; the first start makes the login entry
+//! follow `AUTOSTART` (on by default); "Start on login" removes and writes the XDG autostart
+//! entry; the window's close button hides the window to the tray and a later start shows
+//! it again; "Settings…" opens the settings window; "Show in taskbar" is stored and the next start maps the window with
 //! `_NET_WM_STATE_SKIP_TASKBAR`; "Open trace folder" hands the trace folder to
 //! `xdg-open` (an entry of the session's own is the default for `inode/directory`);
 //! "Quit" ends the app. The second start also docks the window to the right edge
@@ -190,6 +192,41 @@ fn item_menu<'a>(conn: &'a Connection, items: &Arc<Mutex<Vec<String>>>) -> Proxy
     Proxy::new(conn, name, menu_path, "com.canonical.dbusmenu").unwrap()
 }
 
+/// The X window ids of visible windows titled exactly `title`.
+fn visible(desk: &Session, title: &str) -> Vec<u32> {
+    let out = desk
+        .command("xdotool")
+        .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// The window manager's close button, as a window manager does it (ICCCM 4.2.8.1): a
+/// `WM_PROTOCOLS` ClientMessage carrying `WM_DELETE_WINDOW`.
+fn close_window(desk: &Session, window: u32) {
+    use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
+    let (conn, _) = x11rb::connect(Some(&desk.display)).unwrap();
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let (protocols, delete) = (atom("WM_PROTOCOLS"), atom("WM_DELETE_WINDOW"));
+    let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+    // Checked: a round trip, so the server has delivered it when this returns.
+    conn.send_event(false, window, EventMask::NO_EVENT, event)
+        .unwrap()
+        .check()
+        .unwrap();
+    eprintln!("WM_DELETE_WINDOW sent to window {window}");
+}
+
 #[test]
 fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     let Some(desk) = Session::start("tray", false) else {
@@ -241,7 +278,9 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     let traces = desk.dir().join("traces");
     let bin = env!("CARGO_BIN_EXE_myapps");
 
-    // First start: defaults (no autostart entry, in the taskbar, not docked).
+    // First start: defaults (AUTOSTART on, so a login entry; in the taskbar; not docked).
+    let entry = desk.config_dir().join("autostart/myapps.desktop");
+    assert!(!entry.exists());
     let app = start_app(&desk, &traces, "app1.log");
     wait_for("the demo window", Duration::from_secs(30), || {
         app.logged("demo window open").then_some(())
@@ -263,6 +302,7 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
         labels,
         [
             "Show myApps",
+            "Settings…",
             "Start on login",
             "Show in taskbar",
             "Open trace folder",
@@ -270,22 +310,52 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
             "Quit myApps"
         ]
     );
-    assert_eq!(checked(&menu, "Start on login"), Some(0));
+    // The login entry, AUTOSTART and the check mark agree from the first start.
+    let text = std::fs::read_to_string(&entry).expect("a login entry from the first start");
+    assert!(text.contains(&format!("Exec={bin}")), "{text}");
+    assert_eq!(checked(&menu, "Start on login"), Some(1));
+    let status = desk.run(bin, &["autostart", "status"]);
+    assert!(status.starts_with("on"), "{status}");
+    // Not stored: the default (on) applies until the user chooses.
+    let list = desk.run(bin, &["settings", "list"]);
+    assert!(!list.contains("AUTOSTART="), "{list}");
     assert_eq!(checked(&menu, "Show in taskbar"), Some(1));
     let state = wm_state(&desk);
     assert!(!state.contains("SKIP_TASKBAR"), "{state}");
 
+    // The close button hides the window to the tray; the app runs on.
+    let window = visible(&desk, "myApps")[0];
+    close_window(&desk, window);
+    wait_for("the window hidden", Duration::from_secs(10), || {
+        visible(&desk, "myApps").is_empty().then_some(())
+    });
+    assert!(app.logged("main window hidden to the tray"));
+    let mut app = app;
+    assert!(app.child.try_wait().unwrap().is_none(), "the app ended");
+    // Starting myApps again shows it (the later start hands over and ends).
+    let again = desk.command(bin).output().unwrap();
+    assert!(again.status.success(), "{again:?}");
+    wait_for("the window shown again", Duration::from_secs(10), || {
+        (!visible(&desk, "myApps").is_empty()).then_some(())
+    });
+
+    // "Settings…": the settings window opens.
+    click(&menu, "Settings…");
+    let settings = wait_for("the settings window", Duration::from_secs(30), || {
+        visible(&desk, "myApps settings").first().copied()
+    });
+    let pid = desk.run("xdotool", &["getwindowpid", &settings.to_string()]);
+    println!("settings window {settings} of process {}", pid.trim());
+    desk.run("kill", &[pid.trim()]);
+
     click(&menu, "Start on login");
-    let entry = desk.config_dir().join("autostart/myapps.desktop");
-    wait_for("the autostart entry", Duration::from_secs(10), || {
-        entry.exists().then_some(())
+    wait_for("the login entry removed", Duration::from_secs(10), || {
+        (!entry.exists()).then_some(())
     });
-    let text = std::fs::read_to_string(&entry).unwrap();
-    assert!(text.contains(&format!("Exec={bin}")), "{text}");
-    wait_for("the check mark on", Duration::from_secs(5), || {
-        (checked(&menu, "Start on login") == Some(1)).then_some(())
+    wait_for("the check mark off", Duration::from_secs(5), || {
+        (checked(&menu, "Start on login") == Some(0)).then_some(())
     });
-    assert_eq!(desk.run(bin, &["settings", "get", "AUTOSTART"]).trim(), "1");
+    assert_eq!(desk.run(bin, &["settings", "get", "AUTOSTART"]).trim(), "0");
 
     click(&menu, "Show in taskbar");
     wait_for("SHOWINTASKBAR stored", Duration::from_secs(10), || {
@@ -310,7 +380,6 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     assert!(traces.is_dir());
 
     click(&menu, "Quit myApps");
-    let mut app = app;
     let status = wait_for("the app to end", Duration::from_secs(15), || {
         app.child.try_wait().unwrap()
     });
@@ -329,7 +398,8 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     println!("second start: {}", state.trim());
     assert!(state.contains("_NET_WM_STATE_SKIP_TASKBAR"), "{state}");
     let menu = item_menu(&conn, &items);
-    assert_eq!(checked(&menu, "Start on login"), Some(1));
+    assert_eq!(checked(&menu, "Start on login"), Some(0));
+    assert!(!entry.exists(), "AUTOSTART off is kept: no login entry");
     assert_eq!(checked(&menu, "Show in taskbar"), Some(0));
     let geometry = desk.run(
         "xdotool",
@@ -363,4 +433,28 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
         app.child.try_wait().unwrap()
     });
     assert!(status.success(), "{status}");
+}
+
+/// Without a tray host nothing would bring a hidden window back: the close button quits.
+#[test]
+fn without_a_tray_host_the_close_button_quits() {
+    let Some(desk) = Session::start("tray-none", false) else {
+        return;
+    };
+    let traces = desk.dir().join("traces");
+    let app = start_app(&desk, &traces, "app.log");
+    wait_for("the demo window", Duration::from_secs(30), || {
+        app.logged("demo window open").then_some(())
+    });
+    let window = wait_for("the window mapped", Duration::from_secs(10), || {
+        visible(&desk, "myApps").first().copied()
+    });
+    close_window(&desk, window);
+    let mut app = app;
+    let status = wait_for("the app to end", Duration::from_secs(15), || {
+        app.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
+    assert!(app.logged("no tray icon to come back by, quitting"));
+    assert!(app.logged("stopping"), "the service was stopped");
 }

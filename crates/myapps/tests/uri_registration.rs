@@ -215,9 +215,13 @@ fn autostart_entry_on_off() {
     );
     assert!(entry.starts_with("[Desktop Entry]\nType=Application\n"));
     assert!(status(d.path()).starts_with("on"), "{}", status(d.path()));
+    // Stored too: the app makes the entry follow AUTOSTART at each start.
+    let setting = |d: &Path| ok(&myapps(d, &["settings", "get", "AUTOSTART"]));
+    assert_eq!(setting(d.path()).trim(), "1");
     ok(&myapps(d.path(), &["autostart", "off"]));
     assert!(!file.exists());
     assert!(status(d.path()).starts_with("off"));
+    assert_eq!(setting(d.path()).trim(), "0");
     let bad = myapps(d.path(), &["autostart", "on", "--exec", "relative/path"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("absolute path"));

@@ -87,6 +87,10 @@ impl App {
         tracing::info!(?action, "tray");
         match action {
             tray::Action::Show => self.windows.raise(),
+            tray::Action::Settings => match tray::open_settings() {
+                Ok(()) => tracing::info!("settings window started"),
+                Err(e) => tracing::warn!("tray: settings: {e}"),
+            },
             tray::Action::Autostart => self.toggle_autostart(),
             tray::Action::Taskbar => self.toggle_taskbar(),
             tray::Action::TraceFolder => {
@@ -136,13 +140,23 @@ impl App {
         }
     }
 
-    /// A window's close button: the main window's ends the app.
+    /// A window's close button. The main window's hides it when a tray icon is there to
+    /// bring it back (as the official client does), and ends the app otherwise.
     fn on_close(&mut self, window_id: WindowId, control_flow: &mut ControlFlow) {
-        if *self.windows.main.borrow() == Some(window_id) {
+        if *self.windows.main.borrow() != Some(window_id) {
+            self.windows.open.borrow_mut().remove(&window_id);
+            return;
+        }
+        // Asked now, not at start: a panel may have come or gone since.
+        if self.tray.is_some() && super::os::tray_host() {
+            if let Some((w, _)) = self.windows.open.borrow().get(&window_id) {
+                w.set_visible(false);
+            }
+            tracing::info!("main window hidden to the tray");
+        } else {
+            tracing::info!("main window closed: no tray icon to come back by, quitting");
             self.windows.open.borrow_mut().clear();
             *control_flow = ControlFlow::Exit;
-        } else {
-            self.windows.open.borrow_mut().remove(&window_id);
         }
     }
 

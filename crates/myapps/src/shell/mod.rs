@@ -209,7 +209,10 @@ fn prepare(
         proxy: event_loop.create_proxy(),
         tray: None,
         tray_state: tray::State {
-            autostart: autostart_enabled(),
+            autostart: settings_window::sync_autostart().unwrap_or_else(|e| {
+                tracing::warn!("autostart: {e}");
+                autostart_enabled()
+            }),
             autostart_forced: settings.forced.contains("AUTOSTART"),
             taskbar: settings.show_in_taskbar,
             taskbar_forced: settings.forced.contains("SHOWINTASKBAR"),

@@ -180,6 +180,21 @@ pub(super) fn set_autostart(on: bool) -> Result<(), String> {
     apply_autostart(store.as_ref())
 }
 
+/// Makes the login entry follow `AUTOSTART` (the user's value, else the installer's, else
+/// on) at every start, so that the tray's check mark, `settings get AUTOSTART` and the OS
+/// agree from the first start. An entry that is already there is left as it is (it may
+/// start another program, `myapps autostart on --exec`). Returns whether it is there.
+pub(super) fn sync_autostart() -> Result<bool, String> {
+    let store = desktop::settings::open().map_err(|e| e.to_string())?;
+    let want = store.get_u32("AUTOSTART").map_err(|e| e.to_string())? != Some(0);
+    let a = desktop::autostart::system().map_err(|e| e.to_string())?;
+    if a.is_enabled().map_err(|e| e.to_string())? != want {
+        apply_autostart(store.as_ref())?;
+        tracing::info!(on = want, "login entry made to follow AUTOSTART");
+    }
+    a.is_enabled().map_err(|e| e.to_string())
+}
+
 fn apply_autostart(store: &dyn SettingsStore) -> Result<(), String> {
     let on = store.get_u32("AUTOSTART").map_err(|e| e.to_string())? != Some(0);
     let a = desktop::autostart::system().map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! The tray icon (wiki, "UI elements: tray-icon"): terminate myApps, toggle autostart,
 //! toggle "show in taskbar", open the trace folder; we add "Show myApps" (also a left
-//! click on the icon), because with the taskbar entry off the tray is the way back to the
-//! window.
+//! click on the icon), because with the taskbar entry off, or the window closed to the
+//! tray, the tray is the way back to the window, and "Settings…", the settings window.
 //!
 //! Built on `tray-icon` (tauri-apps, the tao/wry family): the notification area on
 //! Windows, the menu bar on macOS and, on Linux, a StatusNotifierItem on the session bus
@@ -25,6 +25,8 @@ use super::UserEvent;
 pub enum Action {
     /// Show and raise the main window.
     Show,
+    /// Open the settings window.
+    Settings,
     /// Toggle the login entry (`AUTOSTART`).
     Autostart,
     /// Toggle the taskbar entry (`SHOWINTASKBAR`).
@@ -36,8 +38,9 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 5] = [
+    const ALL: [Action; 6] = [
         Action::Show,
+        Action::Settings,
         Action::Autostart,
         Action::Taskbar,
         Action::TraceFolder,
@@ -48,6 +51,7 @@ impl Action {
     fn id(self) -> &'static str {
         match self {
             Action::Show => "show",
+            Action::Settings => "settings",
             Action::Autostart => "autostart",
             Action::Taskbar => "taskbar",
             Action::TraceFolder => "trace-folder",
@@ -81,6 +85,7 @@ impl Tray {
     /// so the shell calls it on `StartCause::Init` everywhere.
     pub fn new(proxy: EventLoopProxy<UserEvent>, state: &State) -> Result<Tray, String> {
         let show = MenuItem::with_id(Action::Show.id(), "Show myApps", true, None);
+        let settings = MenuItem::with_id(Action::Settings.id(), "Settings…", true, None);
         // A forced value is shown, greyed out.
         let check = |a: Action, label: &str, on: bool, forced: bool| {
             CheckMenuItem::with_id(a.id(), label, !forced, on, None)
@@ -102,6 +107,7 @@ impl Tray {
         let menu = Menu::new();
         menu.append_items(&[
             &show,
+            &settings,
             &autostart,
             &taskbar,
             &trace,
@@ -182,6 +188,13 @@ fn icon() -> Result<Icon, String> {
         }
     }
     Icon::from_rgba(rgba, N as u32, N as u32).map_err(|e| format!("tray icon image: {e}"))
+}
+
+/// Opens the settings window: `myapps --settings`, a process of its own as the settings
+/// window has always been (it needs no service and survives the app's restarts).
+pub fn open_settings() -> Result<(), String> {
+    let exe = desktop::register::current_exe().map_err(|e| e.to_string())?;
+    super::policy::spawn_detached(std::process::Command::new(exe), "--settings".as_ref())
 }
 
 /// Opens `dir` in the file manager (creating it first: before the first trace line it may

@@ -48,14 +48,16 @@ pub fn start(extra: &[&str]) -> Headless {
 /// As [`start`], from `base`: the binary with the environment a test prepared (a private
 /// desktop session's display, bus and home).
 pub fn start_in(mut base: Command, extra: &[&str]) -> Headless {
+    base.args(["--media-address", "127.0.0.1"]);
+    start_on_every_interface(base, extra)
+}
+
+/// As [`start_in`], with media on every interface the settings allow (a test in its own
+/// network namespace: the interfaces are the test's).
+pub fn start_on_every_interface(mut base: Command, extra: &[&str]) -> Headless {
     let logs = tempfile::tempdir().unwrap();
     let mut child = base
-        .args([
-            "--headless",
-            "--media-address",
-            "127.0.0.1",
-            "--stdin-close",
-        ])
+        .args(["--headless", "--stdin-close"])
         .arg(format!("--log-dir={}", logs.path().display()))
         .args(extra)
         .stdin(Stdio::piped())
