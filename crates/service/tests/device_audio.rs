@@ -546,3 +546,175 @@ fn echo_test_call() {
         );
     });
 }
+
+/// Runs of digital silence (|s| ≤ 1) of at least 1 ms in `pcm` (48 kHz): (start, length).
+fn silent_runs(pcm: &[i16]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (i, &s) in pcm.iter().chain(std::iter::once(&i16::MAX)).enumerate() {
+        match (s.unsigned_abs() <= 1, start) {
+            (true, None) => start = Some(i),
+            (false, Some(b)) => {
+                if i - b >= 48 {
+                    runs.push((b, i - b));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// The first and last index of `pcm` that is not silent.
+fn active(pcm: &[i16]) -> (usize, usize) {
+    let first = pcm.iter().position(|&s| s.unsigned_abs() > 1).unwrap_or(0);
+    let last = pcm.iter().rposition(|&s| s.unsigned_abs() > 1).unwrap_or(0);
+    (first, last)
+}
+
+/// A minute of speech over a room's noise floor (so that only a dropout is ever digital
+/// silence) through the echo-test call: microphone → channel `me` → Opus, DTLS-SRTP →
+/// channel `echo` → back → the engine → the speaker. In the speaker's recording no run of
+/// silence is longer than 20 ms (the goal: none at all), and the engine's
+/// `speaker_underruns` counts no more than the recording lost: it counts gaps, not the
+/// stream's start (`speaker_startup_frames`).
+#[test]
+#[ignore = "1 run in 4 lost 1.95 s when the engine reopened the speaker ('device available \
+            again', docs/benchmarks.md); run it with --run-ignored until that is fixed"]
+fn a_minute_call_has_no_gap_and_the_underrun_counter_agrees() {
+    in_session(
+        "a_minute_call_has_no_gap_and_the_underrun_counter_agrees",
+        || {
+            let dir = TempDir::new("minute-call");
+            let s = speech(&dir);
+            pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={MIC_FEED}"),
+                "channels=1",
+                "channel_map=mono",
+            ]);
+            pactl(&["set-default-sink", SINK]);
+            let engine = Arc::new(
+                audio::Engine::start(audio::EngineConfig {
+                    microphone: Some(format!("pulseaudio:{MIC_FEED}.monitor")),
+                    ..audio::EngineConfig::default()
+                })
+                .unwrap(),
+            );
+            let rt = runtime();
+            let (service, mut ws) = rt.block_on(async {
+                let config = service::Config {
+                    audio: Arc::new(Devices::new(engine.clone())),
+                    media: service::MediaConfig {
+                        addresses: Some(vec!["127.0.0.1".parse().unwrap()]),
+                        ..service::MediaConfig::default()
+                    },
+                    ..service::Config::default()
+                };
+                let service = service::Service::start(config).await.unwrap();
+                let url = format!(
+                    "{}?secret={}",
+                    service.info()["media"].as_str().unwrap(),
+                    service.secret()
+                );
+                let ws = tokio_tungstenite::connect_async(&url).await.unwrap().0;
+                (service, ws)
+            });
+            rt.block_on(async {
+                let me = call(
+                    &mut ws,
+                    serde_json::json!({"mt":"AllocChannel","channel":"me"}),
+                )
+                .await;
+                let echo = call(
+                    &mut ws,
+                    serde_json::json!({"mt":"AllocChannel","channel":"echo","audio":"echo",
+                                   "remote": me["local"]}),
+                )
+                .await;
+                call(
+                    &mut ws,
+                    serde_json::json!({"mt":"Connect","channel":"me","remote": echo["local"]}),
+                )
+                .await;
+            });
+            std::thread::sleep(Duration::from_millis(1500));
+            // 60 s: the speech again and again, over white noise at about −42 dBFS.
+            let mut seed = 0x2545_f491_u32;
+            let signal: Vec<i16> = (0..60 * 48_000)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let noise = i32::from((seed >> 16) as u16) / 128 - 256;
+                    (i32::from(s.pcm48[i % s.pcm48.len()]) + noise)
+                        .clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+                })
+                .collect();
+            let before = engine.stats();
+            let probe = Probe::start(
+                &format!("{MIC_FEED}:monitor_MONO"),
+                &format!("{SINK}:monitor_FL"),
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            pacat(MIC_FEED, &signal);
+            std::thread::sleep(Duration::from_millis(800));
+            let (mic, speaker) = probe.stop();
+            let after = engine.stats();
+            let me = rt.block_on(call(
+                &mut ws,
+                serde_json::json!({"mt":"GetStats","channel":"me"}),
+            ));
+            rt.block_on(service.stop());
+
+            let lag = test_support::best_lag(&mic, &speaker, 48_000);
+            let (first, last) = active(&mic);
+            // The speaker's part of the call, without its first and last half second.
+            let from = (first + lag + 24_000).min(speaker.len());
+            let to = (last + lag)
+                .saturating_sub(24_000)
+                .min(speaker.len())
+                .max(from);
+            let heard = &speaker[from..to];
+            let gaps = silent_runs(heard);
+            let longest = gaps.iter().map(|g| g.1).max().unwrap_or(0);
+            let lost: usize = gaps.iter().map(|g| g.1).sum();
+            let mic_gaps = silent_runs(&mic[first..=last]);
+            let underruns = after.speaker_underruns - before.speaker_underruns;
+            eprintln!(
+                "a minute's call: {:.1} s judged, round trip {:.1} ms; silent runs ≥ 1 ms in the \
+             speaker's recording: {} (longest {:.1} ms, {:.1} ms in all) {:?}; in the \
+             microphone feed: {}; speaker_underruns during the minute: {underruns} frames \
+             ({:.1} ms), in the call's first 1.5 s: {}; speaker_startup_frames {}; me: {}",
+                heard.len() as f64 / 48_000.0,
+                lag as f64 / 48.0,
+                gaps.len(),
+                longest as f64 / 48.0,
+                lost as f64 / 48.0,
+                &gaps[..gaps.len().min(10)],
+                mic_gaps.len(),
+                underruns as f64 / 48.0,
+                before.speaker_underruns,
+                after.speaker_startup_frames,
+                me["audio"],
+            );
+            assert!(
+                heard.len() > 55 * 48_000,
+                "only {} samples of the call",
+                heard.len()
+            );
+            assert!(mic_gaps.is_empty(), "the feed itself broke: {mic_gaps:?}");
+            assert!(
+                longest <= 20 * 48,
+                "a gap of {:.1} ms in the speaker's recording",
+                longest as f64 / 48.0
+            );
+            // What the counter says was missing, the recording did not hear (1 ms slack for
+            // runs shorter than the 1 ms this looks for).
+            assert!(
+                underruns as usize <= lost + 48,
+                "speaker_underruns {underruns} frames, the recording lost {lost}"
+            );
+        },
+    );
+}

@@ -111,7 +111,11 @@ impl Manager {
 
     pub(super) fn retire_output_health(&self, old: &Open) {
         let n = old.health.xruns.load(Ordering::Relaxed);
-        self.set_in_use(|u| u.old_speaker_underruns += n);
+        let startup = old.health.startup.load(Ordering::Relaxed);
+        self.set_in_use(|u| {
+            u.old_speaker_underruns += n;
+            u.old_speaker_startup += startup;
+        });
     }
 
     /// Opens whatever is not open: the chosen device, else the default one.
@@ -578,19 +582,35 @@ where
 {
     let channels = usize::from(config.channels.max(1));
     let errors = health.clone();
+    // Silence before the first audio is the stream's start, not a gap (see
+    // `EngineStats::speaker_startup_frames`).
+    let mut playing = false;
     device.build_output_stream::<T, _, _>(
         config,
         move |out: &mut [T], _: &cpal::OutputCallbackInfo| {
-            let mut missing = 0u64;
+            let (mut missing, mut before) = (0u64, 0u64);
             for frame in out.chunks_mut(channels) {
-                let s = ring.pop().unwrap_or_else(|_| {
-                    missing += 1;
-                    0
-                });
+                let s = match ring.pop() {
+                    Ok(s) => {
+                        playing = true;
+                        s
+                    }
+                    Err(_) if playing => {
+                        missing += 1;
+                        0
+                    }
+                    Err(_) => {
+                        before += 1;
+                        0
+                    }
+                };
                 frame.fill(T::from_sample(s));
             }
             if missing > 0 {
                 health.xruns.fetch_add(missing, Ordering::Relaxed);
+            }
+            if before > 0 {
+                health.startup.fetch_add(before, Ordering::Relaxed);
             }
             health.callbacks.fetch_add(1, Ordering::Relaxed);
         },

@@ -200,8 +200,14 @@ pub struct EngineStats {
     pub legs: usize,
     /// 10 ms steps in which the microphone had no block ready.
     pub mic_underruns: u64,
-    /// Samples the speaker asked for that were not there.
+    /// Frames the speaker played as silence for want of audio once its stream had
+    /// started playing: every run of them is an audible gap.
     pub speaker_underruns: u64,
+    /// Frames of silence a speaker stream played when it started, before its first
+    /// audio (the device asks before the first block is there). Not a gap: nothing was
+    /// playing yet. (Counted with the underruns before, they made a clean call look like
+    /// thousands of underruns.)
+    pub speaker_startup_frames: u64,
     /// Times a stream was (re)opened on another device or after a failure.
     pub device_switches: u64,
     /// Why the last switch happened.
@@ -249,6 +255,8 @@ struct InUse {
     last_switch: Option<String>,
     /// Underruns of output streams already closed.
     old_speaker_underruns: u64,
+    /// Start-up silence of output streams already closed.
+    old_speaker_startup: u64,
 }
 
 /// A stream's condition, written by its callbacks.
@@ -257,8 +265,11 @@ struct Health {
     /// 0 while fine, else [`GONE`] or [`FAILED`].
     failed: AtomicU8,
     callbacks: AtomicU64,
-    /// Output: samples played as silence for want of data. Input: samples dropped.
+    /// Output: frames played as silence for want of data after the first audio. Input:
+    /// frames dropped.
     xruns: AtomicU64,
+    /// Output: frames of silence before the first audio.
+    startup: AtomicU64,
 }
 
 /// The device went away: continue on the default one.
@@ -522,13 +533,20 @@ impl Engine {
             .lock()
             .map(|g| g.clone())
             .unwrap_or_else(|e| e.into_inner().clone());
-        let live = self
+        let (live, live_startup) = self
             .shared
             .output_health
             .lock()
             .ok()
-            .and_then(|g| g.as_ref().map(|h| h.xruns.load(Ordering::Relaxed)))
-            .unwrap_or(0);
+            .and_then(|g| {
+                g.as_ref().map(|h| {
+                    (
+                        h.xruns.load(Ordering::Relaxed),
+                        h.startup.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .unwrap_or((0, 0));
         EngineStats {
             microphone: in_use.microphone,
             speaker: in_use.speaker,
@@ -538,6 +556,7 @@ impl Engine {
             legs: self.shared.legs.load(Ordering::Relaxed),
             mic_underruns: self.shared.mic_underruns.load(Ordering::Relaxed),
             speaker_underruns: in_use.old_speaker_underruns + live,
+            speaker_startup_frames: in_use.old_speaker_startup + live_startup,
             device_switches: self.shared.switches.load(Ordering::Relaxed),
             last_switch: in_use.last_switch,
             realtime: self.shared.realtime.load(Ordering::Relaxed),
