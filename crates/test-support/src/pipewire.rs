@@ -59,7 +59,15 @@ pub fn in_session(test: &str, body: impl FnOnce()) {
     let exe = std::env::current_exe().unwrap();
     let status = session
         .command(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        // `--include-ignored`: an ignored test run on purpose (`--run-ignored`) must run
+        // its body in the child too, not pass there unrun.
+        .args([
+            test,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(CHILD_MARK, "1")
         .status()
         .unwrap();
