@@ -204,9 +204,9 @@ pub struct EngineStats {
     /// started playing: every run of them is an audible gap.
     pub speaker_underruns: u64,
     /// Frames of silence a speaker stream played when it started, before its first
-    /// audio (the device asks before the first block is there). Not a gap: nothing was
-    /// playing yet. (Counted with the underruns before, they made a clean call look like
-    /// thousands of underruns.)
+    /// audio (when the device asks before the first block is there). Not a gap: nothing
+    /// was playing yet. (On the private PipeWire it stayed 0: the underruns at a call's
+    /// start come after the first block, docs/benchmarks.md.)
     pub speaker_startup_frames: u64,
     /// Times a stream was (re)opened on another device or after a failure.
     pub device_switches: u64,
