@@ -26,15 +26,27 @@ pub fn settings(action: SettingsAction) -> ExitCode {
             }
             Err(e) => Err(e),
         },
-        SettingsAction::Set { name, value } => set(store.as_mut(), &name, &value),
+        SettingsAction::Set { name, value } => set(store.as_mut(), &name, &value).map(|()| tell()),
         SettingsAction::Remove { name } => store.remove(&name).map(|had| {
-            if !had {
+            if had {
+                tell();
+            } else {
                 eprintln!("myapps settings: {} was not set", name.to_ascii_uppercase());
             }
         }),
         SettingsAction::List => store.list().map(|all| {
             for (name, value, source) in all {
                 println!("{name}={value}\t({source})");
+            }
+            // The PBX's kept adminSettings: they win over the above when forced.
+            if let Ok(Some(admin)) = settings::admin::load() {
+                for (_, name) in settings::admin::KEYS {
+                    if let Some((v, forced)) = settings::admin::value_of(&admin, name) {
+                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        let how = if forced { "pbx, forced" } else { "pbx" };
+                        println!("{name}={v}\t({how})");
+                    }
+                }
             }
         }),
     };
@@ -46,6 +58,12 @@ pub fn settings(action: SettingsAction) -> ExitCode {
 
 fn set(store: &mut dyn SettingsStore, name: &str, text: &str) -> Result<(), Error> {
     let (def, value) = typed::parse_input(name, text)?;
+    // A value the PBX forces would not apply: refused with the reason, nothing stored.
+    if let Some(admin) = settings::admin::load()?
+        && settings::admin::value_of(&admin, def.name).is_some_and(|(_, forced)| forced)
+    {
+        return Err(settings::admin::forced_error(def.name));
+    }
     match store.set(def.name, value.clone()) {
         // The file backend leaves a corrupt file alone; an explicit `set` moves it aside
         // (and says so) and starts a new one.
@@ -61,6 +79,19 @@ fn set(store: &mut dyn SettingsStore, name: &str, text: &str) -> Result<(), Erro
             store.set(def.name, value)
         }
         other => other,
+    }
+}
+
+/// Tells the running app (if any) that its settings changed, as the settings window
+/// does; the change is stored either way, so a failure is only a note.
+fn tell() {
+    match desktop::instance::tell("myapps", &[crate::shell::SETTINGS_CHANGED.to_owned()]) {
+        // No place for an instance's socket (no `XDG_RUNTIME_DIR`): no app to tell.
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!(
+            "myapps settings: stored; the running app was not told ({e}) and follows at its next start"
+        ),
     }
 }
 

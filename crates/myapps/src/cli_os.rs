@@ -80,11 +80,7 @@ pub fn autostart(action: AutostartAction) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail("autostart", &e.to_string()),
     };
-    let action_on = match &action {
-        AutostartAction::On { .. } => Some(true),
-        AutostartAction::Off => Some(false),
-        AutostartAction::Status => None,
-    };
+    let on = matches!(action, AutostartAction::On { .. });
     let result = match action {
         AutostartAction::On { exec } => match exe(exec) {
             Ok(p) => a.enable(&p),
@@ -103,14 +99,8 @@ pub fn autostart(action: AutostartAction) -> ExitCode {
         return fail("autostart", &e.to_string());
     }
     // The app makes the login entry follow AUTOSTART at each start: store the choice.
-    let on = matches!(action_on, Some(true));
-    let stored = desktop::settings::open().and_then(|mut store| {
-        let (def, value) =
-            desktop::settings::typed::parse_input("AUTOSTART", if on { "1" } else { "0" })?;
-        store.set(def.name, value)
-    });
-    match stored {
-        Ok(()) => ExitCode::SUCCESS,
+    match desktop::settings::store_bool("AUTOSTART", on) {
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(
             "autostart",
             &format!("login entry changed, but AUTOSTART not stored: {e}"),

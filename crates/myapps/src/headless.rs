@@ -2,7 +2,7 @@
 //! and scripting.
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use service::{Config, Service};
@@ -110,15 +110,31 @@ fn auto_channel_audio(config: &mut Config, aec: Option<AecConfig>) {
 /// [`Config`], see [`Options::prepare`]).
 pub(crate) struct Desktop {
     hotkeys: bool,
-    idle: Duration,
+    /// `--idle-seconds`.
+    idle: Option<Duration>,
     providers: crate::api_providers::ProviderSettings,
 }
 
 /// Running desktop services; dropping them stops them.
 pub(crate) struct Attached {
-    _hotkeys: Option<crate::hotkey_relay::Running>,
-    _idle: Option<desktop::idle::Watcher>,
+    /// Re-reads the settings in effect and follows them ([`Live::follow`]).
+    reload: Arc<dyn Fn() + Send + Sync>,
+    _pbx: crate::pbx_settings::Watch,
     _providers: crate::api_providers::Providers,
+}
+
+/// What follows the settings while the app runs: hot keys re-register and the idle
+/// watcher restarts when the settings in effect change (the PBX's `adminSettings`).
+struct Live {
+    /// Hot keys are on at all (no `--no-hotkeys`).
+    hotkeys_on: bool,
+    /// `--idle-seconds`, which wins over every setting.
+    idle_override: Option<Duration>,
+    keys: Option<desktop::settings::typed::HotKeys>,
+    hotkeys: Option<crate::hotkey_relay::Running>,
+    idle_threshold: Option<Duration>,
+    idle: Option<desktop::idle::Watcher>,
+    log_flags: u64,
 }
 
 impl Options {
@@ -138,33 +154,86 @@ impl Options {
         Desktop {
             providers: crate::api_providers::ProviderSettings::from(&settings),
             hotkeys: self.hotkeys,
-            idle: self.idle.unwrap_or_else(|| {
-                Duration::from_secs(u64::from(settings.appear_offline_minutes) * 60)
-            }),
+            idle: self.idle,
         }
     }
 }
 
 impl Desktop {
-    /// Starts hot keys and the idle watcher for `service`. Runs inside the tokio runtime
-    /// (the hot keys spawn a task there).
+    /// Starts hot keys, the idle watcher, the PBX settings' consumer and the providers
+    /// for `service`. Runs inside the tokio runtime (the hot keys spawn a task there).
     pub(crate) fn attach(&self, service: &Service) -> Attached {
+        let live = Arc::new(Mutex::new(Live {
+            hotkeys_on: self.hotkeys,
+            idle_override: self.idle,
+            keys: None,
+            hotkeys: None,
+            idle_threshold: None,
+            idle: None,
+            log_flags: crate::trace::flags(),
+        }));
+        let relay = service.relay();
+        let launcher = service.launcher().clone();
+        lock(&live).follow(&user_settings(), &relay, &launcher);
+        let runtime = tokio::runtime::Handle::current();
+        let for_reload = relay.clone();
+        let reload: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            let (live, relay, launcher) = (live.clone(), for_reload.clone(), launcher.clone());
+            // Off the runtime's threads: stopping the idle watcher joins its thread.
+            runtime.spawn_blocking(move || {
+                lock(&live).follow(&user_settings(), &relay, &launcher);
+            });
+        });
+        let on_change = reload.clone();
+        let pbx = crate::pbx_settings::start(&relay, move || on_change());
+        Attached {
+            reload,
+            _pbx: pbx,
+            _providers: crate::api_providers::start(&service.relay(), &self.providers),
+        }
+    }
+}
+
+impl Attached {
+    /// The settings changed (the settings window saved): hot keys, the idle watcher and
+    /// the log flags follow them at once.
+    pub(crate) fn reload(&self) {
+        (self.reload)();
+    }
+}
+
+fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
+    live.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Live {
+    /// Brings hot keys, the idle watcher and the log flags in line with `s`; what did
+    /// not change is left running.
+    fn follow(
+        &mut self,
+        s: &desktop::settings::typed::Settings,
+        relay: &service::relay::Relay,
+        launcher: &service::launcher::Launcher,
+    ) {
         // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
         // taken key is a warning, not a reason to stop the service.
-        let hotkeys = if self.hotkeys {
-            crate::hotkey_relay::bindings()
-                .and_then(|keys| crate::hotkey_relay::start(&service.relay(), &keys))
-                .unwrap_or_else(|e| {
-                    tracing::warn!("{e}");
-                    None
-                })
-        } else {
-            None
-        };
-        Attached {
-            _hotkeys: hotkeys,
-            _idle: crate::desktop_services::idle_watcher(service.launcher().clone(), self.idle),
-            _providers: crate::api_providers::start(&service.relay(), &self.providers),
+        if self.hotkeys_on && self.keys.as_ref() != Some(&s.hot_keys) {
+            self.hotkeys = None;
+            self.hotkeys = crate::hotkey_relay::start(relay, &s.hot_keys).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            });
+            self.keys = Some(s.hot_keys.clone());
+        }
+        let threshold = self.idle_override.unwrap_or_else(|| s.appear_offline());
+        if self.idle_threshold != Some(threshold) {
+            self.idle = None;
+            self.idle = crate::desktop_services::idle_watcher(launcher.clone(), threshold);
+            self.idle_threshold = Some(threshold);
+        }
+        if s.log_flags != self.log_flags {
+            crate::trace::set_flags(s.log_flags);
+            self.log_flags = s.log_flags;
         }
     }
 }
@@ -253,10 +322,11 @@ fn apply_network_settings(config: &mut Config, s: &desktop::settings::typed::Set
     }
 }
 
-/// The user's settings (defaults when the store cannot be read; problems logged).
-fn user_settings() -> desktop::settings::typed::Settings {
+/// The settings in effect: the user's (else the installer's) with the PBX's kept
+/// `adminSettings` on top (defaults when the store cannot be read; problems logged).
+pub(crate) fn user_settings() -> desktop::settings::typed::Settings {
     let loaded = desktop::settings::open()
-        .and_then(|store| desktop::settings::typed::Settings::load(store.as_ref()));
+        .and_then(|store| desktop::settings::typed::Settings::effective(store.as_ref()));
     match loaded {
         Ok((s, problems)) => {
             for p in problems {

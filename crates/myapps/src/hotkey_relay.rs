@@ -4,7 +4,7 @@
 //! ([`crate::headless::Desktop`]).
 
 use desktop::hotkeys::HotKeys;
-use desktop::settings::{self, typed};
+use desktop::settings::typed;
 use protocol::api::ApiMessage;
 use service::relay::Relay;
 
@@ -18,17 +18,6 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.drain.abort();
     }
-}
-
-/// The hot-key settings (`HOTKEYDIAL`, `HOTKEYACCEPT`, `HOTKEYREJECT`) from the store;
-/// values that do not parse are reported and left out.
-pub fn bindings() -> Result<typed::HotKeys, String> {
-    let store = settings::open().map_err(|e| e.to_string())?;
-    let (s, problems) = typed::Settings::load(store.as_ref()).map_err(|e| e.to_string())?;
-    for p in problems {
-        tracing::warn!("setting ignored: {p}");
-    }
-    Ok(s.hot_keys)
 }
 
 /// Registers the configured keys (none configured: `Ok(None)`). Must run inside the tokio

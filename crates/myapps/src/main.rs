@@ -31,6 +31,8 @@ mod cli_os;
 mod desktop_services;
 mod headless;
 mod hotkey_relay;
+mod l10n;
+mod pbx_settings;
 mod shell;
 mod trace;
 

@@ -20,6 +20,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use file_rotate::compression::Compression;
@@ -249,8 +250,11 @@ pub fn init() -> Option<PathBuf> {
     use tracing_subscriber::util::SubscriberInitExt;
     let opts = OPTIONS.get().cloned().unwrap_or_default();
     let flags = opts.flags.unwrap_or_else(stored_flags);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives(flags)));
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    // The flags follow the settings at run time unless `RUST_LOG` or `--log-flags` chose.
+    let fixed = from_env.is_some() || opts.flags.is_some();
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new(directives(flags)));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let dir = if opts.no_file {
         None
     } else {
@@ -277,6 +281,10 @@ pub fn init() -> Option<PathBuf> {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(file_layer)
         .try_init();
+    CURRENT.store(flags, Ordering::Relaxed);
+    if !fixed {
+        let _ = RELOAD.set(handle);
+    }
     log_panics();
     if let Some(p) = &path {
         let on: Vec<&str> = FLAGS
@@ -306,11 +314,45 @@ fn log_panics() {
     });
 }
 
-/// `LOGFLAGS` from the settings store; 0 when unset or unreadable.
+/// Changes the filter of [`init`]'s subscriber.
+type ReloadHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Set by [`init`] when the flags may follow the settings.
+static RELOAD: OnceLock<ReloadHandle> = OnceLock::new();
+/// The flags in effect.
+static CURRENT: AtomicU64 = AtomicU64::new(0);
+
+/// The log flags in effect.
+pub fn flags() -> u64 {
+    CURRENT.load(Ordering::Relaxed)
+}
+
+/// Applies new log flags at once (the settings changed, e.g. the PBX forces `logFlags`),
+/// unless `RUST_LOG` or `--log-flags` chose the filter at start.
+pub fn set_flags(flags: u64) {
+    let Some(handle) = RELOAD.get() else {
+        tracing::info!(
+            flags = format!("{flags:#x}"),
+            "log flags changed; RUST_LOG or --log-flags keep theirs"
+        );
+        return;
+    };
+    match handle.reload(tracing_subscriber::EnvFilter::new(directives(flags))) {
+        Ok(()) => {
+            CURRENT.store(flags, Ordering::Relaxed);
+            tracing::info!(flags = format!("{flags:#x}"), "log flags applied");
+        }
+        Err(e) => tracing::warn!("log flags not applied: {e}"),
+    }
+}
+
+/// `LOGFLAGS` in effect (the store's, the PBX's kept `adminSettings` on top); 0 when
+/// unset or unreadable.
 fn stored_flags() -> u64 {
     desktop::settings::open()
         .ok()
-        .and_then(|s| desktop::settings::typed::Settings::load(s.as_ref()).ok())
+        .and_then(|s| desktop::settings::typed::Settings::effective(s.as_ref()).ok())
         .map(|(s, _)| s.log_flags)
         .unwrap_or(0)
 }

@@ -55,6 +55,15 @@ pub fn claim(name: &str, args: &[String]) -> io::Result<Claim> {
     return windows::claim(name, args);
 }
 
+/// Hands `args` to the running instance, if one runs (`Ok(false)` when none does); never
+/// becomes the instance itself. The settings window tells the app its settings changed.
+pub fn tell(name: &str, args: &[String]) -> io::Result<bool> {
+    #[cfg(unix)]
+    return unix::tell(name, args);
+    #[cfg(windows)]
+    return windows::tell(name, args);
+}
+
 /// The hand-over message.
 pub fn encode(args: &[String]) -> String {
     format!("{}\n", json!({ "args": args }))

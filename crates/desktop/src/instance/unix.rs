@@ -40,6 +40,27 @@ pub fn claim(name: &str, args: &[String]) -> io::Result<Claim> {
     claim_in(&directory()?, name, args)
 }
 
+pub fn tell(name: &str, args: &[String]) -> io::Result<bool> {
+    let path = directory()?.join(format!("{name}.sock"));
+    match UnixStream::connect(&path) {
+        Ok(mut s) => {
+            s.set_read_timeout(Some(HANDOFF_TIMEOUT))?;
+            s.set_write_timeout(Some(HANDOFF_TIMEOUT))?;
+            hand_over(&mut s, args)?;
+            Ok(true)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The claim in `dir`: `<name>.sock`, with `<name>.lock` held while claiming so that two
 /// starts at the same moment do not both become the first.
 pub fn claim_in(dir: &Path, name: &str, args: &[String]) -> io::Result<Claim> {

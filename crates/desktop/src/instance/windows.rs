@@ -82,6 +82,28 @@ fn open_ours(path: &str, me: &str) -> io::Result<std::fs::File> {
     Ok(f)
 }
 
+pub fn tell(name: &str, args: &[String]) -> io::Result<bool> {
+    let me = sid::current_user()?;
+    let path = super::pipe_name(name, &me)?;
+    let start = Instant::now();
+    loop {
+        match open_ours(&path, &me) {
+            Ok(mut f) => {
+                hand_over(&mut f, args)?;
+                return Ok(true);
+            }
+            Err(e)
+                if e.raw_os_error() == Some(ERROR_PIPE_BUSY)
+                    && start.elapsed() < HANDOFF_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 pub fn claim(name: &str, args: &[String]) -> io::Result<Claim> {
     let me = sid::current_user()?;
     let path = super::pipe_name(name, &me)?;

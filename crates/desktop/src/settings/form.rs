@@ -12,25 +12,79 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
+use super::admin;
 use super::typed::{DEFS, Def, Kind, Settings, check};
 use super::{Error, SettingsStore, Source, Value};
 
-/// The page's model: `{"location", "settings":[{name, kind, help, value, source, min,
-/// max}], "problems":{name: message}}`. `value` is a bool for yes/no settings, a string
-/// otherwise (empty when unset); `source` is `user`, `machine` or `default`.
-pub fn model(store: &dyn SettingsStore) -> Result<Json, Error> {
+/// The settings as the reference page groups them, in its order: the server (its "Server
+/// configuration"), the user's "Platform specific settings" (its table's order), the
+/// installer's "MSI parameters", and this app's own.
+pub const GROUPS: [(&str, &[&str]); 4] = [
+    ("server", &["SERVER"]),
+    (
+        "platform",
+        &[
+            "AUTOSTART",
+            "APPEAROFFLINE",
+            "HOTKEYDIAL",
+            "HOTKEYACCEPT",
+            "HOTKEYREJECT",
+            "DOCKING",
+            "NOTIFICATIONS",
+            "EXCLUDEVPN",
+            "SHOWINTASKBAR",
+            "LOGFLAGS",
+            "EXTERNALAPPS",
+            "RINGINHEADSET",
+        ],
+    ),
+    (
+        "installer",
+        &[
+            "DISABLELOCALHOST",
+            "EXCLUDEINTERFACES",
+            "DISABLEHEADSETS",
+            "OFFICEPRESENCE",
+            "FASTERDOWNLOADS",
+        ],
+    ),
+    (
+        "app",
+        &[
+            "COUNTRYCODE",
+            "AREACODE",
+            "CONTACTSFOLDER",
+            "WEBRTC",
+            "USERAGENTTOKEN",
+        ],
+    ),
+];
+
+/// The page's model: `{"location", "settings":[{name, group, kind, help, value, source,
+/// forced, min, max}], "problems":{name: message}}`, in the order of [`GROUPS`]. `value` is a bool for yes/no
+/// settings, a string otherwise (empty when unset); `source` is `user`, `machine`, `pbx`
+/// or `default`; `forced` says the PBX's `adminSettings` force it (the page greys it out
+/// and says why, [`admin::FORCED_REASON`]). `admin` is the kept `adminSettings`
+/// ([`admin::load`]).
+pub fn model(store: &dyn SettingsStore, admin: Option<&Json>) -> Result<Json, Error> {
     let mut settings = Vec::new();
     let mut problems = Map::new();
-    for d in DEFS {
+    let grouped = GROUPS
+        .iter()
+        .flat_map(|(g, names)| names.iter().map(move |n| (*g, *n)));
+    for (group, d) in grouped.filter_map(|(g, n)| Some((g, DEFS.iter().find(|d| d.name == n)?))) {
         let stored = store.get(d.name)?;
-        let (value, source) = match &stored {
-            Some((v, s)) => {
+        let pbx = admin.and_then(|a| admin::value_of(a, d.name));
+        let forced = pbx.as_ref().is_some_and(|(_, f)| *f);
+        let (value, source) = match (&stored, pbx) {
+            (_, Some((v, true))) | (None, Some((v, false))) => (pbx_shown(d, v), "pbx".into()),
+            (Some((v, s)), _) => {
                 if let Err(e) = check(d, v) {
                     problems.insert(d.name.into(), json!(e.to_string()));
                 }
                 (shown(d, Some(v)), s.to_string())
             }
-            None => (shown(d, None), "default".to_owned()),
+            (None, None) => (shown(d, None), "default".to_owned()),
         };
         let (min, max) = match d.kind {
             Kind::Number { min, max } => (json!(min), json!(max)),
@@ -38,10 +92,12 @@ pub fn model(store: &dyn SettingsStore) -> Result<Json, Error> {
         };
         settings.push(json!({
             "name": d.name,
+            "group": group,
             "kind": kind_name(d.kind),
             "help": d.help,
             "value": value,
             "source": source,
+            "forced": forced,
             "min": min,
             "max": max,
         }));
@@ -55,10 +111,11 @@ pub fn model(store: &dyn SettingsStore) -> Result<Json, Error> {
 
 /// Writes the settings in `changes` (`{name: value}`: a bool or a string, as in the
 /// model). Returns the names written or removed, or the message for each field that did
-/// not validate (then nothing was written).
+/// not validate or that the PBX forces (then nothing was written).
 pub fn apply(
     store: &mut dyn SettingsStore,
     changes: &Map<String, Json>,
+    admin: Option<&Json>,
 ) -> Result<Vec<&'static str>, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
     let mut writes: Vec<(&'static Def, Option<Value>)> = Vec::new();
@@ -67,6 +124,13 @@ pub fn apply(
             errors.insert(name.clone(), "not a setting this app knows".to_owned());
             continue;
         };
+        if admin
+            .and_then(|a| admin::value_of(a, d.name))
+            .is_some_and(|(_, f)| f)
+        {
+            errors.insert(name.clone(), admin::FORCED_REASON.to_owned());
+            continue;
+        }
         let text = match v {
             Json::Bool(b) => u32::from(*b).to_string(),
             Json::String(s) => s.clone(),
@@ -130,6 +194,17 @@ fn shown(d: &Def, v: Option<&Value>) -> Json {
     }
 }
 
+/// A PBX value as the page edits it: a bool for yes/no settings, else text.
+fn pbx_shown(d: &Def, v: Json) -> Json {
+    match (d.kind, &v) {
+        (Kind::Bool, Json::Bool(_)) => v,
+        (Kind::Bool, Json::Number(n)) => json!(n.as_u64().unwrap_or(0) != 0),
+        (Kind::Bool, Json::String(s)) => json!(!matches!(s.as_str(), "" | "0" | "false")),
+        (_, Json::String(_)) => v,
+        _ => json!(v.to_string()),
+    }
+}
+
 fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Text => "text",
@@ -168,7 +243,7 @@ mod tests {
         store
             .user
             .insert("APPEAROFFLINE".into(), Value::Str("never".into()));
-        let m = model(&store).unwrap();
+        let m = model(&store, None).unwrap();
         let list = m["settings"].as_array().cloned().unwrap();
         assert_eq!(list.len(), DEFS.len());
         let get = |n: &str| list.iter().find(|s| s["name"] == n).cloned().unwrap();
@@ -189,8 +264,25 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_in_one_group() {
+        for d in DEFS {
+            let n = GROUPS
+                .iter()
+                .filter(|(_, names)| names.contains(&d.name))
+                .count();
+            assert_eq!(n, 1, "{} is in {n} groups", d.name);
+        }
+        let all: usize = GROUPS.iter().map(|(_, names)| names.len()).sum();
+        assert_eq!(
+            all,
+            DEFS.len(),
+            "a group names a setting that does not exist"
+        );
+    }
+
+    #[test]
     fn unset_settings_show_the_built_in_defaults() {
-        let m = model(&MemoryStore::default()).unwrap();
+        let m = model(&MemoryStore::default(), None).unwrap();
         let list = m["settings"].as_array().cloned().unwrap();
         let get = |n: &str| {
             let s = list.iter().find(|s| s["name"] == n).cloned().unwrap();
@@ -219,6 +311,7 @@ mod tests {
                 json!({"SERVER":"pbx.example.com","APPEAROFFLINE":"9999","NOPE":"1",
                             "HOTKEYDIAL":"CTRL + F99"}),
             ),
+            None,
         )
         .unwrap_err();
         assert_eq!(
@@ -232,6 +325,7 @@ mod tests {
             &mut store,
             &changes(json!({"SERVER":" pbx.example.com:4444 ","AUTOSTART":false,
                             "APPEAROFFLINE":"10","HOTKEYDIAL":"ctrl + alt + f9"})),
+            None,
         )
         .unwrap();
         assert_eq!(done.len(), 4);
@@ -251,14 +345,67 @@ mod tests {
         store
             .machine
             .insert("SERVER".into(), Value::Str("installer.example.com".into()));
-        apply(&mut store, &changes(json!({"SERVER":""}))).unwrap();
+        apply(&mut store, &changes(json!({"SERVER":""})), None).unwrap();
         assert!(!is_user(&store, "SERVER"));
         assert_eq!(
             store.get_str("SERVER").unwrap().as_deref(),
             Some("installer.example.com")
         );
         // Wrong JSON types are refused, not guessed at.
-        let bad = apply(&mut store, &changes(json!({"AUTOSTART":[1]}))).unwrap_err();
+        let bad = apply(&mut store, &changes(json!({"AUTOSTART":[1]})), None).unwrap_err();
         assert!(bad["AUTOSTART"].contains("unexpected value"), "{bad:?}");
+    }
+
+    /// The PBX's values: a forced one is shown as the PBX's, marked, and a change to it
+    /// is refused with the reason (nothing written); an unforced one shows where nothing
+    /// else is set and stays editable.
+    #[test]
+    fn forced_admin_settings_are_shown_and_refused() {
+        let mut store = MemoryStore::default();
+        store
+            .user
+            .insert("HOTKEYDIAL".into(), Value::Str("F7".into()));
+        let admin = json!({"hotkeyDial": {"value": "CTRL + F9", "force": true},
+                           "offline": {"value": 120000, "force": false},
+                           "taskbar": {"value": false, "force": true}});
+        let m = model(&store, Some(&admin)).unwrap();
+        let get = |n: &str| {
+            m["settings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == n)
+                .cloned()
+                .unwrap()
+        };
+        let dial = get("HOTKEYDIAL");
+        assert_eq!(
+            (&dial["value"], &dial["source"], &dial["forced"]),
+            (&json!("CTRL + F9"), &json!("pbx"), &json!(true))
+        );
+        let off = get("APPEAROFFLINE");
+        assert_eq!(
+            (&off["value"], &off["source"], &off["forced"]),
+            (&json!("2"), &json!("pbx"), &json!(false))
+        );
+        assert_eq!(get("SHOWINTASKBAR")["value"], false);
+        assert_eq!(get("AUTOSTART")["forced"], false);
+
+        let bad = apply(
+            &mut store,
+            &changes(json!({"HOTKEYDIAL":"F6","AUTOSTART":false})),
+            Some(&admin),
+        )
+        .unwrap_err();
+        assert_eq!(bad.keys().collect::<Vec<_>>(), ["HOTKEYDIAL"]);
+        assert!(bad["HOTKEYDIAL"].contains("PBX administrator"), "{bad:?}");
+        assert_eq!(store.get_str("HOTKEYDIAL").unwrap().as_deref(), Some("F7"));
+        assert!(!store.user.contains_key("AUTOSTART"), "all or nothing");
+        apply(
+            &mut store,
+            &changes(json!({"APPEAROFFLINE":"10"})),
+            Some(&admin),
+        )
+        .unwrap();
     }
 }

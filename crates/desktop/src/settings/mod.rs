@@ -15,10 +15,11 @@
 //! **Precedence** ([`SettingsStore::get`]): the user's value wins over the machine's
 //! installer value (the installer pre-sets, the user changes). The PBX's `adminSettings`
 //! with `force` win over both; they arrive at run time over the web client, not from a
-//! store, so the typed view applies them ([`typed::Settings::apply_admin`]). A machine
+//! store, so the typed view applies them ([`admin`], [`typed::Settings::effective`]). A machine
 //! value is never written or removed by this crate (`remove` only drops the user's value,
 //! which makes the installer value visible again).
 
+pub mod admin;
 pub mod form;
 pub mod typed;
 
@@ -177,6 +178,21 @@ pub fn open() -> Result<Box<dyn SettingsStore>, Error> {
     {
         Ok(Box::new(macos::DefaultsStore::new()))
     }
+}
+
+/// Stores a yes/no setting in the user's store (the tray's toggles, `myapps autostart
+/// on|off`); returns the store. A value the PBX forces is refused with the reason
+/// ([`admin::forced_error`]): the user's value would not apply.
+pub fn store_bool(name: &str, on: bool) -> Result<Box<dyn SettingsStore>, Error> {
+    let (def, value) = typed::parse_input(name, if on { "1" } else { "0" })?;
+    if let Some(admin) = admin::load()?
+        && admin::value_of(&admin, def.name).is_some_and(|(_, forced)| forced)
+    {
+        return Err(admin::forced_error(def.name));
+    }
+    let mut store = open()?;
+    store.set(def.name, value)?;
+    Ok(store)
 }
 
 /// A store in memory (tests, `--demo`), with optional machine values.

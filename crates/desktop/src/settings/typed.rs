@@ -13,7 +13,7 @@
 //! the default and returns the problem, for the settings window to show.
 //!
 //! Precedence, lowest first: built-in default → PBX `adminSettings` without `force` →
-//! store (user, else installer) → PBX `adminSettings` with `force`.
+//! store (user, else installer) → PBX `adminSettings` with `force` ([`super::admin`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -141,7 +141,7 @@ pub fn def(name: &str) -> Option<&'static Def> {
     DEFS.iter().find(|d| d.name == n)
 }
 
-fn invalid(name: &str, msg: impl Into<String>) -> Error {
+pub(super) fn invalid(name: &str, msg: impl Into<String>) -> Error {
     Error::Invalid {
         name: name.to_owned(),
         msg: msg.into(),
@@ -383,6 +383,9 @@ pub struct Settings {
     pub autostart: bool,
     /// `APPEAROFFLINE` minutes, 0 never (default 5, the wiki's User activity default).
     pub appear_offline_minutes: u32,
+    /// The PBX's `offline` in milliseconds when it applies (`appear_offline_minutes`
+    /// rounds it up); see [`Settings::appear_offline`].
+    pub appear_offline_exact: Option<std::time::Duration>,
     /// `HOTKEY*`.
     pub hot_keys: HotKeys,
     /// `RINGINHEADSET`.
@@ -423,6 +426,7 @@ impl Default for Settings {
             exclude_vpn: false,
             autostart: true,
             appear_offline_minutes: 5,
+            appear_offline_exact: None,
             hot_keys: HotKeys::default(),
             ring_in_headset: false,
             log_flags: 0,
@@ -484,7 +488,7 @@ impl Settings {
     }
 
     /// Sets one field from a checked value.
-    fn assign(&mut self, name: &'static str, v: &Value) -> Result<(), Error> {
+    pub(super) fn assign(&mut self, name: &'static str, v: &Value) -> Result<(), Error> {
         let text = v.to_string();
         let flag = matches!(v, Value::U32(1));
         match name {
@@ -493,7 +497,10 @@ impl Settings {
             "EXCLUDEINTERFACES" => self.exclude_interfaces = parse_list(&text),
             "EXCLUDEVPN" => self.exclude_vpn = flag,
             "AUTOSTART" => self.autostart = flag,
-            "APPEAROFFLINE" => self.appear_offline_minutes = text.parse().unwrap_or(5),
+            "APPEAROFFLINE" => {
+                self.appear_offline_minutes = text.parse().unwrap_or(5);
+                self.appear_offline_exact = None;
+            }
             "HOTKEYDIAL" | "HOTKEYACCEPT" | "HOTKEYREJECT" => {
                 let k = if text.is_empty() {
                     None
@@ -524,68 +531,12 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// Applies the PBX's `adminSettings` (`{key: {value, force}}`, docs/public-protocols.md
-    /// §client): a forced entry overrides whatever is set; an unforced one only replaces
-    /// a built-in default (the user's or installer's value wins over it). Returns problems
-    /// with entries that do not validate (they are skipped).
-    pub fn apply_admin(&mut self, admin: &serde_json::Value) -> Vec<Error> {
-        const MAP: [(&str, &str); 9] = [
-            ("autostart", "AUTOSTART"),
-            ("taskbar", "SHOWINTASKBAR"),
-            ("offline", "APPEAROFFLINE"),
-            ("hotkeyDial", "HOTKEYDIAL"),
-            ("hotkeyAccept", "HOTKEYACCEPT"),
-            ("hotkeyReject", "HOTKEYREJECT"),
-            ("logFlags", "LOGFLAGS"),
-            ("docking", "DOCKING"),
-            ("notifications", "NOTIFICATIONS"),
-        ];
-        let mut problems = Vec::new();
-        for (key, name) in MAP {
-            let Some(entry) = admin.get(key) else {
-                continue;
-            };
-            let force = entry.get("force").and_then(serde_json::Value::as_bool) == Some(true);
-            if !force && self.stored.contains(name) {
-                continue;
-            }
-            let value = match entry.get("value") {
-                Some(serde_json::Value::Bool(b)) => Value::U32(u32::from(*b)),
-                // `offline` is in milliseconds; our setting is minutes (rounded).
-                Some(serde_json::Value::Number(n)) if key == "offline" => {
-                    let ms = n.as_u64().unwrap_or(0);
-                    Value::U32(u32::try_from(ms.div_ceil(60_000)).unwrap_or(u32::MAX))
-                }
-                Some(serde_json::Value::Number(n)) => Value::Str(n.to_string()),
-                Some(serde_json::Value::String(s)) => Value::Str(s.clone()),
-                other => {
-                    problems.push(invalid(
-                        name,
-                        format!("adminSettings.{key}: unusable value {other:?}"),
-                    ));
-                    continue;
-                }
-            };
-            let Some(d) = def(name) else { continue };
-            match check(d, &value).and_then(|v| self.assign(d.name, &v)) {
-                Ok(()) => {
-                    if force {
-                        self.forced.insert(d.name);
-                    }
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-        problems
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::MemoryStore;
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn webrtc_and_the_user_agent_token() {
@@ -726,7 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn load_with_problems_and_admin_precedence() {
+    fn load_with_problems() {
         let mut store = MemoryStore::default();
         store
             .machine
@@ -744,7 +695,7 @@ mod tests {
         store
             .user
             .insert("LOGFLAGS".into(), Value::Str("0x40000001".into()));
-        let (mut s, problems) = Settings::load(&store).unwrap();
+        let (s, problems) = Settings::load(&store).unwrap();
         assert_eq!(s.server.as_ref().unwrap().module.as_deref(), Some("PBX0-1"));
         assert!(s.disable_localhost);
         assert_eq!(s.exclude_interfaces, ["172", "192.168"]);
@@ -753,38 +704,5 @@ mod tests {
         assert_eq!(s.hot_keys.accept, None);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].to_string().starts_with("HOTKEYACCEPT: \"F12\""));
-
-        let admin = json!({
-            "autostart": {"value": true, "force": false},
-            "taskbar": {"value": false, "force": true},
-            "offline": {"value": 300000, "force": false},
-            "hotkeyDial": {"value": "F8", "force": false},
-            "hotkeyAccept": {"value": "CTRL + ALT + F9", "force": true},
-            "hotkeyReject": {"value": "WIN + F10"},
-            "logFlags": {"value": "1", "force": true},
-            "docking": {"value": 0, "force": false},
-            "notifications": {"value": [1], "force": true},
-        });
-        let problems = s.apply_admin(&admin);
-        assert!(
-            !s.autostart,
-            "the user's value beats an unforced admin value"
-        );
-        assert!(!s.show_in_taskbar, "forced");
-        assert_eq!(s.appear_offline_minutes, 5);
-        assert_eq!(s.hot_keys.dial.unwrap().to_string(), "F8");
-        assert_eq!(s.hot_keys.accept.unwrap().to_string(), "CTRL + ALT + F9");
-        assert_eq!(s.hot_keys.reject.unwrap().to_string(), "WIN + F10");
-        assert_eq!(s.log_flags, 1, "forced beats the user's");
-        assert_eq!(
-            s.forced,
-            BTreeSet::from(["SHOWINTASKBAR", "HOTKEYACCEPT", "LOGFLAGS"])
-        );
-        assert_eq!(problems.len(), 1);
-        assert!(
-            problems[0]
-                .to_string()
-                .contains("adminSettings.notifications")
-        );
     }
 }

@@ -58,6 +58,12 @@ impl App {
             } => self.on_close(window_id, control_flow),
             Event::UserEvent(UserEvent::Raise) => self.windows.raise(),
             Event::UserEvent(UserEvent::Demo) => self.on_demo(control_flow),
+            Event::UserEvent(UserEvent::SettingsChanged) => {
+                tracing::info!("settings changed; following them");
+                if let Some(running) = &self.service {
+                    running.reload();
+                }
+            }
             Event::UserEvent(UserEvent::Probed { server, outcome }) => {
                 self.on_probed(&server, &outcome, control_flow);
             }
@@ -126,7 +132,7 @@ impl App {
         // A click on the tray: a tray host is there to come back by.
         windows.tray_host.set(true);
         let show = !windows.show_in_taskbar.get();
-        match settings_window::store_bool("SHOWINTASKBAR", show) {
+        match desktop::settings::store_bool("SHOWINTASKBAR", show) {
             Ok(_) => {
                 windows.show_in_taskbar.set(show);
                 for (w, _) in windows.open.borrow().values() {

@@ -77,6 +77,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     crate::cli::shell_options(args)
 }
 
+/// What the settings window hands to the running instance after a save (not a link, so
+/// never taken for one).
+pub const SETTINGS_CHANGED: &str = "--settings-changed";
+
 /// Messages to the event loop from other threads.
 #[derive(Clone, Debug)]
 pub enum UserEvent {
@@ -84,6 +88,8 @@ pub enum UserEvent {
     Raise,
     /// The connect form's "Try the demo".
     Demo,
+    /// The settings window saved ([`SETTINGS_CHANGED`]).
+    SettingsChanged,
     /// The connect form's check of `server` is done.
     Probed {
         server: String,
@@ -181,6 +187,11 @@ fn prepare(
     if let Some(socket) = socket {
         let proxy = event_loop.create_proxy();
         let served = desktop::instance::serve(socket, move |args| {
+            // The settings window saved: follow, without raising the window.
+            if args.iter().any(|a| a == SETTINGS_CHANGED) {
+                let _ = proxy.send_event(UserEvent::SettingsChanged);
+                return;
+            }
             for a in args.into_iter().filter(|a| is_uri(a)) {
                 // The package check (scripts/package-deb) looks for this line.
                 tracing::info!(link = %desktop::uri::Redacted(&a), "link from a later start");
@@ -261,6 +272,11 @@ struct Running {
 }
 
 impl Running {
+    /// The settings changed: the desktop services follow.
+    fn reload(&self) {
+        self.desktop.reload();
+    }
+
     async fn stop(self) {
         drop(self.desktop);
         self.service.stop().await;
@@ -328,10 +344,11 @@ async fn uri_handler(
     }
 }
 
-/// The stored settings (each broken one logged and left at its default).
+/// The settings in effect, the PBX's kept `adminSettings` included (each broken one
+/// logged and left at its default).
 fn stored_settings() -> Settings {
     let loaded = desktop::settings::open()
-        .and_then(|store| Settings::load(store.as_ref()))
+        .and_then(|store| Settings::effective(store.as_ref()))
         .map_err(|e| tracing::warn!("settings: {e}"));
     let Ok((settings, problems)) = loaded else {
         return Settings::default();

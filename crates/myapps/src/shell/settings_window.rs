@@ -50,7 +50,7 @@ pub fn run() -> ExitCode {
     let event_loop = EventLoopBuilder::<FromPage>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let window = match WindowBuilder::new()
-        .with_title("myApps settings")
+        .with_title(crate::l10n::ui().get("settings-title"))
         .with_inner_size(tao::dpi::LogicalSize::new(820.0, 760.0))
         .build(&event_loop)
     {
@@ -61,7 +61,10 @@ pub fn run() -> ExitCode {
         }
     };
     let builder = WebViewBuilder::new()
-        .with_html(SETTINGS_HTML)
+        .with_html(SETTINGS_HTML.replace(
+            "<html lang=\"en\">",
+            &format!("<html lang=\"{}\">", crate::l10n::ui().lang()),
+        ))
         .with_user_agent(bridge::default_user_agent())
         .with_ipc_handler(move |req| {
             let msg: Value = serde_json::from_str(req.body()).unwrap_or_default();
@@ -100,18 +103,30 @@ pub fn run() -> ExitCode {
                 *control_flow = ControlFlow::Exit;
                 return;
             }
-            Event::UserEvent(FromPage::Ready) => match form::model(store.as_ref()) {
-                Ok(mut model) => {
-                    model["notes"] = notes();
-                    tracing::info!(notes = %model["notes"], "settings window notes");
-                    format!("window.myAppsSettings.show({model})")
+            Event::UserEvent(FromPage::Ready) => {
+                match form::model(store.as_ref(), kept_admin().as_ref()) {
+                    Ok(mut model) => {
+                        localize(&mut model);
+                        model["notes"] = notes();
+                        tracing::info!(notes = %model["notes"], "settings window notes");
+                        let forced: Vec<&str> = model["settings"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|s| s["forced"] == true)
+                            .filter_map(|s| s["name"].as_str())
+                            .collect();
+                        tracing::info!(?forced, "settings window: forced by the PBX");
+                        format!("window.myAppsSettings.show({model})")
+                    }
+                    Err(e) => {
+                        tracing::error!("settings: {e}");
+                        let none =
+                            json!({"ok": false, "written": [], "errors": {"": e.to_string()}});
+                        format!("window.myAppsSettings.saved({none})")
+                    }
                 }
-                Err(e) => {
-                    tracing::error!("settings: {e}");
-                    let none = json!({"ok": false, "written": [], "errors": {"": e.to_string()}});
-                    format!("window.myAppsSettings.saved({none})")
-                }
-            },
+            }
             Event::UserEvent(FromPage::Save(values)) => {
                 let result = save(store.as_mut(), &values);
                 tracing::info!(%result, "settings saved");
@@ -127,7 +142,7 @@ pub fn run() -> ExitCode {
 
 /// Writes the page's changes; turns the login entry on or off with `AUTOSTART`.
 fn save(store: &mut dyn SettingsStore, values: &Map<String, Value>) -> Value {
-    match form::apply(store, values) {
+    match form::apply(store, values, kept_admin().as_ref()) {
         Ok(written) => {
             let mut errors = Map::new();
             if written.contains(&"AUTOSTART")
@@ -135,10 +150,79 @@ fn save(store: &mut dyn SettingsStore, values: &Map<String, Value>) -> Value {
             {
                 errors.insert("AUTOSTART".into(), json!(e));
             }
-            json!({"ok": errors.is_empty(), "written": written, "errors": errors})
+            if !written.is_empty() {
+                tell_the_app();
+            }
+            let ui = crate::l10n::ui();
+            let status = if !errors.is_empty() {
+                ui.format("settings-not-saved", &[("count", errors.len().into())])
+            } else if written.is_empty() {
+                ui.get("settings-nothing-changed")
+            } else {
+                let names: Vec<String> = written.iter().map(|n| label(n)).collect();
+                ui.format("settings-saved", &[("names", names.join(", ").into())])
+            };
+            json!({"ok": errors.is_empty(), "written": written, "errors": errors, "status": status})
         }
-        Err(errors) => json!({"ok": false, "written": [], "errors": errors}),
+        Err(errors) => {
+            let status =
+                crate::l10n::ui().format("settings-not-saved", &[("count", errors.len().into())]);
+            json!({"ok": false, "written": [], "errors": errors, "status": status})
+        }
     }
+}
+
+/// A setting's label in the UI language.
+fn label(name: &str) -> String {
+    crate::l10n::ui().get(&format!("setting-{name}"))
+}
+
+/// Puts the UI language's words into the model: each setting's `label` and `help`, the
+/// page's own strings, where the settings are stored, and which the PBX forces.
+fn localize(model: &mut Value) {
+    let ui = crate::l10n::ui();
+    let mut forced = Vec::new();
+    for s in model["settings"].as_array_mut().into_iter().flatten() {
+        let name = s["name"].as_str().unwrap_or_default().to_owned();
+        let help_id = format!("setting-{name}-help");
+        let help = ui.get(&help_id);
+        // No translation in either language: the built-in English help stays.
+        if help != help_id {
+            s["help"] = json!(help);
+        }
+        s["label"] = json!(label(&name));
+        if s["forced"] == true {
+            forced.push(label(&name));
+        }
+    }
+    model["lang"] = json!(ui.lang());
+    model["strings"] = ui.table(&["settings-", "group-"]);
+    let location = model["location"].as_str().unwrap_or_default().to_owned();
+    model["where"] = json!(ui.format("settings-stored-in", &[("location", location.into())]));
+    if !forced.is_empty() {
+        model["summary"] = json!(ui.format(
+            "settings-forced-summary",
+            &[("names", forced.join(", ").into())]
+        ));
+    }
+}
+
+/// Tells the running app (if any) that its settings changed: hot keys, the appear-offline
+/// time and the log flags follow at once.
+fn tell_the_app() {
+    match desktop::instance::tell("myapps", &[super::SETTINGS_CHANGED.to_owned()]) {
+        Ok(true) => tracing::info!("the running app was told the settings changed"),
+        Ok(false) => tracing::info!("no running app to tell"),
+        Err(e) => tracing::warn!("the running app was not told the settings changed: {e}"),
+    }
+}
+
+/// The PBX's kept `adminSettings` (a file that cannot be read is logged and ignored).
+fn kept_admin() -> Option<Value> {
+    desktop::settings::admin::load()
+        .inspect_err(|e| tracing::warn!("adminSettings: {e}"))
+        .ok()
+        .flatten()
 }
 
 /// What this session does not allow, shown under the fields it concerns
@@ -165,18 +249,9 @@ fn notes() -> Value {
     Value::Object(notes)
 }
 
-/// Stores a yes/no setting (the tray's toggles); returns the store it wrote to.
-pub(super) fn store_bool(name: &str, on: bool) -> Result<Box<dyn SettingsStore>, String> {
-    let mut store = desktop::settings::open().map_err(|e| e.to_string())?;
-    let (def, value) = desktop::settings::typed::parse_input(name, if on { "1" } else { "0" })
-        .map_err(|e| e.to_string())?;
-    store.set(def.name, value).map_err(|e| e.to_string())?;
-    Ok(store)
-}
-
 /// The tray's "Start on login": stores `AUTOSTART` and switches the login entry.
 pub(super) fn set_autostart(on: bool) -> Result<(), String> {
-    let store = store_bool("AUTOSTART", on)?;
+    let store = desktop::settings::store_bool("AUTOSTART", on).map_err(|e| e.to_string())?;
     apply_autostart(store.as_ref())
 }
 

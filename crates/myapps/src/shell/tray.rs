@@ -84,26 +84,38 @@ impl Tray {
     /// Shows the icon. On macOS this must run once the event loop runs (tray-icon's rule),
     /// so the shell calls it on `StartCause::Init` everywhere.
     pub fn new(proxy: EventLoopProxy<UserEvent>, state: &State) -> Result<Tray, String> {
-        let show = MenuItem::with_id(Action::Show.id(), "Show myApps", true, None);
-        let settings = MenuItem::with_id(Action::Settings.id(), "Settings…", true, None);
-        // A forced value is shown, greyed out.
-        let check = |a: Action, label: &str, on: bool, forced: bool| {
+        let ui = crate::l10n::ui();
+        let show = MenuItem::with_id(Action::Show.id(), ui.get("tray-show"), true, None);
+        let settings =
+            MenuItem::with_id(Action::Settings.id(), ui.get("tray-settings"), true, None);
+        // A forced value is shown greyed out, with the reason in its label.
+        let check = |a: Action, id: &str, on: bool, forced: bool| {
+            let label = if forced {
+                ui.format("tray-forced", &[("label", ui.get(id).into())])
+            } else {
+                ui.get(id)
+            };
             CheckMenuItem::with_id(a.id(), label, !forced, on, None)
         };
         let autostart = check(
             Action::Autostart,
-            "Start on login",
+            "tray-autostart",
             state.autostart,
             state.autostart_forced,
         );
         let taskbar = check(
             Action::Taskbar,
-            "Show in taskbar",
+            "tray-taskbar",
             state.taskbar,
             state.taskbar_forced,
         );
-        let trace = MenuItem::with_id(Action::TraceFolder.id(), "Open trace folder", true, None);
-        let quit = MenuItem::with_id(Action::Quit.id(), "Quit myApps", true, None);
+        let trace = MenuItem::with_id(
+            Action::TraceFolder.id(),
+            ui.get("tray-trace-folder"),
+            true,
+            None,
+        );
+        let quit = MenuItem::with_id(Action::Quit.id(), ui.get("tray-quit"), true, None);
         let menu = Menu::new();
         menu.append_items(&[
             &show,

@@ -52,6 +52,17 @@ pub(super) struct Windows {
 /// The connect form (assets/shell/connect.html).
 const CONNECT_HTML: &str = include_str!("../../../../assets/shell/connect.html");
 
+/// The connect form in the UI language: its strings (JSON, with `<` escaped so that no
+/// text can end the script) and its `lang`.
+fn connect_html() -> String {
+    let ui = crate::l10n::ui();
+    let strings = ui.table(&["connect-"]).to_string().replace('<', "\\u003c");
+    CONNECT_HTML.replace("{/*L10N*/}", &strings).replace(
+        "<html lang=\"en\">",
+        &format!("<html lang=\"{}\">", ui.lang()),
+    )
+}
+
 impl Windows {
     /// Windows stay out of the taskbar: `SHOWINTASKBAR` is off and a tray is there to
     /// come back by.
@@ -91,12 +102,12 @@ pub(super) fn open_connect_form(
 ) -> Result<(), String> {
     let test_ca = pending.and_then(|p| p.test_ca.clone());
     let window = builder_for(windows)
-        .with_title("myApps: connect to your PBX")
+        .with_title(crate::l10n::ui().get("connect-title"))
         .with_inner_size(tao::dpi::LogicalSize::new(760.0, 600.0))
         .build(&windows.target)
         .map_err(|e| format!("window: {e}"))?;
     let builder = WebViewBuilder::new()
-        .with_html(CONNECT_HTML)
+        .with_html(connect_html())
         .with_user_agent(bridge::default_user_agent())
         .with_ipc_handler(move |req| {
             let body = req.body();
