@@ -12,6 +12,8 @@
 //! `xdg-open` (an entry of the session's own is the default for `inode/directory`);
 //! "Quit" ends the app. The second start also docks the window to the right edge
 //! (`DOCKING right`), measured with xdotool. Screenshot: `target/tmp/tray-docked.png`.
+//! A page of the PBX stand-in sets its app badge (`navigator.setAppBadge(3)`): the item's
+//! title and tooltip show it; a foreign frame's badge is ignored.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -457,4 +459,90 @@ fn without_a_tray_host_the_close_button_quits() {
     assert!(status.success(), "{status}");
     assert!(app.logged("no tray icon to come back by, quitting"));
     assert!(app.logged("stopping"), "the service was stopped");
+}
+
+/// StatusNotifierItem's `ToolTip`: icon name, icon pixmaps, title, text.
+type ToolTip = (String, Vec<(i32, i32, Vec<u8>)>, String, String);
+
+/// The PBX page sets 3, then a frame of another origin sets 99 (ignored).
+const BADGE: &str = r#"(function () {
+  var q = new URLSearchParams(location.search);
+  if (q.get("popup")) return;
+  if (q.get("frame")) {
+    navigator.setAppBadge(99).then(function () { report("frame-badge", {origin: location.origin}); });
+    return;
+  }
+  navigator.setAppBadge(-1).catch(function (e) { report("bad-badge", {name: e.name}); });
+  navigator.setAppBadge(3).then(function () {
+    report("badge", {n: 3});
+    var f = document.createElement("iframe");
+    f.src = "https://127.0.0.1:FOREIGN/PBX0/APPCLIENT/appclient.htm?frame=1";
+    document.body.appendChild(f);
+  });
+})();"#;
+
+#[test]
+fn a_pages_app_badge_shows_in_the_tray_item() {
+    let Some(desk) = Session::start("tray-badge", false) else {
+        return;
+    };
+    let items = Arc::new(Mutex::new(Vec::new()));
+    let conn = zbus::blocking::connection::Builder::address(desk.bus.as_str())
+        .unwrap()
+        .name("org.kde.StatusNotifierWatcher")
+        .unwrap()
+        .serve_at(
+            "/StatusNotifierWatcher",
+            Watcher {
+                items: items.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pbx = rt.block_on(test_support::pbx::PbxStandIn::start(
+        &desk.dir(),
+        test_support::pbx::Mode::MyApps,
+    ));
+    pbx.set_test_script(&BADGE.replace("FOREIGN", &pbx.foreign_port.to_string()));
+    let (ca, server) = (pbx.ca_file.to_str().unwrap().to_owned(), pbx.server());
+    let app = App::start(&desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info");
+    });
+    let _menu = item_menu(&conn, &items);
+    let wait = |kind: &str| {
+        rt.block_on(pbx.wait_for(Duration::from_secs(30), |r| r["kind"] == kind))
+            .unwrap_or_else(|| panic!("no {kind} report: {:?}", pbx.reports()))
+    };
+    assert_eq!(wait("bad-badge")["name"], "TypeError", "setAppBadge(-1)");
+    wait("badge");
+    wait("frame-badge");
+    wait_for(
+        "the foreign frame's badge judged",
+        Duration::from_secs(10),
+        || {
+            app.logged("app badge of an untrusted frame ignored")
+                .then_some(())
+        },
+    );
+    let item = items.lock().unwrap().last().cloned().unwrap();
+    let (name, path) = item_address(&item);
+    let sni = Proxy::new(&conn, name, path, "org.kde.StatusNotifierItem").unwrap();
+    let title = wait_for("the badge in the title", Duration::from_secs(10), || {
+        let t: String = sni.get_property("Title").unwrap();
+        (t != "myApps").then_some(t)
+    });
+    assert_eq!(title, "myApps (3)");
+    let tooltip: ToolTip = sni.get_property("ToolTip").unwrap();
+    println!(
+        "tray item after setAppBadge(3): Title {title:?}, ToolTip title {:?}",
+        tooltip.2
+    );
+    assert!(
+        tooltip.2.contains("myApps (3)") || tooltip.3.contains("myApps (3)"),
+        "{tooltip:?}"
+    );
 }

@@ -58,6 +58,12 @@ impl App {
             } => self.on_close(window_id, control_flow),
             Event::UserEvent(UserEvent::Raise) => self.windows.raise(),
             Event::UserEvent(UserEvent::Demo) => self.on_demo(control_flow),
+            #[cfg(target_os = "linux")]
+            Event::UserEvent(UserEvent::Badge(badge)) => {
+                if let Some(t) = &self.tray {
+                    t.set_badge(badge);
+                }
+            }
             Event::UserEvent(UserEvent::SettingsChanged) => {
                 tracing::info!("settings changed; following them");
                 if let Some(running) = &self.service {
@@ -82,6 +88,8 @@ impl App {
 
     /// The loop runs: the tray icon (it needs the loop on some platforms).
     fn on_init(&mut self) {
+        #[cfg(target_os = "linux")]
+        super::web_platform::set_events(self.proxy.clone());
         match tray::Tray::new(self.proxy.clone(), &self.tray_state) {
             Ok(t) => self.tray = Some(t),
             Err(e) => tracing::warn!("no tray icon: {e}"),

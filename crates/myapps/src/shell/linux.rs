@@ -11,10 +11,11 @@ use webkit2gtk::gio::prelude::TlsCertificateExt;
 use webkit2gtk::glib::prelude::{Cast, ObjectExt};
 use webkit2gtk::{
     DeviceInfoPermissionRequest, NavigationPolicyDecision, NavigationPolicyDecisionExt,
-    PermissionRequest, PermissionRequestExt, PolicyDecisionExt, PolicyDecisionType,
-    ResponsePolicyDecision, ResponsePolicyDecisionExt, SecurityManagerExt, SettingsExt,
-    URIRequestExt, UserContentInjectedFrames, UserContentManager, UserContentManagerExt,
-    UserMediaPermissionRequest, UserScript, UserScriptInjectionTime, WebContextExt, WebViewExt,
+    NotificationPermissionRequest, PermissionRequest, PermissionRequestExt, PolicyDecisionExt,
+    PolicyDecisionType, ResponsePolicyDecision, ResponsePolicyDecisionExt, SecurityManagerExt,
+    SettingsExt, URIRequestExt, UserContentInjectedFrames, UserContentManager,
+    UserContentManagerExt, UserMediaPermissionRequest, UserScript, UserScriptInjectionTime,
+    WebContextExt, WebViewExt,
 };
 use wry::{NewWindowResponse, WebViewBuilder, WebViewExtUnix};
 
@@ -154,6 +155,28 @@ fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
+    // The Badging API (`web_platform`), judged by the frame's own origin.
+    ucm.register_script_message_handler_in_world("myappsPlatform", WORLD);
+    ucm.connect_script_message_received(Some("myappsPlatform"), |_, result| {
+        if let Some(m) = result.js_value().map(|v| v.to_str().to_string()) {
+            super::web_platform::platform_message(&m);
+        }
+    });
+    ucm.add_script(&UserScript::new(
+        super::web_platform::BADGE_CALLS,
+        all,
+        start,
+        &[],
+        &[],
+    ));
+    ucm.add_script(&UserScript::for_world(
+        super::web_platform::BADGE_FORWARDER,
+        all,
+        start,
+        WORLD,
+        &[],
+        &[],
+    ));
     ucm.add_script(&UserScript::for_world(
         FRAME_ORIGIN,
         all,
@@ -185,6 +208,18 @@ pub fn guard(
         permission(&t, wv, request);
         true
     });
+    // Page notifications (WHATWG Notifications API) of a trusted page become OS
+    // notifications (the permission: `web_platform::grant`).
+    super::web_platform::grant(&wv, trusted.origins());
+    let t = trusted.clone();
+    wv.connect_show_notification(move |wv, n| {
+        let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();
+        if !t.url(&page) {
+            tracing::info!(%page, "page notification of an untrusted page dropped");
+            return true;
+        }
+        super::web_platform::show(wv, n)
+    });
     let t = trusted.clone();
     wv.connect_decide_policy(move |_, decision, kind| match kind {
         PolicyDecisionType::NavigationAction => refused_navigation(&t, decision, &links),
@@ -205,8 +240,17 @@ fn permission(trusted: &Trusted, wv: &webkit2gtk::WebView, request: &PermissionR
     } else if request.is::<DeviceInfoPermissionRequest>() {
         let d = ANNOUNCED_BY.with_borrow_mut(|a| a.device_names(now, trusted, &page));
         ("device names", d)
+    } else if request.is::<NotificationPermissionRequest>() {
+        // `Notification.requestPermission()`: granted to the PBX's and our own pages (a
+        // page the window shows; WebKit asks per page, not per frame).
+        let d = if trusted.url(&page) {
+            Decision::Allow
+        } else {
+            Decision::Deny
+        };
+        ("notifications", d)
     } else {
-        // Notifications, geolocation, pointer lock…: WebKit's default (no) for ours too.
+        // Geolocation, pointer lock…: WebKit's default (no) for ours too.
         ("other", Decision::Deny)
     };
     tracing::info!(%page, what, ?decision, "permission request");

@@ -26,6 +26,8 @@ mod rtc_session;
 mod rtc_wry;
 pub mod settings_window;
 mod tray;
+#[cfg(target_os = "linux")]
+mod web_platform;
 mod webviews;
 #[cfg(windows)]
 mod windows;
@@ -90,6 +92,9 @@ pub enum UserEvent {
     Demo,
     /// The settings window saved ([`SETTINGS_CHANGED`]).
     SettingsChanged,
+    /// A trusted page set the app badge (Badging API; Linux).
+    #[cfg(target_os = "linux")]
+    Badge(web_platform::Badge),
     /// The connect form's check of `server` is done.
     Probed {
         server: String,

@@ -75,7 +75,7 @@ pub struct State {
 
 /// The tray icon with its menu; removed on drop.
 pub struct Tray {
-    _icon: TrayIcon,
+    icon: TrayIcon,
     autostart: CheckMenuItem,
     taskbar: CheckMenuItem,
 }
@@ -164,7 +164,7 @@ impl Tray {
             .build()
             .map_err(|e| format!("tray icon: {e}"))?;
         Ok(Tray {
-            _icon: icon,
+            icon,
             autostart,
             taskbar,
         })
@@ -178,6 +178,23 @@ impl Tray {
     /// Sets the "Show in taskbar" check mark.
     pub fn show_taskbar(&self, on: bool) {
         self.taskbar.set_checked(on);
+    }
+
+    /// Shows a page's app badge (unread chats, missed calls) in the item's title and
+    /// tooltip: `myApps (3)`, `myApps (•)` for a flag. StatusNotifierItem has no badge
+    /// of its own; panels show the title or the tooltip.
+    #[cfg(target_os = "linux")]
+    pub fn set_badge(&self, badge: super::web_platform::Badge) {
+        use super::web_platform::Badge;
+        let title = match badge {
+            Badge::Nothing => "myApps".to_owned(),
+            Badge::Flag => "myApps (•)".to_owned(),
+            Badge::Count(n) => format!("myApps ({n})"),
+        };
+        self.icon.set_title(Some(&title));
+        if let Err(e) = self.icon.set_tooltip(Some(&title)) {
+            tracing::warn!("tray: badge not in the tooltip: {e}");
+        }
     }
 }
 

@@ -1,0 +1,114 @@
+//! The web platform the client uses in any browser, mapped to the OS by the shell: a page
+//! of the PBX stand-in (trusted origin) asks for the Notification permission and creates
+//! `new Notification("Call from Bob", …)`; it appears on the test session's notification
+//! server (dunst); dunst's default action (what a click on it does) raises our window and
+//! the page receives the notification's `click` event.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::windowed::{App, NO_DEVICES, painted_shot};
+use test_support::desktop_session::Session;
+use test_support::pbx::{Mode, PbxStandIn};
+
+/// On the stand-in's own page: the permission, then a notification whose events are
+/// reported. Frames and popups do nothing.
+const NOTIFY: &str = r#"(function () {
+  var q = new URLSearchParams(location.search);
+  if (q.get("popup") || q.get("frame") || window !== window.top) return;
+  // Without a user gesture WebKit refuses at once, without asking the app (as Firefox
+  // does); reported for the log.
+  Notification.requestPermission().then(function (p) { report("permission-at-start", {state: p}); });
+  document.addEventListener("click", function () {
+    Notification.requestPermission().then(function (p) {
+      report("permission", {state: p, now: Notification.permission});
+      if (p !== "granted") return;
+      var n = new Notification("Call from Bob", {body: "4711", tag: "call-1"});
+      n.onshow = function () { report("notification-show", {}); };
+      n.onclick = function () { report("notification-click", {title: n.title}); };
+      n.onerror = function () { report("notification-error", {}); };
+    }, function (e) { report("permission", {error: String(e)}); });
+  }, {once: true});
+})();"#;
+
+fn displayed(s: &Session) -> u32 {
+    s.run("dunstctl", &["count", "displayed"])
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_notifications_become_os_notifications_and_clicks_come_back() {
+    let Some(desk) = Session::start("web-notifications", true) else {
+        return;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
+    pbx.set_test_script(NOTIFY);
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let server = pbx.server();
+    let app = App::start(&desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info");
+    });
+    let at_start = pbx
+        .wait_for(Duration::from_secs(30), |r| {
+            r["kind"] == "permission-at-start"
+        })
+        .await
+        .expect("the page ran its script");
+    println!("requestPermission() without a user gesture: {at_start}");
+    // A click on the page (the user's gesture), which asks for the permission.
+    let t0 = Instant::now();
+    desk.run("xdotool", &["mousemove", "300", "300", "click", "1"]);
+    let perm = pbx
+        .wait_for(Duration::from_secs(10), |r| r["kind"] == "permission")
+        .await
+        .expect("the page asked for the permission after the click");
+    assert_eq!(perm["state"], "granted", "{perm}");
+    while displayed(&desk) != 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no notification on dunst; reports {:?}",
+            pbx.reports()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let shown_at = t0.elapsed();
+    assert!(
+        app.logged("page notification shown"),
+        "shown by us, not by WebKit"
+    );
+    let history = desk.run("dunstctl", &["history"]);
+    let shot = painted_shot(&desk, "web-notification.png").await;
+    println!(
+        "dunst shows the page's notification after {shown_at:?}; {}",
+        shot.display()
+    );
+
+    // A click on it (dunst's default action): the page hears `click`.
+    let clicked = Instant::now();
+    desk.run("dunstctl", &["action", "0"]);
+    let click = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            r["kind"] == "notification-click"
+        })
+        .await;
+    assert!(
+        click.is_some(),
+        "no click reached the page; reports {:?}; dunst {history}",
+        pbx.reports()
+    );
+    println!(
+        "dunst action → the page's click event: {:?}",
+        clicked.elapsed()
+    );
+    assert!(
+        app.logged("page notification clicked: window raised"),
+        "the window was raised"
+    );
+}
