@@ -3,6 +3,10 @@
 //! `new Notification("Call from Bob", …)`; it appears on the test session's notification
 //! server (dunst); dunst's default action (what a click on it does) raises our window and
 //! the page receives the notification's `click` event.
+//!
+//! `IdleDetector` (WICG Idle Detection), which WebKitGTK lacks, on the same page: with the
+//! spec's shortest threshold (60 s), `idle` after a minute without input under Xvfb and
+//! `active` after an xdotool move; a frame of another origin is denied.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -111,4 +115,97 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
         app.logged("page notification clicked: window raised"),
         "the window was raised"
     );
+}
+
+/// The PBX page's detector (60 s) and one with a too short threshold; a foreign frame's.
+const IDLE: &str = r#"(function () {
+  var q = new URLSearchParams(location.search);
+  if (q.get("popup")) return;
+  if (q.get("frame")) {
+    IdleDetector.requestPermission().then(function (p) {
+      new IdleDetector().start({threshold: 60000}).then(function () {
+        report("frame-idle", {permission: p, started: true});
+      }, function (e) { report("frame-idle", {permission: p, error: e.name}); });
+    });
+    return;
+  }
+  IdleDetector.requestPermission().then(function (p) {
+    new IdleDetector().start({threshold: 1000}).catch(function (e) { report("short-threshold", {error: e.name}); });
+    var d = new IdleDetector();
+    d.addEventListener("change", function () {
+      report("idle-change", {user: d.userState, screen: d.screenState});
+    });
+    d.start({threshold: 60000}).then(function () {
+      report("idle-started", {permission: p, user: d.userState});
+      var f = document.createElement("iframe");
+      f.src = "https://127.0.0.1:FOREIGN/PBX0/APPCLIENT/appclient.htm?frame=1";
+      document.body.appendChild(f);
+    });
+  });
+})();"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_detector_follows_the_sessions_input() {
+    let Some(desk) = Session::start("web-idle", false) else {
+        return;
+    };
+    let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
+    pbx.set_test_script(&IDLE.replace("FOREIGN", &pbx.foreign_port.to_string()));
+    let ca = pbx.ca_file.to_str().unwrap().to_owned();
+    let server = pbx.server();
+    let app = App::start(&desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info");
+    });
+    let started = pbx
+        .wait_for(Duration::from_secs(30), |r| r["kind"] == "idle-started")
+        .await
+        .unwrap_or_else(|| panic!("no detector started: {:?}", pbx.reports()));
+    assert_eq!(started["permission"], "granted", "{started}");
+    assert_eq!(started["user"], "active", "{started}");
+    // Input now: the minute starts here.
+    desk.run("xdotool", &["mousemove", "10", "10"]);
+    let quiet = Instant::now();
+    let short = pbx
+        .wait_for(Duration::from_secs(5), |r| r["kind"] == "short-threshold")
+        .await
+        .expect("a 1 s threshold is refused");
+    assert_eq!(short["error"], "TypeError");
+    let frame = pbx
+        .wait_for(Duration::from_secs(10), |r| r["kind"] == "frame-idle")
+        .await
+        .expect("the foreign frame's detector");
+    assert_eq!(
+        (&frame["permission"], &frame["error"]),
+        (
+            &serde_json::json!("denied"),
+            &serde_json::json!("NotAllowedError")
+        ),
+        "{frame}"
+    );
+    let idle = pbx
+        .wait_for(Duration::from_secs(75), |r| {
+            r["kind"] == "idle-change" && r["user"] == "idle"
+        })
+        .await
+        .unwrap_or_else(|| panic!("not idle after 75 s: {:?}", pbx.reports()));
+    let to_idle = quiet.elapsed();
+    println!(
+        "no input → IdleDetector userState idle after {to_idle:?} (threshold 60 s, polled every 1 s): {idle}"
+    );
+    assert!(to_idle >= Duration::from_millis(59_500), "{to_idle:?}");
+    assert_eq!(idle["screen"], "unlocked");
+    let moved = Instant::now();
+    desk.run("xdotool", &["mousemove", "300", "200"]);
+    pbx.wait_for(Duration::from_secs(5), |r| {
+        r["kind"] == "idle-change" && r["user"] == "active"
+    })
+    .await
+    .unwrap_or_else(|| panic!("not active again: {:?}", pbx.reports()));
+    println!(
+        "xdotool mousemove → userState active after {:?}",
+        moved.elapsed()
+    );
+    assert!(app.logged("IdleDetector: watching"));
 }

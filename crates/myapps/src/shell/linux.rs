@@ -177,6 +177,21 @@ fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
         &[],
         &[],
     ));
+    ucm.add_script(&UserScript::new(
+        super::web_idle::IDLE_DETECTOR,
+        all,
+        start,
+        &[],
+        &[],
+    ));
+    ucm.add_script(&UserScript::for_world(
+        super::web_idle::IDLE_FORWARDER,
+        all,
+        start,
+        WORLD,
+        &[],
+        &[],
+    ));
     ucm.add_script(&UserScript::for_world(
         FRAME_ORIGIN,
         all,
@@ -209,8 +224,9 @@ pub fn guard(
         true
     });
     // Page notifications (WHATWG Notifications API) of a trusted page become OS
-    // notifications (the permission: `web_platform::grant`).
-    super::web_platform::grant(&wv, trusted.origins());
+    // notifications; the same origins may set the app badge and detect idleness.
+    super::web_platform::trust(trusted.origins());
+    super::web_idle::register(&wv);
     let t = trusted.clone();
     wv.connect_show_notification(move |wv, n| {
         let page = wv.uri().map(|u| u.to_string()).unwrap_or_default();

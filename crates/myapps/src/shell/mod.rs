@@ -27,6 +27,8 @@ mod rtc_wry;
 pub mod settings_window;
 mod tray;
 #[cfg(target_os = "linux")]
+mod web_idle;
+#[cfg(target_os = "linux")]
 mod web_platform;
 mod webviews;
 #[cfg(windows)]

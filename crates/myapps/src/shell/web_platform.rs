@@ -6,6 +6,7 @@
 //!   the frame's own origin (read in our isolated world) come here, and a trusted
 //!   origin's badge goes to the tray item ([`Badge`], `UserEvent::Badge`).
 //! * **Notifications API** (WHATWG): page notifications as OS notifications.
+//! * **Idle Detection** (WICG): `super::web_idle`.
 //!
 //! Notifications: WebKitGTK asks for the permission (`permission-request` with a
 //! `NotificationPermissionRequest`, answered in `linux.rs`: yes for trusted origins, no
@@ -79,19 +80,36 @@ pub fn set_events(proxy: EventLoopProxy<UserEvent>) {
     EVENTS.with_borrow_mut(|e| *e = Some(proxy));
 }
 
-/// A message of [`BADGE_FORWARDER`]: a trusted frame's badge goes to the tray.
+/// Whether `origin` is one of the trusted origins of a window.
+pub fn is_trusted(origin: &str) -> bool {
+    GRANTED.with_borrow(|g| g.iter().flatten().any(|o| o == origin))
+}
+
+/// A message of [`BADGE_FORWARDER`] or [`super::web_idle::IDLE_FORWARDER`]: a trusted
+/// frame's badge goes to the tray, its idle detector's threshold to the idle watcher.
 pub fn platform_message(message: &str) {
     let mut parts = message.splitn(3, ' ');
-    let (Some("badge"), Some(value), Some(origin)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(kind), Some(value), Some(origin)) = (parts.next(), parts.next(), parts.next()) else {
         tracing::warn!(?message, "unexpected web platform message");
         return;
     };
+    if kind == "idle" {
+        match value.parse::<u64>() {
+            Ok(ms) if is_trusted(origin) => super::web_idle::start(ms),
+            Ok(_) => tracing::info!(%origin, "IdleDetector of an untrusted frame ignored"),
+            Err(_) => tracing::warn!(?message, "unexpected idle threshold"),
+        }
+        return;
+    }
+    if kind != "badge" {
+        tracing::warn!(?message, "unexpected web platform message");
+        return;
+    }
     let Some(badge) = Badge::parse(value) else {
         tracing::warn!(?message, "unexpected badge");
         return;
     };
-    if !GRANTED.with_borrow(|g| g.iter().flatten().any(|o| o == origin)) {
+    if !is_trusted(origin) {
         tracing::info!(%origin, ?badge, "app badge of an untrusted frame ignored");
         return;
     }
@@ -110,7 +128,7 @@ struct Shown {
 }
 
 thread_local! {
-    /// The trusted origins of every window so far: granted notifications, may set the badge.
+    /// The trusted origins of every window so far: may set the badge, detect idleness.
     static GRANTED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
     /// The way to the event loop (the tray lives there), set by the app at start.
     static EVENTS: RefCell<Option<EventLoopProxy<UserEvent>>> = const { RefCell::new(None) };
@@ -119,14 +137,10 @@ thread_local! {
     static SHOWN: RefCell<Option<Option<Shown>>> = const { RefCell::new(None) };
 }
 
-/// Grants the Notification permission to `origins` in the default web context (wry's
-/// webviews use it), before a webview is built. WebKit asks a page's
-/// `Notification.requestPermission()` (`permission-request`) only after a user gesture
-/// and denies it otherwise; the web client asks at start. So the trusted origins are
-/// granted up front, as WebKit provides for (`initialize-notification-permissions`,
-/// emitted when a web process starts; later grants are sent to the running ones too).
-pub fn grant(wv: &WebView, origins: &[String]) {
-    use webkit2gtk::{WebContextExt, WebViewExt};
+/// Adds a window's trusted origins (the PBX's, the local service's): they may set the
+/// badge and use the idle detector. (The Notification permission is answered per
+/// request in `linux.rs`; WebKit asks only after a user gesture.)
+pub fn trust(origins: &[String]) {
     GRANTED.with_borrow_mut(|g| {
         let list = g.get_or_insert_with(Vec::new);
         for o in origins {
@@ -135,31 +149,6 @@ pub fn grant(wv: &WebView, origins: &[String]) {
             }
         }
     });
-    let Some(ctx) = wv.context() else {
-        tracing::warn!("page notifications: no web context to grant the permission in");
-        return;
-    };
-    ctx.connect_initialize_notification_permissions(|ctx| {
-        tracing::info!("page notifications: WebKit asks for the initial permissions");
-        initialize(ctx);
-    });
-    initialize(&ctx);
-}
-
-fn initialize(ctx: &webkit2gtk::WebContext) {
-    use webkit2gtk::WebContextExt;
-    let origins: Vec<webkit2gtk::SecurityOrigin> = GRANTED.with_borrow(|g| {
-        g.iter()
-            .flatten()
-            .map(|o| webkit2gtk::SecurityOrigin::for_uri(o))
-            .collect()
-    });
-    let allowed: Vec<&webkit2gtk::SecurityOrigin> = origins.iter().collect();
-    ctx.initialize_notification_permissions(&allowed, &[]);
-    tracing::info!(
-        origins = allowed.len(),
-        "page notifications: permission granted to the trusted origins"
-    );
 }
 
 /// `show-notification` of a webview of a trusted page: shows `n` on the OS. Returns
