@@ -43,6 +43,9 @@ pub struct Session {
     pub bus: String,
     /// Started in this order, killed in reverse.
     children: Vec<(&'static str, Child)>,
+    /// The accessibility bus runs ([`Session::with_accessibility`]): programs get GTK's
+    /// AT-SPI bridge.
+    accessible: bool,
 }
 
 /// `true` when desktop tests are to be skipped (and says so).
@@ -94,6 +97,7 @@ impl Session {
             bus: format!("unix:path={}", bus_path.display()),
             dir,
             children: vec![("Xvfb", xvfb)],
+            accessible: false,
         };
         // A session bus without service directories: nothing is started by D-Bus
         // activation (Debian's dunst package would otherwise start a dunst on the first
@@ -154,9 +158,11 @@ impl Session {
             .env("XDG_DATA_HOME", self.dir.join("data"))
             .env("XDG_CACHE_HOME", self.dir.join("cache"))
             .env("XDG_STATE_HOME", self.dir.join("state"))
-            // GTK skips the accessibility bridge (AT-SPI): a private session has no bus for it.
-            .env("NO_AT_BRIDGE", "1")
             .env_remove("WAYLAND_DISPLAY");
+        // GTK skips the accessibility bridge (AT-SPI) unless the session has its bus.
+        if !self.accessible {
+            c.env("NO_AT_BRIDGE", "1");
+        }
         c
     }
 
@@ -203,8 +209,37 @@ impl Session {
         );
     }
 
+    /// Starts the accessibility bus as a desktop does (at-spi2-core's bus launcher, which
+    /// owns `org.a11y.Bus` on the session bus and starts the registry on its own bus):
+    /// programs started after this expose their UI to AT-SPI clients such as
+    /// `tests/tools/atspi_tree.py` (run with `/usr/bin/python3`, python3-pyatspi).
+    pub fn with_accessibility(mut self) -> Session {
+        let launcher = "/usr/libexec/at-spi-bus-launcher";
+        if !Path::new(launcher).is_file() {
+            crate::missing("at-spi2-core (/usr/libexec/at-spi-bus-launcher)");
+        }
+        self.accessible = true;
+        self.spawn(launcher, &["--launch-immediately"]);
+        self.wait_for("the accessibility bus", |s| {
+            s.command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.a11y.Bus",
+                    "/org/a11y/bus",
+                    "org.a11y.Bus.GetAddress",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        self
+    }
+
     fn spawn(&mut self, program: &'static str, args: &[&str]) {
-        let log = std::fs::File::create(self.dir.join(format!("{program}.log"))).unwrap();
+        let base = Path::new(program)
+            .file_name()
+            .map_or(program.into(), |b| b.to_string_lossy());
+        let log = std::fs::File::create(self.dir.join(format!("{base}.log"))).unwrap();
         let child = self
             .command(program)
             .args(args)
@@ -223,7 +258,9 @@ impl Session {
                 if let Ok(Some(status)) = child.try_wait() {
                     panic!(
                         "{name} exited ({status}) while waiting for {what}; log: {}",
-                        self.dir.join(format!("{name}.log")).display()
+                        self.dir
+                            .join(format!("{}.log", name.rsplit('/').next().unwrap_or(name)))
+                            .display()
                     );
                 }
             }
