@@ -389,3 +389,79 @@ async fn screenshot(desk: &Session, name: &str) {
     }
     println!("screenshot {}", shot.display());
 }
+
+/// The web client asks the launcher for the settings window (`ShowSettings`, ours).
+const SHOW_SETTINGS: &str = r#"(function () {
+  if (new URLSearchParams(location.search).get("popup")) return;
+  (function ask() {
+    if (typeof ws === "undefined" || ws.readyState !== 1) { setTimeout(ask, 50); return; }
+    ws.send(JSON.stringify({mt: "ApiRequest", api: "com.innovaphone.launcher", provider: "*",
+      consumer: "client", src: "settings-1", msg: {mt: "ShowSettings"}}));
+  })();
+})();"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_launcher_api_opens_the_settings_window() {
+    let Some(desk) = Session::start("settings-from-launcher", false) else {
+        return;
+    };
+    let pbx =
+        test_support::pbx::PbxStandIn::start(&desk.dir(), test_support::pbx::Mode::MyApps).await;
+    pbx.set_test_script(SHOW_SETTINGS);
+    let (ca, server) = (pbx.ca_file.to_str().unwrap().to_owned(), pbx.server());
+    let _app = App::start(&desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info")
+            .env("LANG", "en_US.UTF-8");
+    });
+    let result = pbx
+        .wait_for(Duration::from_secs(30), |r| {
+            r["kind"] == "message" && r["msg"]["src"] == "settings-1"
+        })
+        .await
+        .unwrap_or_else(|| panic!("no ShowSettings result: {:?}", pbx.reports()));
+    assert_eq!(result["msg"]["msg"]["mt"], "ShowSettingsResult", "{result}");
+    assert!(result["msg"].get("errorText").is_none(), "{result}");
+    let t = Instant::now();
+    loop {
+        // (xdotool exits 1 while no window matches.)
+        let found = desk
+            .command("xdotool")
+            .args(["search", "--name", "^myApps settings$"])
+            .output()
+            .unwrap();
+        if found.status.success() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "no settings window");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("ShowSettings → settings window after {:?}", t.elapsed());
+    // Its own process: end it with the session.
+    let _ = desk
+        .command("pkill")
+        .args(["-f", "myapps --settings"])
+        .status();
+
+    // Without windows the answer says why.
+    let h = headless(&desk);
+    let mut ws = client(&h).await;
+    ws.send(Message::text(
+        json!({"mt":"ApiRequest","api":LAUNCHER,"provider":"*","consumer":"c","src":"s2",
+               "msg":{"mt":"ShowSettings"}})
+        .to_string(),
+    ))
+    .await
+    .unwrap();
+    let r = until(&mut ws, "ShowSettingsResult", Duration::from_secs(5), |m| {
+        (m["mt"] == "ApiResult" && m["src"] == "s2").then(|| m.clone())
+    })
+    .await;
+    assert!(
+        r["errorText"]
+            .as_str()
+            .is_some_and(|e| e.contains("--headless")),
+        "{r}"
+    );
+}

@@ -27,6 +27,11 @@
 //!   and provider alike).
 //!
 //! The notification is forgotten after a click (the OS closes it).
+//!
+//! # Settings window (ours)
+//! `ShowSettings` opens the app's settings window where the app set a way to
+//! ([`Launcher::on_show_settings`]: the desktop app; not `--headless`) and is answered
+//! `{"mt":"ShowSettingsResult"}`, with `errorText` when it cannot.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -283,10 +288,14 @@ struct State {
     by_origin: HashMap<Origin, u64>,
 }
 
+/// Opens the settings window (set by the desktop app).
+pub type ShowSettings = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 struct Inner {
     state: Mutex<State>,
     endpoint: EndpointSender,
     notifier: Arc<dyn Notifier>,
+    show_settings: Mutex<Option<ShowSettings>>,
 }
 
 /// The running `com.innovaphone.launcher` provider. Cloning gives another handle.
@@ -317,6 +326,7 @@ impl Launcher {
             }),
             endpoint: endpoint.sender(),
             notifier,
+            show_settings: Mutex::new(None),
         }));
         launcher.send(ApiMessage::RegisterApi(Register {
             api: LAUNCHER_API.into(),
@@ -397,6 +407,34 @@ impl Launcher {
         }
     }
 
+    /// How `ShowSettings` opens the settings window (the desktop app sets it).
+    pub fn on_show_settings(&self, f: ShowSettings) {
+        *self
+            .0
+            .show_settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(f);
+    }
+
+    /// `ShowSettings`: the window opens, or the reason it cannot.
+    fn show_settings(&self, r: &Request) {
+        let f = self
+            .0
+            .show_settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let outcome = match f {
+            Some(f) => f(),
+            None => Err("this launcher runs without windows (--headless)".to_owned()),
+        };
+        let mut res = ApiResultMsg::answering(r, None, json!({"mt": "ShowSettingsResult"}));
+        if let Err(e) = outcome {
+            res.error_text = Some(format!("the settings window cannot open: {e}"));
+        }
+        self.send(ApiMessage::ApiResult(res));
+    }
+
     /// Reports a click as a notifier would (for backends that hold a [`Launcher`] rather
     /// than a [`ClickSink`]).
     pub fn clicked(&self, click: Click) {
@@ -411,6 +449,10 @@ impl Launcher {
                     "AddLocalNotification" => self.add(&r),
                     "RemoveLocalNotification" => {
                         self.remove(&r);
+                        Ok(())
+                    }
+                    "ShowSettings" => {
+                        self.show_settings(&r);
                         Ok(())
                     }
                     other => Err(NotificationError::UnknownMessage(other.to_owned())),

@@ -275,6 +275,11 @@ fn launch(
             (origin, url, None)
         }
     };
+    // The launcher API's `ShowSettings` (docs/protocol.md §7.7) opens the settings window
+    // as the tray does.
+    service
+        .launcher()
+        .on_show_settings(std::sync::Arc::new(super::tray::open_settings));
     let desktop = {
         let _in_runtime = rt.enter();
         pending.desktop.attach(&service)
