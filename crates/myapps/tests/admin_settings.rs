@@ -97,19 +97,6 @@ fn traced(h: &common::Headless, needle: &str, limit: Duration) -> Instant {
     }
 }
 
-/// The launcher model's `userActivity.inactive` from an `ApiUpdate`.
-fn inactive(m: &Value) -> Option<bool> {
-    if m["mt"] != "ApiUpdate" {
-        return None;
-    }
-    m["apis"][LAUNCHER]
-        .as_object()?
-        .values()
-        .next()?
-        .pointer("/model/userActivity/inactive")?
-        .as_bool()
-}
-
 fn headless(x: &Session) -> common::Headless {
     let mut base = x.command(env!("CARGO_BIN_EXE_myapps"));
     // The log flags follow the settings only when RUST_LOG does not choose.
@@ -199,7 +186,7 @@ async fn the_pbx_admin_settings_apply_at_once_and_win() {
     x.run("xdotool", &["mousemove", "10", "10"]);
     let quiet = Instant::now();
     until(&mut ws, "inactive:true", Duration::from_secs(8), |m| {
-        inactive(m).filter(|i| *i)
+        common::launcher_inactive(m).filter(|i| *i)
     })
     .await;
     let to_inactive = quiet.elapsed();
@@ -438,11 +425,19 @@ async fn the_launcher_api_opens_the_settings_window() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("ShowSettings → settings window after {:?}", t.elapsed());
-    // Its own process: end it with the session.
-    let _ = desk
-        .command("pkill")
-        .args(["-f", "myapps --settings"])
-        .status();
+    // Its own process (this session's alone, found by its window; other tests' settings
+    // windows run beside it): ended here.
+    let pid = desk
+        .command("xdotool")
+        .args(["search", "--name", "^myApps settings$", "getwindowpid"])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_owned();
+    assert!(
+        pid.parse::<u32>().is_ok(),
+        "the settings window's pid: {pid:?}"
+    );
+    let _ = std::process::Command::new("kill").arg(&pid).status();
 
     // Without windows the answer says why.
     let h = headless(&desk);

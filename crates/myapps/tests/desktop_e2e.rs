@@ -212,19 +212,6 @@ async fn notification_on_dunst_and_its_click_reach_the_app() {
     }
 }
 
-/// The launcher model's `userActivity.inactive` from an `ApiUpdate`.
-fn inactive(m: &Value) -> Option<bool> {
-    if m["mt"] != "ApiUpdate" {
-        return None;
-    }
-    m["apis"][LAUNCHER]
-        .as_object()?
-        .values()
-        .next()?
-        .pointer("/model/userActivity/inactive")?
-        .as_bool()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_user_becomes_inactive_and_active_again() {
     let Some(s) = Session::start("idle_user_becomes_inactive_and_active_again", false) else {
@@ -242,7 +229,7 @@ async fn idle_user_becomes_inactive_and_active_again() {
         &mut ws,
         "active, then inactive:true",
         Duration::from_secs(8),
-        |m| match inactive(m)? {
+        |m| match common::launcher_inactive(m)? {
             false => {
                 seen_active = true;
                 None
@@ -261,7 +248,7 @@ async fn idle_user_becomes_inactive_and_active_again() {
     let moved = Instant::now();
     s.run("xdotool", &["mousemove", "300", "200"]);
     until(&mut ws, "inactive:false", Duration::from_secs(5), |m| {
-        inactive(m).filter(|i| !*i)
+        common::launcher_inactive(m).filter(|i| !*i)
     })
     .await;
     eprintln!(

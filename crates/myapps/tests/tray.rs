@@ -89,6 +89,26 @@ fn start_app(desk: &Session, trace_dir: &Path, log_name: &str) -> App {
     })
 }
 
+/// The panel's side on the session bus: owns `org.kde.StatusNotifierWatcher`; the items
+/// that register.
+fn panel(desk: &Session) -> (Connection, Arc<Mutex<Vec<String>>>) {
+    let items = Arc::new(Mutex::new(Vec::new()));
+    let conn = zbus::blocking::connection::Builder::address(desk.bus.as_str())
+        .unwrap()
+        .name("org.kde.StatusNotifierWatcher")
+        .unwrap()
+        .serve_at(
+            "/StatusNotifierWatcher",
+            Watcher {
+                items: items.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    (conn, items)
+}
+
 /// Polls `f` every 100 ms until it gives `Some`, for `limit` at most.
 fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let t = Instant::now();
@@ -236,20 +256,7 @@ fn tray_menu_toggles_settings_opens_the_trace_folder_and_quits() {
     };
     // (xprop has no display-less check; `Session::run` names it when it is missing.)
     test_support::require(&[("xdg-mime", &["--version"]), ("xdg-open", &["--version"])]);
-    let items = Arc::new(Mutex::new(Vec::new()));
-    let conn = zbus::blocking::connection::Builder::address(desk.bus.as_str())
-        .unwrap()
-        .name("org.kde.StatusNotifierWatcher")
-        .unwrap()
-        .serve_at(
-            "/StatusNotifierWatcher",
-            Watcher {
-                items: items.clone(),
-            },
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+    let (conn, items) = panel(&desk);
     // The session's file manager: records what it was asked to open.
     let opened = desk.dir().join("opened.txt");
     let recorder = desk.dir().join("file-manager.sh");
@@ -486,20 +493,7 @@ fn a_pages_app_badge_shows_in_the_tray_item() {
     let Some(desk) = Session::start("tray-badge", false) else {
         return;
     };
-    let items = Arc::new(Mutex::new(Vec::new()));
-    let conn = zbus::blocking::connection::Builder::address(desk.bus.as_str())
-        .unwrap()
-        .name("org.kde.StatusNotifierWatcher")
-        .unwrap()
-        .serve_at(
-            "/StatusNotifierWatcher",
-            Watcher {
-                items: items.clone(),
-            },
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+    let (conn, items) = panel(&desk);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let pbx = rt.block_on(test_support::pbx::PbxStandIn::start(
         &desk.dir(),

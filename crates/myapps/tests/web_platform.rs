@@ -38,6 +38,16 @@ const NOTIFY: &str = r#"(function () {
   }, {once: true});
 })();"#;
 
+/// The app on the stand-in's page.
+fn on_stand_in(desk: &Session, pbx: &PbxStandIn) -> App {
+    let (ca, server) = (pbx.ca_file.to_str().unwrap().to_owned(), pbx.server());
+    App::start(desk, "app.log", |cmd| {
+        cmd.args(["--server", &server, "--test-ca", &ca])
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info");
+    })
+}
+
 fn displayed(s: &Session) -> u32 {
     s.run("dunstctl", &["count", "displayed"])
         .trim()
@@ -52,13 +62,7 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
     };
     let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
     pbx.set_test_script(NOTIFY);
-    let ca = pbx.ca_file.to_str().unwrap().to_owned();
-    let server = pbx.server();
-    let app = App::start(&desk, "app.log", |cmd| {
-        cmd.args(["--server", &server, "--test-ca", &ca])
-            .args(NO_DEVICES)
-            .env("RUST_LOG", "info");
-    });
+    let app = on_stand_in(&desk, &pbx);
     let at_start = pbx
         .wait_for(Duration::from_secs(30), |r| {
             r["kind"] == "permission-at-start"
@@ -151,13 +155,7 @@ async fn idle_detector_follows_the_sessions_input() {
     };
     let pbx = PbxStandIn::start(&desk.dir(), Mode::MyApps).await;
     pbx.set_test_script(&IDLE.replace("FOREIGN", &pbx.foreign_port.to_string()));
-    let ca = pbx.ca_file.to_str().unwrap().to_owned();
-    let server = pbx.server();
-    let app = App::start(&desk, "app.log", |cmd| {
-        cmd.args(["--server", &server, "--test-ca", &ca])
-            .args(NO_DEVICES)
-            .env("RUST_LOG", "info");
-    });
+    let app = on_stand_in(&desk, &pbx);
     let started = pbx
         .wait_for(Duration::from_secs(30), |r| r["kind"] == "idle-started")
         .await

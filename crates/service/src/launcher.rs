@@ -50,6 +50,7 @@ pub const MESSAGES: &[&str] = &[
     "AddLocalNotification",
     "RemoveLocalNotification",
     "LocalNotificationClicked",
+    "ShowSettings",
 ];
 /// The API apps provide to hear of clicks (16r1).
 pub const NOTIFICATION_HANDLER_API: &str = "com.innovaphone.notificationhandler";

@@ -85,9 +85,15 @@ fn open_ours(path: &str, me: &str) -> io::Result<std::fs::File> {
 pub fn tell(name: &str, args: &[String]) -> io::Result<bool> {
     let me = sid::current_user()?;
     let path = super::pipe_name(name, &me)?;
+    hand_to_running(&path, &me, args)
+}
+
+/// Hands `args` to the instance serving `path` (waiting while its pipe is busy); `false`
+/// when none serves it.
+fn hand_to_running(path: &str, me: &str, args: &[String]) -> io::Result<bool> {
     let start = Instant::now();
     loop {
-        match open_ours(&path, &me) {
+        match open_ours(path, me) {
             Ok(mut f) => {
                 hand_over(&mut f, args)?;
                 return Ok(true);
@@ -107,22 +113,8 @@ pub fn tell(name: &str, args: &[String]) -> io::Result<bool> {
 pub fn claim(name: &str, args: &[String]) -> io::Result<Claim> {
     let me = sid::current_user()?;
     let path = super::pipe_name(name, &me)?;
-    let start = Instant::now();
-    loop {
-        match open_ours(&path, &me) {
-            Ok(mut f) => {
-                hand_over(&mut f, args)?;
-                return Ok(Claim::HandedOver);
-            }
-            Err(e)
-                if e.raw_os_error() == Some(ERROR_PIPE_BUSY)
-                    && start.elapsed() < HANDOFF_TIMEOUT =>
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-            Err(e) => return Err(e),
-        }
+    if hand_to_running(&path, &me, args)? {
+        return Ok(Claim::HandedOver);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

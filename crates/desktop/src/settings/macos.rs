@@ -9,7 +9,10 @@
 //! * Precedence is macOS's own: a value forced by a configuration profile (MDM, the
 //!   wiki's "Configuration via MDM") wins over the user's and is reported as
 //!   [`Source::Machine`]; everything else is the user's. The MDM's lower-case `server`
-//!   key is read when `SERVER` is not set.
+//!   key is read when `SERVER` is not set, in our domain and then in the domain the
+//!   reference page names for it ("Preferences": `defaults write
+//!   com.innovaphone.client-ios-14r1 server "PBX-server-URL"`, [`REFERENCE_DOMAIN`]),
+//!   where it counts as the administrator's ([`Source::Machine`]).
 //! * `list` shows the user's persistent domain only (the merged view would include every
 //!   global Apple default).
 //!
@@ -25,10 +28,16 @@ use super::{Error, SettingsStore, Source, Value, canonical_name};
 /// The defaults domain.
 pub const DOMAIN: &str = "com.innovaphone.myApps";
 
+/// The domain the reference page gives administrators for `server` (its "Preferences"
+/// and "Configuration via MDM" sections), read-only here.
+pub const REFERENCE_DOMAIN: &str = "com.innovaphone.client-ios-14r1";
+
 /// The user-defaults store.
 #[derive(Debug)]
 pub struct DefaultsStore {
     defaults: Retained<NSUserDefaults>,
+    /// [`REFERENCE_DOMAIN`] (`None` when macOS refuses the suite).
+    reference: Option<Retained<NSUserDefaults>>,
 }
 
 impl DefaultsStore {
@@ -37,7 +46,25 @@ impl DefaultsStore {
         let suite = NSString::from_str(DOMAIN);
         let defaults = NSUserDefaults::initWithSuiteName(NSUserDefaults::alloc(), Some(&suite))
             .unwrap_or_else(NSUserDefaults::standardUserDefaults);
-        Self { defaults }
+        let reference = NSUserDefaults::initWithSuiteName(
+            NSUserDefaults::alloc(),
+            Some(&NSString::from_str(REFERENCE_DOMAIN)),
+        );
+        Self {
+            defaults,
+            reference,
+        }
+    }
+
+    /// `server` of [`REFERENCE_DOMAIN`], the administrator's.
+    fn reference_server(&self) -> Result<Option<(Value, Source)>, Error> {
+        let Some(d) = &self.reference else {
+            return Ok(None);
+        };
+        match d.objectForKey(&NSString::from_str("server")) {
+            Some(obj) => Ok(Some((to_value("server", &obj)?, Source::Machine))),
+            None => Ok(None),
+        }
     }
 
     fn read(&self, key: &str) -> Result<Option<(Value, Source)>, Error> {
@@ -99,7 +126,10 @@ impl SettingsStore for DefaultsStore {
     fn get(&self, name: &str) -> Result<Option<(Value, Source)>, Error> {
         let n = canonical_name(name)?;
         match self.read(&n)? {
-            None if n == "SERVER" => self.read("server"),
+            None if n == "SERVER" => match self.read("server")? {
+                None => self.reference_server(),
+                found => Ok(found),
+            },
             found => Ok(found),
         }
     }

@@ -155,43 +155,27 @@ fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
-    // The Badging API (`web_platform`), judged by the frame's own origin.
+    // The Badging API and IdleDetector (`web_platform`), judged by the frame's own origin.
     ucm.register_script_message_handler_in_world("myappsPlatform", WORLD);
     ucm.connect_script_message_received(Some("myappsPlatform"), |_, result| {
         if let Some(m) = result.js_value().map(|v| v.to_str().to_string()) {
             super::web_platform::platform_message(&m);
         }
     });
-    ucm.add_script(&UserScript::new(
-        super::web_platform::BADGE_CALLS,
-        all,
-        start,
-        &[],
-        &[],
-    ));
-    ucm.add_script(&UserScript::for_world(
-        super::web_platform::BADGE_FORWARDER,
-        all,
-        start,
-        WORLD,
-        &[],
-        &[],
-    ));
-    ucm.add_script(&UserScript::new(
-        super::web_idle::IDLE_DETECTOR,
-        all,
-        start,
-        &[],
-        &[],
-    ));
-    ucm.add_script(&UserScript::for_world(
-        super::web_idle::IDLE_FORWARDER,
-        all,
-        start,
-        WORLD,
-        &[],
-        &[],
-    ));
+    // Each API's script in the page's world, its forwarder in ours.
+    for (page, ours) in [
+        (
+            super::web_platform::BADGE_CALLS,
+            super::web_platform::BADGE_FORWARDER,
+        ),
+        (
+            super::web_idle::IDLE_DETECTOR,
+            super::web_idle::IDLE_FORWARDER,
+        ),
+    ] {
+        ucm.add_script(&UserScript::new(page, all, start, &[], &[]));
+        ucm.add_script(&UserScript::for_world(ours, all, start, WORLD, &[], &[]));
+    }
     ucm.add_script(&UserScript::for_world(
         FRAME_ORIGIN,
         all,

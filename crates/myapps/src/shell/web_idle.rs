@@ -68,11 +68,23 @@ pub fn register(wv: &WebView) {
     });
 }
 
+/// At most this many thresholds are watched (each is a thread): a page cannot start
+/// watchers without bound.
+pub const MAX_THRESHOLDS: usize = 8;
+
 /// A trusted frame started a detector with `threshold_ms`: a watcher for it, if none
 /// runs yet.
 pub fn start(threshold_ms: u64) {
     let threshold_ms = threshold_ms.max(MIN_THRESHOLD_MS);
-    if WATCHERS.with_borrow(|w| w.contains_key(&threshold_ms)) {
+    let (running, count) = WATCHERS.with_borrow(|w| (w.contains_key(&threshold_ms), w.len()));
+    if running {
+        return;
+    }
+    if count >= MAX_THRESHOLDS {
+        tracing::warn!(
+            threshold_ms,
+            "IdleDetector: {MAX_THRESHOLDS} thresholds watched already; not this one"
+        );
         return;
     }
     let source = match desktop::idle::open(None) {

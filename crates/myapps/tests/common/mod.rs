@@ -39,6 +39,19 @@ impl Drop for Headless {
     }
 }
 
+/// The launcher model's `userActivity.inactive` from an `ApiUpdate` a client received.
+pub fn launcher_inactive(m: &Value) -> Option<bool> {
+    if m["mt"] != "ApiUpdate" {
+        return None;
+    }
+    m["apis"]["com.innovaphone.launcher"]
+        .as_object()?
+        .values()
+        .next()?
+        .pointer("/model/userActivity/inactive")?
+        .as_bool()
+}
+
 /// Starts `myapps --headless` with media on 127.0.0.1 and `extra` options.
 #[allow(dead_code)]
 pub fn start(extra: &[&str]) -> Headless {

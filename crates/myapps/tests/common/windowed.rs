@@ -58,6 +58,20 @@ impl App {
         App { child, log }
     }
 
+    /// Waits (polling, sync) until the log has a line containing `needle`; fails the test
+    /// after `limit`.
+    pub fn wait_logged(&self, needle: &str, limit: std::time::Duration) {
+        let t = std::time::Instant::now();
+        while !self.logged(needle) {
+            assert!(
+                t.elapsed() < limit,
+                "no {needle:?} in {} within {limit:?}",
+                self.log.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Whether the log has a line containing `needle` now.
     pub fn logged(&self, needle: &str) -> bool {
         std::fs::read_to_string(&self.log).is_ok_and(|l| l.contains(needle))
