@@ -1,5 +1,5 @@
 //! Settings whose effect no other test shows, each changed with `myapps settings set` and
-//! observed where it acts (issue 18's table of settings, in the closing note):
+//! observed where it acts:
 //!
 //! * `USERAGENTTOKEN`: the web client's page sees it in `navigator.userAgent`;
 //! * `WEBRTC`: off, the page has no `RTCPeerConnection` (WebKitGTK has none of its own);
