@@ -117,6 +117,9 @@ pub(crate) struct Desktop {
 
 /// Running desktop services; dropping them stops them.
 pub(crate) struct Attached {
+    /// Hot keys where they cannot follow changes (see [`Live`]).
+    #[cfg(not(target_os = "linux"))]
+    _hotkeys: Option<crate::hotkey_relay::Running>,
     /// Re-reads the settings in effect and follows them ([`Live::follow`]).
     reload: Arc<dyn Fn() + Send + Sync>,
     _pbx: crate::pbx_settings::Watch,
@@ -125,12 +128,16 @@ pub(crate) struct Attached {
 
 /// What follows the settings while the app runs: hot keys re-register and the idle
 /// watcher restarts when the settings in effect change (the PBX's `adminSettings`).
+/// Hot keys follow on Linux only: on Windows and macOS they belong to the thread that
+/// registered them (a message loop; macOS's main thread), and `Live` moves between
+/// threads; there they are registered once, at start.
 struct Live {
     /// Hot keys are on at all (no `--no-hotkeys`).
     hotkeys_on: bool,
     /// `--idle-seconds`, which wins over every setting.
     idle_override: Option<Duration>,
     keys: Option<desktop::settings::typed::HotKeys>,
+    #[cfg(target_os = "linux")]
     hotkeys: Option<crate::hotkey_relay::Running>,
     idle_threshold: Option<Duration>,
     idle: Option<desktop::idle::Watcher>,
@@ -167,6 +174,7 @@ impl Desktop {
             hotkeys_on: self.hotkeys,
             idle_override: self.idle,
             keys: None,
+            #[cfg(target_os = "linux")]
             hotkeys: None,
             idle_threshold: None,
             idle: None,
@@ -186,7 +194,18 @@ impl Desktop {
         });
         let on_change = reload.clone();
         let pbx = crate::pbx_settings::start(&relay, move || on_change());
+        #[cfg(not(target_os = "linux"))]
+        let hotkeys = if self.hotkeys {
+            crate::hotkey_relay::start(&relay, &user_settings().hot_keys).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            })
+        } else {
+            None
+        };
         Attached {
+            #[cfg(not(target_os = "linux"))]
+            _hotkeys: hotkeys,
             reload,
             _pbx: pbx,
             _providers: crate::api_providers::start(&service.relay(), &self.providers),
@@ -217,6 +236,7 @@ impl Live {
     ) {
         // Hot keys work without the window (wiki, "Hot keys"); a session without X11 or a
         // taken key is a warning, not a reason to stop the service.
+        #[cfg(target_os = "linux")]
         if self.hotkeys_on && self.keys.as_ref() != Some(&s.hot_keys) {
             self.hotkeys = None;
             self.hotkeys = crate::hotkey_relay::start(relay, &s.hot_keys).unwrap_or_else(|e| {
@@ -225,6 +245,8 @@ impl Live {
             });
             self.keys = Some(s.hot_keys.clone());
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (relay, &self.keys, self.hotkeys_on);
         let threshold = self.idle_override.unwrap_or_else(|| s.appear_offline());
         if self.idle_threshold != Some(threshold) {
             self.idle = None;

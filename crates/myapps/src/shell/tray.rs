@@ -75,6 +75,8 @@ pub struct State {
 
 /// The tray icon with its menu; removed on drop.
 pub struct Tray {
+    /// Held: dropping it removes the icon (read only for the badge, on Linux).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     icon: TrayIcon,
     autostart: CheckMenuItem,
     taskbar: CheckMenuItem,
