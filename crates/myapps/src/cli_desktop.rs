@@ -59,11 +59,7 @@ pub fn settings(action: SettingsAction) -> ExitCode {
 fn set(store: &mut dyn SettingsStore, name: &str, text: &str) -> Result<(), Error> {
     let (def, value) = typed::parse_input(name, text)?;
     // A value the PBX forces would not apply: refused with the reason, nothing stored.
-    if let Some(admin) = settings::admin::load()?
-        && settings::admin::value_of(&admin, def.name).is_some_and(|(_, forced)| forced)
-    {
-        return Err(settings::admin::forced_error(def.name));
-    }
+    settings::admin::refuse_if_forced(def.name)?;
     match store.set(def.name, value.clone()) {
         // The file backend leaves a corrupt file alone; an explicit `set` moves it aside
         // (and says so) and starts a new one.

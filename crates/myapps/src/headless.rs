@@ -182,7 +182,8 @@ impl Desktop {
         }));
         let relay = service.relay();
         let launcher = service.launcher().clone();
-        lock(&live).follow(&user_settings(), &relay, &launcher);
+        let settings = user_settings();
+        lock(&live).follow(&settings, &relay, &launcher);
         let runtime = tokio::runtime::Handle::current();
         let for_reload = relay.clone();
         let reload: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -196,7 +197,7 @@ impl Desktop {
         let pbx = crate::pbx_settings::start(&relay, move || on_change());
         #[cfg(not(target_os = "linux"))]
         let hotkeys = if self.hotkeys {
-            crate::hotkey_relay::start(&relay, &user_settings().hot_keys).unwrap_or_else(|e| {
+            crate::hotkey_relay::start(&relay, &settings.hot_keys).unwrap_or_else(|e| {
                 tracing::warn!("{e}");
                 None
             })

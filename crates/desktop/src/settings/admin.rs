@@ -129,6 +129,23 @@ pub fn store_at(file: &std::path::Path, admin: &Json) -> Result<bool, Error> {
 /// `myapps settings set` say it.
 pub const FORCED_REASON: &str = "set by your PBX administrator (adminSettings, forced)";
 
+/// Whether `admin` (the kept `adminSettings`) forces `name`.
+pub fn is_forced(admin: Option<&Json>, name: &str) -> bool {
+    admin
+        .and_then(|a| value_of(a, name))
+        .is_some_and(|(_, forced)| forced)
+}
+
+/// Refuses a user's value for `name` when the kept `adminSettings` force it: it would
+/// not apply ([`forced_error`]). The tray's toggles and `myapps settings set` ask this;
+/// the settings window checks its whole submission with [`is_forced`].
+pub fn refuse_if_forced(name: &str) -> Result<(), Error> {
+    if is_forced(load()?.as_ref(), name) {
+        return Err(forced_error(name));
+    }
+    Ok(())
+}
+
 /// The refusal of a user's change to a forced setting.
 pub fn forced_error(name: &str) -> Error {
     invalid(

@@ -124,10 +124,7 @@ pub fn apply(
             errors.insert(name.clone(), "not a setting this app knows".to_owned());
             continue;
         };
-        if admin
-            .and_then(|a| admin::value_of(a, d.name))
-            .is_some_and(|(_, f)| f)
-        {
+        if admin::is_forced(admin, d.name) {
             errors.insert(name.clone(), admin::FORCED_REASON.to_owned());
             continue;
         }

@@ -185,11 +185,7 @@ pub fn open() -> Result<Box<dyn SettingsStore>, Error> {
 /// ([`admin::forced_error`]): the user's value would not apply.
 pub fn store_bool(name: &str, on: bool) -> Result<Box<dyn SettingsStore>, Error> {
     let (def, value) = typed::parse_input(name, if on { "1" } else { "0" })?;
-    if let Some(admin) = admin::load()?
-        && admin::value_of(&admin, def.name).is_some_and(|(_, forced)| forced)
-    {
-        return Err(admin::forced_error(def.name));
-    }
+    admin::refuse_if_forced(def.name)?;
     let mut store = open()?;
     store.set(def.name, value)?;
     Ok(store)
