@@ -125,6 +125,15 @@ async fn the_pbx_admin_settings_apply_at_once_and_win() {
     x.run(bin, &["settings", "set", "HOTKEYACCEPT", "F7"]);
     let h = headless(&x);
     let mut ws = client(&h).await;
+    // The relay has taken the client once it sends the client its first ApiUpdate; a key
+    // pressed before that finds no client ("no myApps client is connected", seen in CI).
+    until(
+        &mut ws,
+        "the relay's first ApiUpdate",
+        Duration::from_secs(10),
+        |m| (m["mt"] == "ApiUpdate").then_some(()),
+    )
+    .await;
     traced(&h, "hot key F7", Duration::from_secs(10));
     key(&x, "F7");
     assert_eq!(
