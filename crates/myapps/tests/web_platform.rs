@@ -1,8 +1,10 @@
 //! The web platform the client uses in any browser, mapped to the OS by the shell: a page
 //! of the PBX stand-in (trusted origin) asks for the Notification permission and creates
 //! `new Notification("Call from Bob", …)`; it appears on the test session's notification
-//! server (dunst); dunst's default action (what a click on it does) raises our window and
-//! the page receives the notification's `click` event.
+//! server (dunst) with the page's two actions as buttons; dunst's default action (what a
+//! click on it does) raises our window and the page receives the notification's `click`
+//! event. A second notification's "Reject" button, chosen in dunst's context menu, fires
+//! `click` with `action` = `reject`.
 //!
 //! `IdleDetector` (WICG Idle Detection), which WebKitGTK lacks, on the same page: with the
 //! spec's shortest threshold (60 s), `idle` after a minute without input under Xvfb and
@@ -30,9 +32,18 @@ const NOTIFY: &str = r#"(function () {
     Notification.requestPermission().then(function (p) {
       report("permission", {state: p, now: Notification.permission});
       if (p !== "granted") return;
-      var n = new Notification("Call from Bob", {body: "4711", tag: "call-1"});
-      n.onshow = function () { report("notification-show", {}); };
-      n.onclick = function () { report("notification-click", {title: n.title}); };
+      var actions = [{action: "accept", title: "Accept"}, {action: "reject", title: "Reject"}];
+      var n = new Notification("Call from Bob", {body: "4711", tag: "call-1", actions: actions});
+      n.onshow = function () { report("notification-show", {maxActions: Notification.maxActions}); };
+      n.onclick = function (e) {
+        report("notification-click", {title: n.title, action: e.action || null});
+        // The next call, answered with a button.
+        var m = new Notification("Call from Alice", {body: "4712", tag: "call-2", actions: actions});
+        m.onclick = function (e) {
+          report("notification-click", {title: m.title, action: e.action || null});
+        };
+        m.onclose = function () { report("notification-close", {title: m.title}); };
+      };
       n.onerror = function () { report("notification-error", {}); };
     }, function (e) { report("permission", {error: String(e)}); });
   }, {once: true});
@@ -119,6 +130,63 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
         app.logged("page notification clicked: window raised"),
         "the window was raised"
     );
+    assert_eq!(
+        click.unwrap()["action"],
+        serde_json::Value::Null,
+        "a click is no action"
+    );
+
+    // The second call's "Reject" button, from dunst's context menu.
+    while displayed(&desk) != 1 {
+        assert!(
+            clicked.elapsed() < Duration::from_secs(10),
+            "no second notification; reports {:?}",
+            pbx.reports()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    desk.choose("#Reject (Call from Alice)");
+    let chosen = Instant::now();
+    desk.run("dunstctl", &["context"]);
+    let action = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            r["kind"] == "notification-click" && r["title"] == "Call from Alice"
+        })
+        .await;
+    let menu = desk.menu();
+    println!("dunst's menu:\n{menu}");
+    let action = action.unwrap_or_else(|| panic!("no action click; reports {:?}", pbx.reports()));
+    println!(
+        "dunst \"Reject\" button → the page's click with action {}: {:?}",
+        action["action"],
+        chosen.elapsed()
+    );
+    assert_eq!(action["action"], "reject", "{action}");
+    assert!(
+        menu.contains("#Accept (Call from Alice)") && menu.contains("#Reject (Call from Alice)"),
+        "the page's actions are the notification's buttons: {menu}"
+    );
+    assert!(
+        app.logged("page notification action: window raised"),
+        "the window was raised"
+    );
+    // Closed on the OS and in the page after the action.
+    let closed = pbx
+        .wait_for(Duration::from_secs(10), |r| {
+            r["kind"] == "notification-close"
+        })
+        .await;
+    assert!(
+        closed.is_some(),
+        "the page heard close; {:?}",
+        pbx.reports()
+    );
+    assert_eq!(displayed(&desk), 0, "gone from dunst");
+    let show = pbx
+        .reports()
+        .into_iter()
+        .find(|r| r["kind"] == "notification-show");
+    assert_eq!(show.unwrap()["maxActions"], 2);
 }
 
 /// The PBX page's detector (60 s) and one with a too short threshold; a foreign frame's.

@@ -155,7 +155,8 @@ fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
         }
     });
     ucm.add_script(&UserScript::new(MEDIA_CALLS, all, start, &[], &[]));
-    // The Badging API and IdleDetector (`web_platform`), judged by the frame's own origin.
+    // The Badging API, IdleDetector and notification actions (`web_platform`), judged by
+    // the frame's own origin.
     ucm.register_script_message_handler_in_world("myappsPlatform", WORLD);
     ucm.connect_script_message_received(Some("myappsPlatform"), |_, result| {
         if let Some(m) = result.js_value().map(|v| v.to_str().to_string()) {
@@ -171,6 +172,10 @@ fn scripts(ucm: &UserContentManager, rtc: Option<&Rtc>) {
         (
             super::web_idle::IDLE_DETECTOR,
             super::web_idle::IDLE_FORWARDER,
+        ),
+        (
+            super::web_notify::NOTIFICATION_ACTIONS,
+            super::web_notify::ACTIONS_FORWARDER,
         ),
     ] {
         ucm.add_script(&UserScript::new(page, all, start, &[], &[]));
@@ -218,7 +223,7 @@ pub fn guard(
             tracing::info!(%page, "page notification of an untrusted page dropped");
             return true;
         }
-        super::web_platform::show(wv, n)
+        super::web_notify::show(wv, n)
     });
     let t = trusted.clone();
     wv.connect_decide_policy(move |_, decision, kind| match kind {

@@ -29,6 +29,8 @@ mod tray;
 #[cfg(target_os = "linux")]
 mod web_idle;
 #[cfg(target_os = "linux")]
+mod web_notify;
+#[cfg(target_os = "linux")]
 mod web_platform;
 mod webviews;
 #[cfg(windows)]

@@ -5,28 +5,14 @@
 //!   WebKitGTK lacks, are defined by a page-world script in every frame; the call and
 //!   the frame's own origin (read in our isolated world) come here, and a trusted
 //!   origin's badge goes to the tray item ([`Badge`], `UserEvent::Badge`).
-//! * **Notifications API** (WHATWG): page notifications as OS notifications.
+//! * **Notifications API** (WHATWG), with actions: `super::web_notify`.
 //! * **Idle Detection** (WICG): `super::web_idle`.
 //!
-//! Notifications: WebKitGTK asks for the permission (`permission-request` with a
-//! `NotificationPermissionRequest`, answered in `linux.rs`: yes for trusted origins, no
-//! for others) and hands each `new Notification(…)` to `show-notification`. We show it
-//! through `desktop::notify` (the same backends as the launcher's notifications) instead
-//! of WebKit's default, so it follows the `NOTIFICATIONS` setting and a click comes back:
-//! the OS's click focuses the page's window and fires the page's `click` event
-//! (`webkit_notification_clicked`); the page's `close()` removes it from the OS.
-//!
-//! Everything here runs on GTK's main thread; the notification service's click handler
-//! runs on its own thread and comes back through the main context.
+//! Everything here runs on GTK's main thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use tao::event_loop::EventLoopProxy;
-use webkit2gtk::glib;
-use webkit2gtk::glib::prelude::Cast;
-use webkit2gtk::{Notification, NotificationExt, WebView};
 
 use super::UserEvent;
 
@@ -85,8 +71,10 @@ pub fn is_trusted(origin: &str) -> bool {
     GRANTED.with_borrow(|g| g.iter().flatten().any(|o| o == origin))
 }
 
-/// A message of [`BADGE_FORWARDER`] or [`super::web_idle::IDLE_FORWARDER`]: a trusted
-/// frame's badge goes to the tray, its idle detector's threshold to the idle watcher.
+/// A message of [`BADGE_FORWARDER`], [`super::web_idle::IDLE_FORWARDER`] or
+/// [`super::web_notify::ACTIONS_FORWARDER`]: a trusted frame's badge goes to the tray,
+/// its idle detector's threshold to the idle watcher, a notification's actions to the
+/// notification it is about to show.
 pub fn platform_message(message: &str) {
     let mut parts = message.splitn(3, ' ');
     let (Some(kind), Some(value), Some(origin)) = (parts.next(), parts.next(), parts.next()) else {
@@ -98,6 +86,14 @@ pub fn platform_message(message: &str) {
             Ok(ms) if is_trusted(origin) => super::web_idle::start(ms),
             Ok(_) => tracing::info!(%origin, "IdleDetector of an untrusted frame ignored"),
             Err(_) => tracing::warn!(?message, "unexpected idle threshold"),
+        }
+        return;
+    }
+    if kind == "actions" {
+        if is_trusted(origin) {
+            super::web_notify::offered(value);
+        } else {
+            tracing::info!(%origin, "notification actions of an untrusted frame ignored");
         }
         return;
     }
@@ -121,20 +117,11 @@ pub fn platform_message(message: &str) {
     });
 }
 
-/// The OS notifications of pages, shown and not yet clicked or closed.
-struct Shown {
-    notifier: Arc<dyn desktop::notify::Notifier>,
-    notes: HashMap<String, (Notification, WebView)>,
-}
-
 thread_local! {
     /// The trusted origins of every window so far: may set the badge, detect idleness.
     static GRANTED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
     /// The way to the event loop (the tray lives there), set by the app at start.
     static EVENTS: RefCell<Option<EventLoopProxy<UserEvent>>> = const { RefCell::new(None) };
-    /// Opened at the first notification; `None` inside when the OS has no service (or
-    /// `NOTIFICATIONS` is off), which is logged once.
-    static SHOWN: RefCell<Option<Option<Shown>>> = const { RefCell::new(None) };
 }
 
 /// Adds a window's trusted origins (the PBX's, the local service's): they may set the
@@ -147,91 +134,6 @@ pub fn trust(origins: &[String]) {
             if !list.contains(o) {
                 list.push(o.clone());
             }
-        }
-    });
-}
-
-/// `show-notification` of a webview of a trusted page: shows `n` on the OS. Returns
-/// whether it was handled (always: WebKit's own display would bypass the setting).
-pub fn show(wv: &WebView, n: &Notification) -> bool {
-    let id = format!("web-{}", n.id());
-    let note = desktop::notify::Note {
-        id: id.clone(),
-        kind: desktop::notify::Kind::Default,
-        title: n.title().map(|t| t.to_string()).unwrap_or_default(),
-        body: n.body().map(|t| t.to_string()).unwrap_or_default(),
-        icon: None,
-        buttons: Vec::new(),
-        reply: None,
-        sound: false,
-    };
-    SHOWN.with_borrow_mut(|slot| {
-        let Some(shown) = slot.get_or_insert_with(open) else {
-            tracing::info!(%id, "page notification not shown (no notification service)");
-            return;
-        };
-        match shown.notifier.show(&note) {
-            Ok(()) => {
-                tracing::info!(%id, title = %note.title, "page notification shown");
-                let closed_id = id.clone();
-                // The page's `close()` (or a replacement by tag): off the OS too.
-                n.connect_closed(move |_| closed(&closed_id));
-                shown.notes.insert(id, (n.clone(), wv.clone()));
-            }
-            Err(e) => tracing::warn!(%id, "page notification not shown: {e}"),
-        }
-    });
-    true
-}
-
-/// The notification service, with clicks routed back to the main thread.
-fn open() -> Option<Shown> {
-    if !crate::headless::user_settings().notifications {
-        tracing::info!("page notifications off (NOTIFICATIONS)");
-        return None;
-    }
-    let handler: desktop::notify::Handler = Arc::new(|e: desktop::notify::Event| {
-        if let desktop::notify::Event::Clicked { id, .. } = e {
-            glib::MainContext::default().invoke(move || clicked(&id));
-        }
-    });
-    match desktop::notify::open(&desktop::notify::Options::default(), handler) {
-        Ok(notifier) => Some(Shown {
-            notifier,
-            notes: HashMap::new(),
-        }),
-        Err(e) => {
-            tracing::warn!("page notifications are not shown: {e}");
-            None
-        }
-    }
-}
-
-/// The OS's click: the page's window comes to the front and the page hears `click`.
-fn clicked(id: &str) {
-    let Some((n, wv)) = SHOWN.with_borrow_mut(|slot| {
-        slot.as_mut()
-            .and_then(Option::as_mut)
-            .and_then(|s| s.notes.remove(id))
-    }) else {
-        return;
-    };
-    use gtk::prelude::{GtkWindowExt, WidgetExt};
-    if let Some(window) = wv.toplevel().and_then(|w| w.downcast::<gtk::Window>().ok()) {
-        window.present();
-    }
-    n.clicked();
-    tracing::info!(%id, "page notification clicked: window raised, click sent to the page");
-}
-
-/// The page closed it (or WebKit replaced it): removed from the OS.
-fn closed(id: &str) {
-    SHOWN.with_borrow_mut(|slot| {
-        if let Some(s) = slot.as_mut().and_then(Option::as_mut)
-            && s.notes.remove(id).is_some()
-        {
-            s.notifier.remove(id);
-            tracing::info!(%id, "page notification closed by the page");
         }
     });
 }
