@@ -126,8 +126,9 @@ pub(crate) struct Attached {
     _providers: crate::api_providers::Providers,
 }
 
-/// What follows the settings while the app runs: hot keys re-register and the idle
-/// watcher restarts when the settings in effect change (the PBX's `adminSettings`).
+/// What follows the settings while the app runs: hot keys re-register, the idle watcher
+/// restarts and the ringer's route follows `RINGINHEADSET` when the settings in effect
+/// change (the settings window, `myapps settings set`, the PBX's `adminSettings`).
 /// Hot keys follow on Linux only: on Windows and macOS they belong to the thread that
 /// registered them (a message loop; macOS's main thread), and `Live` moves between
 /// threads; there they are registered once, at start.
@@ -142,6 +143,8 @@ struct Live {
     idle_threshold: Option<Duration>,
     idle: Option<desktop::idle::Watcher>,
     log_flags: u64,
+    /// Where tones ring (`RINGINHEADSET`).
+    ring_route: Arc<service::ringer::RingRoute>,
 }
 
 impl Options {
@@ -155,6 +158,7 @@ impl Options {
         }
         let settings = user_settings();
         apply_network_settings(&mut self.config, &settings);
+        self.config.ring_in_headset = settings.ring_in_headset;
         if self.notifications && settings.notifications {
             self.config.notifier = crate::desktop_services::notifier(None);
         }
@@ -179,6 +183,7 @@ impl Desktop {
             idle_threshold: None,
             idle: None,
             log_flags: crate::trace::flags(),
+            ring_route: service.ring_route(),
         }));
         let relay = service.relay();
         let launcher = service.launcher().clone();
@@ -258,6 +263,7 @@ impl Live {
             crate::trace::set_flags(s.log_flags);
             self.log_flags = s.log_flags;
         }
+        self.ring_route.set_in_headset(s.ring_in_headset);
     }
 }
 

@@ -5,7 +5,10 @@
 //! * `WEBRTC`: off, the page has no `RTCPeerConnection` (WebKitGTK has none of its own);
 //! * `NOTIFICATIONS`: off, `AddLocalNotification` reaches no notification server (dunst
 //!   shows nothing); on (the default), it does;
-//! * `LOGFLAGS`: the trace file's flags and the debug lines only a flag turns on.
+//! * `LOGFLAGS`: the trace file's flags and the debug lines only a flag turns on;
+//! * `RINGINHEADSET`: on a private PipeWire with a second sink as the headset, the calls'
+//!   speaker (`SetDevices`), a tone the app asks for on the loudspeaker rings in the
+//!   headset (the service's own test, `service/tests/sound.rs`, also switches it off).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -190,5 +193,100 @@ fn log_flags_setting_sets_the_trace_flags() {
             "the trace file does not say LOGFLAGS 0x1:\n{trace}"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ring_in_headset_setting_rings_in_the_calls_speaker() {
+    use test_support::pipewire::{SINK, pactl, record};
+    test_support::pipewire::in_session(
+        "ring_in_headset_setting_rings_in_the_calls_speaker",
+        || {
+            const HEADSET: &str = "headset_sink";
+            let dir = tempfile::tempdir().unwrap();
+            let myapps = || {
+                let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_myapps"));
+                c.env("XDG_CONFIG_HOME", dir.path().join("conf"))
+                    .env("XDG_CONFIG_DIRS", dir.path().join("etc"))
+                    .env_remove("DISPLAY");
+                c
+            };
+            let o = myapps()
+                .args(["settings", "set", "RINGINHEADSET", "1"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let module = pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={HEADSET}"),
+            ]);
+            let h = common::start_in(myapps(), &["--audio", "devices", "--no-hotkeys"]);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let (speaker, headset) = rt.block_on(async {
+                let open = |which: &str| {
+                    format!(
+                        "{}?secret={}",
+                        h.info[which].as_str().unwrap(),
+                        h.info["secret"].as_str().unwrap()
+                    )
+                };
+                let (mut media, _): (Ws, _) = tokio_tungstenite::connect_async(open("media"))
+                    .await
+                    .unwrap();
+                let (mut ringer, _): (Ws, _) = tokio_tungstenite::connect_async(open("ringer"))
+                    .await
+                    .unwrap();
+                request(&mut media, json!({"mt":"AllocChannel","channel":"a"})).await;
+                let r = request(
+                &mut media,
+                json!({"mt":"SetDevices","channel":"a","speaker": format!("pulseaudio:{HEADSET}")}),
+            )
+            .await;
+                assert!(r.get("error").is_none(), "{r}");
+                let (on_speaker, on_headset) = (record(SINK, 2), record(HEADSET, 2));
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let r = request(
+                    &mut ringer,
+                    json!({"mt":"StartRinging","device": format!("pulseaudio:{SINK}")}),
+                )
+                .await;
+                assert_eq!(r["ringing"], true, "{r}");
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                request(&mut ringer, json!({"mt":"StopRinging"})).await;
+                let peak = |x: Vec<i16>| x.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0);
+                (peak(on_speaker.stop()), peak(on_headset.stop()))
+            });
+            println!("RINGINHEADSET=1: loudspeaker peak {speaker}, headset peak {headset}");
+            assert!(headset > 3000 && speaker == 0, "{speaker} {headset}");
+            assert!(
+                h.trace().contains("rings in the headset"),
+                "the trace says why"
+            );
+            pactl(&["unload-module", module.trim()]);
+        },
+    );
+}
+
+/// Sends `msg` and returns its `<mt>Result`.
+async fn request(ws: &mut Ws, msg: Value) -> Value {
+    let want = format!("{}Result", msg["mt"].as_str().unwrap());
+    ws.send(Message::text(msg.to_string())).await.unwrap();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {want}"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["mt"] == want {
+                return v;
+            }
+        }
     }
 }

@@ -96,6 +96,8 @@ pub struct Config {
     pub sound: Arc<dyn sound::Sound>,
     /// Shows the apps' local notifications (`com.innovaphone.launcher`).
     pub notifier: Arc<dyn launcher::Notifier>,
+    /// `RINGINHEADSET` at start ([`Service::ring_route`] follows changes).
+    pub ring_in_headset: bool,
 }
 
 /// Media settings of the service.
@@ -143,6 +145,7 @@ impl Default for Config {
             audio: Arc::new(channel_audio::Tone),
             sound: Arc::new(sound::NoSound),
             notifier: Arc::new(launcher::LogNotifier),
+            ring_in_headset: false,
         }
     }
 }
@@ -169,6 +172,8 @@ pub(crate) struct Shared {
     pub device_news: tokio::sync::broadcast::Sender<Value>,
     /// Set when the service stops: in-process connections ([`local`]) end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Where tones ring ("ring in headset").
+    pub ring_route: Arc<ringer::RingRoute>,
 }
 
 /// A running service.
@@ -210,6 +215,8 @@ impl Service {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
+        let ring_route = Arc::new(ringer::RingRoute::default());
+        ring_route.set_in_headset(config.ring_in_headset);
         let shared = Arc::new(Shared {
             audio_ports: Mutex::new(PortAllocator::new(config.media.audio_ports)),
             secret: auth::new_secret(),
@@ -223,6 +230,7 @@ impl Service {
             connections: std::sync::atomic::AtomicUsize::new(0),
             device_news: tokio::sync::broadcast::channel(64).0,
             stopping: tokio::sync::watch::Sender::new(false),
+            ring_route,
         });
         let watcher = devices::watch(&shared, shared.device_news.clone());
         let (stop, stopped) = oneshot::channel();
@@ -304,6 +312,11 @@ impl Service {
     /// process (hot keys, the URI handler) without a socket.
     pub fn relay(&self) -> relay::Relay {
         self.shared.relay.clone()
+    }
+
+    /// Where tones ring: [`ringer::RingRoute::set_in_headset`] follows `RINGINHEADSET`.
+    pub fn ring_route(&self) -> Arc<ringer::RingRoute> {
+        self.shared.ring_route.clone()
     }
 
     /// The `com.innovaphone.launcher` provider: user activity, notification clicks.

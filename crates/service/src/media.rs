@@ -214,6 +214,9 @@ impl Session {
                     .audio
                     .set_devices(d.microphone.as_deref(), d.speaker.as_deref())
                     .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
+                if let Some(speaker) = d.speaker.as_deref() {
+                    self.shared.ring_route.call_speaker_chosen(speaker);
+                }
                 d.channel
             }
             MediaRequest::GetStats(r) => {

@@ -2,7 +2,8 @@
 //! per connection: a new `StartRinging` replaces the one ringing, and a closed connection
 //! stops its tone (an app that crashes does not leave the phone ringing).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::ringer::{RingerMode, RingerRequest, StartRinging};
 use serde_json::{Map, Value, json};
@@ -11,6 +12,60 @@ use crate::Shared;
 use crate::conn::Conn;
 use crate::errors::{Code, Fault, frame_fault, result};
 use crate::sound::{DeviceKind, Running};
+
+/// "Ring in headset" (`RINGINHEADSET`, reference page "UI elements": "send ring tone for
+/// incoming to headset instead of loudspeaker"). The headset is the speaker the calls use:
+/// the last speaker an app chose with the Media protocol's `SetDevices` (the app keeps the
+/// user's device choice, the service only applies it). While the setting is on and such a
+/// speaker was chosen, every tone rings there instead of on the device `StartRinging`
+/// names; with the calls on the system default, the ringer's device is kept.
+#[derive(Debug, Default)]
+pub struct RingRoute {
+    in_headset: AtomicBool,
+    call_speaker: Mutex<Option<String>>,
+}
+
+impl RingRoute {
+    /// Follows the setting; the next `StartRinging` rings accordingly.
+    pub fn set_in_headset(&self, on: bool) {
+        if self.in_headset.swap(on, Ordering::Relaxed) != on {
+            tracing::info!(on, "ringer: ring in headset");
+        }
+    }
+
+    /// Whether the setting is on.
+    pub fn in_headset(&self) -> bool {
+        self.in_headset.load(Ordering::Relaxed)
+    }
+
+    /// A channel's speaker was set (`SetDevices`): `""` is the system default.
+    pub(crate) fn call_speaker_chosen(&self, speaker: &str) {
+        let chosen = (!speaker.is_empty()).then(|| speaker.to_owned());
+        *self
+            .call_speaker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = chosen;
+    }
+
+    /// The device a tone rings on, for the device the app asked for (`None`: default).
+    pub(crate) fn device(&self, asked: Option<String>) -> Option<String> {
+        if !self.in_headset() {
+            return asked;
+        }
+        let headset = self
+            .call_speaker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match headset {
+            Some(h) => {
+                tracing::info!(headset = %h, ?asked, "ringer: rings in the headset");
+                Some(h)
+            }
+            None => asked,
+        }
+    }
+}
 
 /// Serves one Ringer connection until the peer goes.
 pub(crate) async fn run(mut conn: Conn, shared: Arc<Shared>) {
@@ -80,7 +135,7 @@ async fn handle(
                     .map(|t| t.id.clone())
                     .ok_or_else(|| Fault::new(Code::Device, "no ringtones available"))?,
             };
-            let device = device.filter(|d| !d.is_empty());
+            let device = shared.ring_route.device(device.filter(|d| !d.is_empty()));
             // Stop the old tone first: two on one device would clash.
             *ringing = None;
             let r =

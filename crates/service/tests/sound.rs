@@ -1,7 +1,10 @@
 //! The Ringer and device protocols over real websockets on a real sound server (a private
 //! PipeWire, `test_support::pipewire`): ringtones and ringer devices listed, a tone heard
 //! on the sink's monitor until `StopRinging`, a closed connection stops its tone, and a
-//! sink plugged in and out shows up as `DeviceAdded`/`DeviceRemoved`.
+//! sink plugged in and out shows up as `DeviceAdded`/`DeviceRemoved`. "Ring in headset"
+//! (`RINGINHEADSET`): with a channel's speaker set to a second sink (the headset), a
+//! tone asked for the loudspeaker rings in the headset, and on the loudspeaker again once
+//! the setting is off.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use service::{Config, Service};
-use test_support::pipewire::{SINK, in_session, pactl, record_monitor};
+use test_support::pipewire::{SINK, in_session, pactl, record, record_monitor};
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
@@ -158,6 +161,80 @@ fn device_news_over_the_websocket() {
                 unplugged.elapsed()
             );
             service.stop().await;
+        });
+    });
+}
+
+/// Peaks on the loudspeaker (the test sink) and on `headset` while a tone asked for the
+/// loudspeaker rings.
+async fn ring_on_loudspeaker(ws: &mut Ws, headset: &str) -> (i32, i32) {
+    let (on_speaker, on_headset) = (record(SINK, 2), record(headset, 2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = call(
+        ws,
+        json!({"mt":"StartRinging","device": format!("pulseaudio:{SINK}"),"ringtone":"classic"}),
+    )
+    .await;
+    assert_eq!(r["ringing"], true, "{r}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    call(ws, json!({"mt":"StopRinging"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (peak(&on_speaker.stop()), peak(&on_headset.stop()))
+}
+
+#[test]
+fn ring_in_headset_rings_on_the_calls_speaker() {
+    in_session("ring_in_headset_rings_on_the_calls_speaker", || {
+        runtime().block_on(async {
+            const HEADSET: &str = "headset_sink";
+            let module = pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={HEADSET}"),
+            ]);
+            let engine = audio::Engine::start(audio::EngineConfig::default()).unwrap();
+            let config = Config {
+                sound: Arc::new(service::sound::System::new(None)),
+                audio: Arc::new(service::channel_audio::Devices::new(Arc::new(engine))),
+                ring_in_headset: true,
+                media: service::MediaConfig {
+                    addresses: Some(vec!["127.0.0.1".parse().unwrap()]),
+                    ..service::MediaConfig::default()
+                },
+                ..Config::default()
+            };
+            let service = Service::start(config).await.unwrap();
+            let mut media = open(&service, "media").await;
+            call(&mut media, json!({"mt":"AllocChannel","channel":"a"})).await;
+            let r = call(
+                &mut media,
+                json!({"mt":"SetDevices","channel":"a","speaker": format!("pulseaudio:{HEADSET}")}),
+            )
+            .await;
+            assert!(r.get("error").is_none(), "{r}");
+            let mut ringer = open(&service, "ringer").await;
+
+            let (speaker, headset) = ring_on_loudspeaker(&mut ringer, HEADSET).await;
+            eprintln!("ring in headset on: loudspeaker peak {speaker}, headset peak {headset}");
+            assert!(headset > 3000 && speaker == 0, "{speaker} {headset}");
+
+            // The setting off (the app's `Live` follows a change this way): the asked device.
+            service.ring_route().set_in_headset(false);
+            let (speaker, headset) = ring_on_loudspeaker(&mut ringer, HEADSET).await;
+            eprintln!("ring in headset off: loudspeaker peak {speaker}, headset peak {headset}");
+            assert!(speaker > 3000 && headset == 0, "{speaker} {headset}");
+
+            // On again, with the calls back on the system default: nowhere to route to.
+            service.ring_route().set_in_headset(true);
+            call(
+                &mut media,
+                json!({"mt":"SetDevices","channel":"a","speaker":""}),
+            )
+            .await;
+            let (speaker, headset) = ring_on_loudspeaker(&mut ringer, HEADSET).await;
+            assert!(speaker > 3000 && headset == 0, "{speaker} {headset}");
+            service.stop().await;
+            pactl(&["unload-module", module.trim()]);
         });
     });
 }
