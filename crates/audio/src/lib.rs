@@ -3,8 +3,8 @@
 //! ([`ringer`]); the call audio engine ([`engine`]): one microphone and one speaker
 //! stream shared by all call legs through the mix-minus [`mixer`], with device loss and
 //! mid-call switching handled; the microphone's echo cancellation, noise suppression and
-//! gain control ([`aec`], plugged into the engine as its echo stage); headset buttons
-//! ([`headset`]) (see `docs/architecture.md`).
+//! gain control ([`aec`], plugged into the engine as its echo stage) (see
+//! `docs/architecture.md`; headset buttons are the `headset` crate's).
 //!
 //! # Design
 //!
@@ -63,7 +63,6 @@
 pub mod aec;
 pub mod devices;
 pub mod engine;
-pub mod headset;
 pub mod mixer;
 pub mod resample;
 pub mod ringer;

@@ -3,7 +3,10 @@
 //! focused, one frame painted after that: `assets/shell/connect.html`) is measured five
 //! times on a private Xvfb and session bus (`test_support::desktop_session`), then the
 //! resident memory after 3 s idle: of the app process alone and with WebKit's helper
-//! processes (web and network process), which a user's task manager also shows.
+//! processes (web and network process), which a user's task manager also shows; then
+//! over the next 5 s of idling, the app process's CPU share and its wake-ups per second
+//! (context switches of all its threads, `/proc/PID/task/*/status`), with the threads
+//! that woke most: a busy timer shows up there by name.
 //!
 //! Run: `cargo bench -p myapps --bench startup` (needs Xvfb, dbus-daemon, xdotool:
 //! `scripts/test` installs them). Prints median and spread; no pass or fail.
@@ -27,11 +30,14 @@ mod linux {
     use test_support::desktop_session::Session;
 
     const RUNS: usize = 5;
+    /// How long the idle app's CPU and wake-ups are counted.
+    const IDLE_WINDOW: Duration = Duration::from_secs(5);
 
     pub fn main() {
         let mut startup = Vec::new();
         let mut rss_app = Vec::new();
         let mut rss_all = Vec::new();
+        let (mut idle_cpu, mut idle_wakeups) = (Vec::new(), Vec::new());
         for run in 0..RUNS {
             // A fresh session each time: no stored SERVER, a cold WebKit cache.
             let Some(desk) = Session::start("startup", false) else {
@@ -64,6 +70,35 @@ mod linux {
             let pid = child.id();
             let app = rss_kib(pid);
             let all: u64 = descendants(pid).into_iter().map(rss_kib).sum::<u64>() + app;
+            let (cpu0, threads0) = (cpu_ticks(pid), switches(pid));
+            std::thread::sleep(IDLE_WINDOW);
+            let (cpu1, threads1) = (cpu_ticks(pid), switches(pid));
+            let secs = IDLE_WINDOW.as_secs_f64();
+            // USER_HZ is 100 on Linux (proc(5), /proc/PID/stat utime/stime).
+            let cpu_pct = (cpu1 - cpu0) as f64 / 100.0 / secs * 100.0;
+            let mut woke: Vec<(String, u64)> = threads1
+                .iter()
+                .map(|(tid, (name, n))| {
+                    let before = threads0.get(tid).map_or(0, |(_, b)| *b);
+                    (name.clone(), n.saturating_sub(before))
+                })
+                .collect();
+            woke.sort_by(|a, b| b.1.cmp(&a.1));
+            let total: u64 = woke.iter().map(|(_, n)| n).sum();
+            let top: Vec<String> = woke
+                .iter()
+                .take(4)
+                .filter(|(_, n)| *n > 0)
+                .map(|(name, n)| format!("{name} {:.1}/s", *n as f64 / secs))
+                .collect();
+            println!(
+                "run {run}: idle app process over {secs:.0} s: CPU {cpu_pct:.2} %, {:.1} wake-ups/s \
+                 (most: {})",
+                total as f64 / secs,
+                top.join(", ")
+            );
+            idle_cpu.push(cpu_pct);
+            idle_wakeups.push(total as f64 / secs);
             let _ = child.kill();
             let _ = child.wait();
             println!(
@@ -80,9 +115,12 @@ mod linux {
         let (m, _) = test_support::signal::median_p95(&mut startup);
         let (a, _) = test_support::signal::median_p95(&mut rss_app);
         let (b, _) = test_support::signal::median_p95(&mut rss_all);
+        let (c, _) = test_support::signal::median_p95(&mut idle_cpu);
+        let (w, _) = test_support::signal::median_p95(&mut idle_wakeups);
         println!(
             "startup to the painted connect form: median {m:.0} ms (min {:.0}, max {:.0}) of {RUNS}; \
-             idle RSS: app {a:.1} MiB, with WebKit's processes {b:.1} MiB (medians)",
+             idle RSS: app {a:.1} MiB, with WebKit's processes {b:.1} MiB; idle app process: \
+             CPU {c:.2} %, {w:.1} wake-ups/s (medians)",
             startup.iter().copied().fold(f64::MAX, f64::min),
             startup.iter().copied().fold(0.0, f64::max),
         );
@@ -96,6 +134,52 @@ mod linux {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// utime + stime of a process, in clock ticks (0 when it is gone).
+    fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let rest: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| {
+            rest.get(n - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(14) + field(15)
+    }
+
+    /// Each thread's name and context switches (voluntary and not) so far.
+    fn switches(pid: u32) -> std::collections::HashMap<u32, (String, u64)> {
+        let mut out = std::collections::HashMap::new();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return out;
+        };
+        for t in tasks.flatten() {
+            let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            let count = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            out.insert(
+                tid,
+                (
+                    name.trim().to_owned(),
+                    count("voluntary_ctxt_switches:") + count("nonvoluntary_ctxt_switches:"),
+                ),
+            );
+        }
+        out
     }
 
     /// Every process below `pid` (WebKit's web and network processes).

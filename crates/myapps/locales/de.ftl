@@ -3,7 +3,7 @@
 ## Einstellungsfenster
 
 settings-title = myApps-Einstellungen
-settings-intro = Hotkeys, die Zeit bis „Offline erscheinen“, Trace-Flags und Autostart wirken sofort, alle anderen Einstellungen beim nächsten Start von myApps. Was Ihr PBX-Administrator festlegt, ist ausgegraut und kann hier nicht geändert werden.
+settings-intro = Hotkeys (unter Linux), die Zeit bis „Offline erscheinen“, Trace-Flags, Klingeln im Headset und Autostart wirken sofort, alle anderen Einstellungen beim nächsten Start von myApps. Was Ihr PBX-Administrator festlegt, ist ausgegraut und kann hier nicht geändert werden.
 settings-stored-in = Gespeichert in { $location }.
 settings-forced-summary = Von Ihrem PBX-Administrator festgelegt: { $names }.
 settings-save = Speichern
@@ -58,7 +58,7 @@ setting-DISABLELOCALHOST-help = Den lokalen Webserver als 127.0.0.1 ansprechen.
 setting-EXCLUDEINTERFACES = Nicht für Medien genutzte Schnittstellen
 setting-EXCLUDEINTERFACES-help = Kommagetrennte Adresspräfixe, für VPNs, die das System nicht als solche kennzeichnet.
 setting-DISABLEHEADSETS = Headsets abschalten
-setting-DISABLEHEADSETS-help = Keine Headset-Unterstützung.
+setting-DISABLEHEADSETS-help = Tasten und Lampen von Headsets nicht verwenden (USB-Telefonie-Headsets: annehmen, auflegen, stumm).
 setting-OFFICEPRESENCE = Präsenz in Microsoft Office
 setting-OFFICEPRESENCE-help = Präsenz-Integration in Microsoft Office (Windows).
 setting-FASTERDOWNLOADS = Schnellere Downloads

@@ -4,7 +4,7 @@
 ## Settings window
 
 settings-title = myApps settings
-settings-intro = Hot keys, the appear-offline time, trace flags and autostart apply at once; the other settings the next time myApps starts. A setting your PBX administrator forces is shown greyed out and cannot be changed here.
+settings-intro = Hot keys (on Linux), the appear-offline time, trace flags, ring in headset and autostart apply at once; the other settings the next time myApps starts. A setting your PBX administrator forces is shown greyed out and cannot be changed here.
 settings-stored-in = Stored in { $location }.
 settings-forced-summary = Set by your PBX administrator: { $names }.
 settings-save = Save
@@ -59,7 +59,7 @@ setting-DISABLELOCALHOST-help = Address the local web server as 127.0.0.1.
 setting-EXCLUDEINTERFACES = Interfaces not used for media
 setting-EXCLUDEINTERFACES-help = Comma-separated address prefixes, for VPNs the OS does not mark as such.
 setting-DISABLEHEADSETS = Disable headsets
-setting-DISABLEHEADSETS-help = No headset support.
+setting-DISABLEHEADSETS-help = Leave headset buttons and lights alone (USB telephony headsets: answer, hang up, mute).
 setting-OFFICEPRESENCE = Presence in Microsoft Office
 setting-OFFICEPRESENCE-help = Presence integration in Microsoft Office (Windows).
 setting-FASTERDOWNLOADS = Faster downloads

@@ -126,6 +126,10 @@ pub struct ServiceArgs {
     /// Log local notifications instead of showing them
     #[arg(long)]
     pub no_notifications: bool,
+    /// Headsets are looked for under DIR/sys/class/hidraw and opened in DIR/dev instead
+    /// of the system's (tests)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub hidraw_root: Option<PathBuf>,
 }
 
 /// `--audio`.

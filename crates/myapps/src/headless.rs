@@ -22,6 +22,8 @@ pub struct Options {
     /// a sound system can play (with this echo stage setting), else the test tone. Done
     /// there, once the log is open, so the choice and its reason are in the trace.
     audio_auto: Option<Option<AecConfig>>,
+    /// `--hidraw-root`: where headsets are looked for (tests).
+    hidraw_root: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -78,6 +80,7 @@ impl Options {
             idle: args.idle_seconds,
             notifications: !args.no_notifications,
             audio_auto,
+            hidraw_root: args.hidraw_root,
         })
     }
 }
@@ -110,6 +113,8 @@ fn auto_channel_audio(config: &mut Config, aec: Option<AecConfig>) {
 /// [`Config`], see [`Options::prepare`]).
 pub(crate) struct Desktop {
     hotkeys: bool,
+    /// Where headsets are looked for; `None`: `DISABLEHEADSETS` (or no backend here).
+    headsets: Option<HeadsetRoots>,
     /// `--idle-seconds`.
     idle: Option<Duration>,
     providers: crate::api_providers::ProviderSettings,
@@ -124,6 +129,39 @@ pub(crate) struct Attached {
     reload: Arc<dyn Fn() + Send + Sync>,
     _pbx: crate::pbx_settings::Watch,
     _providers: crate::api_providers::Providers,
+    #[cfg(target_os = "linux")]
+    _headsets: Option<crate::headset_relay::Running>,
+}
+
+/// Where headsets are found (Linux: hidraw).
+#[cfg(target_os = "linux")]
+type HeadsetRoots = headset::hidraw::Roots;
+/// No headset backend on this OS yet.
+#[cfg(not(target_os = "linux"))]
+type HeadsetRoots = ();
+
+/// The headsets' roots, unless `DISABLEHEADSETS` turns them off (logged either way).
+fn headset_roots(disabled: bool, test_root: Option<&std::path::Path>) -> Option<HeadsetRoots> {
+    if disabled {
+        tracing::info!("headsets off (DISABLEHEADSETS)");
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        Some(match test_root {
+            Some(r) => headset::hidraw::Roots {
+                sysfs: r.join("sys/class/hidraw"),
+                dev: r.join("dev"),
+            },
+            None => headset::hidraw::Roots::default(),
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = test_root;
+        tracing::info!("headsets: no backend on this OS yet");
+        None
+    }
 }
 
 /// What follows the settings while the app runs: hot keys re-register, the idle watcher
@@ -163,6 +201,7 @@ impl Options {
             self.config.notifier = crate::desktop_services::notifier(None);
         }
         Desktop {
+            headsets: headset_roots(settings.disable_headsets, self.hidraw_root.as_deref()),
             providers: crate::api_providers::ProviderSettings::from(&settings),
             hotkeys: self.hotkeys,
             idle: self.idle,
@@ -201,6 +240,8 @@ impl Desktop {
         let on_change = reload.clone();
         let pbx = crate::pbx_settings::start(&relay, move || on_change());
         #[cfg(not(target_os = "linux"))]
+        let _ = &self.headsets;
+        #[cfg(not(target_os = "linux"))]
         let hotkeys = if self.hotkeys {
             crate::hotkey_relay::start(&relay, &settings.hot_keys).unwrap_or_else(|e| {
                 tracing::warn!("{e}");
@@ -215,6 +256,10 @@ impl Desktop {
             reload,
             _pbx: pbx,
             _providers: crate::api_providers::start(&service.relay(), &self.providers),
+            #[cfg(target_os = "linux")]
+            _headsets: self.headsets.clone().map(|roots| {
+                crate::headset_relay::start(&service.relay(), service.channel_audio(), roots)
+            }),
         }
     }
 }

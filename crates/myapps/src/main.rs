@@ -30,6 +30,8 @@ mod cli_desktop;
 mod cli_os;
 mod desktop_services;
 mod headless;
+#[cfg(target_os = "linux")]
+mod headset_relay;
 mod hotkey_relay;
 mod l10n;
 mod pbx_settings;

@@ -84,6 +84,12 @@ impl ChannelAudio for Devices {
     fn name(&self) -> &'static str {
         "devices"
     }
+
+    /// The engine's microphone mute (its level is still measured).
+    fn set_microphone_muted(&self, muted: bool) -> bool {
+        self.engine.set_muted(muted);
+        true
+    }
 }
 
 impl Attached for DevicesAttached {

@@ -27,6 +27,13 @@ pub trait ChannelAudio: Send + Sync {
     fn attach(&self, channel: &str, ends: AudioEnds) -> Result<Box<dyn Attached>, SoundError>;
     /// The backend's name (`tone`), for logs and the service info.
     fn name(&self) -> &'static str;
+    /// Mutes or unmutes the microphone for every channel at once (a headset's mute
+    /// button). Returns whether the backend has a microphone to mute (the tone and the
+    /// echo have none).
+    fn set_microphone_muted(&self, muted: bool) -> bool {
+        let _ = muted;
+        false
+    }
 }
 
 /// One channel's connection to a [`ChannelAudio`] backend.

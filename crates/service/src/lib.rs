@@ -314,6 +314,11 @@ impl Service {
         self.shared.relay.clone()
     }
 
+    /// The channel audio backend (a headset's mute button mutes its microphone).
+    pub fn channel_audio(&self) -> Arc<dyn channel_audio::ChannelAudio> {
+        self.shared.config.audio.clone()
+    }
+
     /// Where tones ring: [`ringer::RingRoute::set_in_headset`] follows `RINGINHEADSET`.
     pub fn ring_route(&self) -> Arc<ringer::RingRoute> {
         self.shared.ring_route.clone()

@@ -12,7 +12,7 @@ pub mod alloc_count;
 pub mod desktop_session;
 #[cfg(target_os = "linux")]
 pub mod eds;
-#[cfg(target_os = "linux")]
+pub mod headsets;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(feature = "pbx")]

@@ -1,67 +1,8 @@
-//! Headset buttons and lights: the trait a headset backend implements,
-//! and the pure mapping from USB HID telephony usages to our events. A HID backend (USB
-//! telephony usage page 0x0B, e.g. through `hidapi`) comes later; the service and the
-//! desktop code only see [`Headset`].
-//!
-//! Events carry the native key codes of innovaphone's `audio.h` (docs/public-protocols.md §9.4)
-//! so they can be passed to apps the way the native client names them.
+//! The pure mapping from USB HID telephony usages to our events and from our lights to
+//! LED usages (HID Usage Tables 1.4: Telephony Device page 0x0B, Consumer page 0x0C,
+//! LED page 0x08).
 
-/// A button pressed (or the hook switch moved) on a headset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeadsetEvent {
-    /// Hook switch: `true` off hook (answer / start), `false` on hook (hang up).
-    Hook(bool),
-    /// Flash (switch calls).
-    Flash,
-    /// Redial.
-    Redial,
-    /// Microphone mute button.
-    Mute,
-    /// Volume up.
-    VolumeUp,
-    /// Volume down.
-    VolumeDown,
-}
-
-impl HeadsetEvent {
-    /// The native key code (`audio.h`): OFFHOOK 0x93, ONHOOK 0x94, FLASH 0x82, REDIAL
-    /// 0x83, MIC 0x8F; volume keys have no native code.
-    pub fn native_code(self) -> Option<u8> {
-        match self {
-            HeadsetEvent::Hook(true) => Some(0x93),
-            HeadsetEvent::Hook(false) => Some(0x94),
-            HeadsetEvent::Flash => Some(0x82),
-            HeadsetEvent::Redial => Some(0x83),
-            HeadsetEvent::Mute => Some(0x8F),
-            HeadsetEvent::VolumeUp | HeadsetEvent::VolumeDown => None,
-        }
-    }
-}
-
-/// A light on a headset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Indicator {
-    /// A call is active.
-    OffHook(bool),
-    /// The microphone is muted.
-    Mute(bool),
-    /// A call is ringing.
-    Ring(bool),
-    /// A call is on hold.
-    Hold(bool),
-}
-
-/// One headset with buttons.
-pub trait Headset: Send {
-    /// Stable id (the same as the audio device's where the backend can tell).
-    fn id(&self) -> &str;
-    /// What the user sees.
-    fn name(&self) -> &str;
-    /// The next button event, if one is waiting (never blocks).
-    fn poll_event(&mut self) -> Option<HeadsetEvent>;
-    /// Sets a light; headsets without it ignore the call.
-    fn set_indicator(&mut self, indicator: Indicator) -> Result<(), crate::AudioError>;
-}
+use crate::HeadsetEvent;
 
 /// HID usage pages (USB HID Usage Tables 1.4).
 pub mod hid {
@@ -103,6 +44,7 @@ impl HidDecoder {
             (hid::TELEPHONY, 0x21) => HeadsetEvent::Flash,
             (hid::TELEPHONY, 0x24) => HeadsetEvent::Redial,
             (hid::TELEPHONY, 0x2F) => HeadsetEvent::Mute,
+            (hid::TELEPHONY, 0x97) => HeadsetEvent::LineBusy,
             (hid::CONSUMER, 0xE9) => HeadsetEvent::VolumeUp,
             (hid::CONSUMER, 0xEA) => HeadsetEvent::VolumeDown,
             _ => return None,
@@ -114,18 +56,6 @@ impl HidDecoder {
             self.pressed.remove(&(page, usage));
             None
         }
-    }
-
-    /// The LED usage (page [`hid::LED`]) and value for an indicator: Off-Hook 0x17, Mute
-    /// 0x09, Ring 0x18, Hold 0x20.
-    pub fn led(indicator: Indicator) -> (u16, u16, i32) {
-        let (usage, on) = match indicator {
-            Indicator::OffHook(on) => (0x17, on),
-            Indicator::Mute(on) => (0x09, on),
-            Indicator::Ring(on) => (0x18, on),
-            Indicator::Hold(on) => (0x20, on),
-        };
-        (hid::LED, usage, i32::from(on))
     }
 }
 
@@ -161,6 +91,10 @@ mod tests {
         );
         assert_eq!(d.usage(hid::TELEPHONY, 0x21, 1), Some(HeadsetEvent::Flash));
         assert_eq!(d.usage(hid::TELEPHONY, 0x24, 1), Some(HeadsetEvent::Redial));
+        assert_eq!(
+            d.usage(hid::TELEPHONY, 0x97, 1),
+            Some(HeadsetEvent::LineBusy)
+        );
         assert_eq!(d.usage(hid::TELEPHONY, 0x99, 1), None, "unknown usage");
         assert_eq!(
             d.usage(hid::TELEPHONY, 0x20, 0),
@@ -169,7 +103,5 @@ mod tests {
         assert_eq!(HeadsetEvent::Hook(true).native_code(), Some(0x93));
         assert_eq!(HeadsetEvent::Hook(false).native_code(), Some(0x94));
         assert_eq!(HeadsetEvent::Mute.native_code(), Some(0x8F));
-        assert_eq!(HidDecoder::led(Indicator::Ring(true)), (hid::LED, 0x18, 1));
-        assert_eq!(HidDecoder::led(Indicator::Mute(false)), (hid::LED, 0x09, 0));
     }
 }
