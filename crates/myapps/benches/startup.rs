@@ -83,7 +83,7 @@ mod linux {
                     (name.clone(), n.saturating_sub(before))
                 })
                 .collect();
-            woke.sort_by(|a, b| b.1.cmp(&a.1));
+            woke.sort_by_key(|w| std::cmp::Reverse(w.1));
             let total: u64 = woke.iter().map(|(_, n)| n).sum();
             let top: Vec<String> = woke
                 .iter()
