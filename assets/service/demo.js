@@ -8,6 +8,25 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
 
+  // The app's words for this page (its Fluent files, in the OS's language), put into the
+  // page by the service; without them the page's own English stays. `{$name}` is filled
+  // here.
+  const L = (() => {
+    try { return JSON.parse($("l10n").textContent) || {}; } catch (e) { return {}; }
+  })();
+  const t = (id, en, args) => {
+    let s = typeof L[id] === "string" ? L[id] : en;
+    for (const k in args || {}) s = s.split("{$" + k + "}").join(String(args[k]));
+    return s;
+  };
+  for (const el of document.querySelectorAll("[data-l10n]")) {
+    el.textContent = t(el.dataset.l10n, el.textContent);
+  }
+  for (const el of document.querySelectorAll("[data-l10n-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.l10nLabel, el.getAttribute("aria-label")));
+  }
+  console.log("demo: language " + document.documentElement.lang);
+
   function platform() {
     if (window.myAppsPlatform) return window.myAppsPlatform;
     const secret = new URLSearchParams(location.hash.slice(1)).get("secret");
@@ -28,7 +47,7 @@
     for (const d of list) {
       const o = document.createElement("option");
       o.value = d.id;
-      o.textContent = d.name + (d.default ? " (default)" : "");
+      o.textContent = d.default ? t("demo-default", "{$name} (default)", { name: d.name }) : d.name;
       select.appendChild(o);
     }
   }
@@ -45,7 +64,7 @@
   const p = platform();
   const echoStatus = $("echo-status"), ringStatus = $("ring-status");
   if (!p) {
-    status(echoStatus, "This page needs the myApps app (myapps --demo), or /demo.html#secret=… from `myapps --headless`.", true);
+    status(echoStatus, t("demo-needsApp", "This page needs the myApps app (myapps --demo), or /demo.html#secret=… from `myapps --headless`."), true);
     for (const b of document.querySelectorAll("button")) b.disabled = true;
     return;
   }
@@ -57,16 +76,16 @@
 
   async function startEcho() {
     $("start").disabled = true;
-    status(echoStatus, "Starting the echo test…");
+    status(echoStatus, t("demo-starting", "Starting the echo test…"));
     try {
       if (!media) {
         media = await MyAppsService.connect(p.services.media, p.secret);
         media.on("ChannelState", (ev) => {
           if (ev.channel !== "me") return;
           show("s-state", ev.state);
-          if (ev.state === "connected") status(echoStatus, "Echo test running: speak, and you hear yourself.");
+          if (ev.state === "connected") status(echoStatus, t("demo-running", "Echo test running: speak, and you hear yourself."));
         });
-        media.on("ChannelError", (ev) => status(echoStatus, "Channel " + ev.channel + ": " + (ev.errorText || ev.error), true));
+        media.on("ChannelError", (ev) => status(echoStatus, t("demo-channelError", "Channel {$channel}: {$error}", { channel: ev.channel, error: ev.errorText || ev.error }), true));
         media.on("ChannelStats", (ev) => {
           if (ev.channel !== "me") return;
           show("s-packets", ev.packetsSent + " / " + ev.packetsReceived);
@@ -89,9 +108,9 @@
       await media.connect("me", echo.local);
       show("s-codec", codecOf(echo.local));
       $("stats").hidden = false;
-      document.title = "myApps demo: echo test";
+      document.title = t("demo-inCall", "myApps demo: echo test");
     } catch (e) {
-      status(echoStatus, "The echo test could not start: " + e.message, true);
+      status(echoStatus, t("demo-failed", "The echo test could not start: {$error}", { error: e.message }), true);
       await stopEcho();
     }
   }
@@ -105,8 +124,8 @@
       }
     }
     $("start").disabled = false;
-    document.title = "myApps demo";
-    if (!echoStatus.classList.contains("error")) status(echoStatus, "Echo test stopped.");
+    document.title = t("demo-title", "myApps demo");
+    if (!echoStatus.classList.contains("error")) status(echoStatus, t("demo-stopped", "Echo test stopped."));
   }
 
   async function loadDevices() {
@@ -133,7 +152,7 @@
       const r = await ringer.getRingtones();
       fill($("tone"), r.ringtones.map((t) => ({ id: t.id, name: t.title || t.id })), false);
     } catch (e) {
-      status(ringStatus, "Ringtones are not available: " + e.message, true);
+      status(ringStatus, t("demo-noRingtones", "Ringtones are not available: {$error}", { error: e.message }), true);
       $("ring").disabled = $("unring").disabled = true;
     }
   }
@@ -145,13 +164,13 @@
       const args = { mode: "RingerModeAudioOnly", ringtone: $("tone").value };
       if ($("ringer").value) args.device = $("ringer").value;
       await ringer.startRinging(args);
-      status(ringStatus, "Ringing: " + $("tone").selectedOptions[0].textContent);
+      status(ringStatus, t("demo-ringing", "Ringing: {$tone}", { tone: $("tone").selectedOptions[0].textContent }));
     } catch (e) {
-      status(ringStatus, "Cannot ring: " + e.message, true);
+      status(ringStatus, t("demo-cannotRing", "Cannot ring: {$error}", { error: e.message }), true);
     }
   });
   $("unring").addEventListener("click", async () => {
-    try { await ringer.stopRinging(); status(ringStatus, "Stopped."); } catch (e) { status(ringStatus, e.message, true); }
+    try { await ringer.stopRinging(); status(ringStatus, t("demo-ringStopped", "Stopped.")); } catch (e) { status(ringStatus, e.message, true); }
   });
   loadDevices();
   loadRingtones();

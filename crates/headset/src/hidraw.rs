@@ -8,12 +8,14 @@
 //! device is opened (a reader thread per device) and gets the current lights; one whose
 //! directory went, or whose reader ended (a read error: unplugged), is dropped. Access
 //! needs read and write permission on the node: the .deb's udev rule gives it to the
-//! logged-in user for devices with a Telephony collection (docs/packaging.md).
+//! logged-in user for the headset makers' devices (docs/packaging.md). A node that cannot
+//! be opened yet (udev sets its permission a moment after it appears) is tried again at
+//! the next look; one that is no headset is not read again until it goes.
 //!
 //! The roots are parameters, so tests give a directory tree of their own and a
 //! pseudo-terminal standing in for the node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,8 +30,6 @@ use crate::{Error, HeadsetEvent, Lights};
 
 /// How often the device list is looked at: one wake-up a second while idle.
 pub const POLL: Duration = Duration::from_secs(1);
-/// The kernel's largest report descriptor (`HID_MAX_DESCRIPTOR_SIZE`).
-const MAX_DESCRIPTOR: u64 = 4096;
 /// A read buffer larger than any report a headset sends (hidraw's own limit is 16 KiB,
 /// telephony reports are a few bytes; a longer one is cut, and then not decoded).
 const READ_BUFFER: usize = 512;
@@ -104,7 +104,10 @@ fn read_device(dir: &Path, node: &str) -> Result<Option<Found>, Error> {
     let path = dir.join("device/report_descriptor");
     let mut descriptor = Vec::new();
     File::open(&path)
-        .and_then(|f| f.take(MAX_DESCRIPTOR).read_to_end(&mut descriptor))
+        .and_then(|f| {
+            f.take(crate::descriptor::MAX_DESCRIPTOR as u64)
+                .read_to_end(&mut descriptor)
+        })
         .map_err(io(&path))?;
     let Some(layout) = Layout::parse(&descriptor)? else {
         return Ok(None);
@@ -157,16 +160,20 @@ struct Inner {
     on_change: OnChange,
     lights: Mutex<Lights>,
     devices: Mutex<HashMap<String, Open>>,
-    /// Nodes that are no headset or could not be opened, not retried until they go.
+    /// Nodes that are no headset (or whose descriptor cannot be read), not read again
+    /// until they go.
     skipped: Mutex<HashMap<String, String>>,
+    /// Headsets that could not be opened, said once each (they are tried again).
+    warned: Mutex<HashSet<String>>,
+    /// Set when [`Headsets`] is dropped: readers report nothing more.
+    stopping: Arc<AtomicBool>,
 }
 
-/// The headsets, followed as they come and go. Dropping it stops the watcher; a reader
-/// blocked in `read` ends at the device's next report or removal (a blocking read of a
-/// device node cannot be interrupted without unsafe code).
+/// The headsets, followed as they come and go. Dropping it stops the watcher and the
+/// readers' reports; a reader blocked in `read` ends at the device's next report or
+/// removal (a blocking read of a device node cannot be interrupted without unsafe code).
 pub struct Headsets {
     inner: Arc<Inner>,
-    stop: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
 }
 
@@ -175,8 +182,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Headsets {
-    /// Starts watching `roots` every `poll`; the first look happens before this returns,
-    /// so headsets present at start are open when it does.
+    /// Starts watching `roots` every `poll`, the first look at once, on the watcher's
+    /// thread (opening devices never blocks the caller).
     pub fn start(roots: Roots, poll: Duration, on_change: OnChange) -> Headsets {
         let inner = Arc::new(Inner {
             roots,
@@ -184,30 +191,25 @@ impl Headsets {
             lights: Mutex::new(Lights::default()),
             devices: Mutex::new(HashMap::new()),
             skipped: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashSet::new()),
+            stopping: Arc::new(AtomicBool::new(false)),
         });
-        inner.look();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (i, s) = (inner.clone(), stop.clone());
+        let i = inner.clone();
         let watcher = std::thread::Builder::new()
             .name("headsets".into())
             .spawn(move || {
-                while !s.load(Ordering::Relaxed) {
+                while !i.stopping.load(Ordering::Relaxed) {
+                    i.look();
                     std::thread::park_timeout(poll);
-                    if !s.load(Ordering::Relaxed) {
-                        i.look();
-                    }
                 }
             })
             .inspect_err(|e| tracing::warn!("headsets: no watcher thread ({e}); not followed"))
             .ok();
-        Headsets {
-            inner,
-            stop,
-            watcher,
-        }
+        Headsets { inner, watcher }
     }
 
-    /// Sets every headset's lights (and those of headsets plugged in later).
+    /// Sets every headset's lights (and those of headsets plugged in later). Writes to
+    /// the devices: call it where blocking briefly is fine (not on an async runtime).
     pub fn set_lights(&self, lights: Lights) {
         *lock(&self.inner.lights) = lights;
         for (node, d) in lock(&self.inner.devices).iter_mut() {
@@ -228,7 +230,7 @@ impl Headsets {
 
 impl Drop for Headsets {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.inner.stopping.store(true, Ordering::Relaxed);
         if let Some(w) = self.watcher.take() {
             w.thread().unpark();
             let _ = w.join();
@@ -268,6 +270,7 @@ impl Inner {
                 .collect()
         };
         lock(&self.skipped).retain(|n, _| present.contains(n));
+        lock(&self.warned).retain(|n| present.contains(n));
         for (node, name) in gone {
             tracing::info!(%node, %name, "headset removed");
             (self.on_change)(Change::Removed { node, name });
@@ -282,27 +285,35 @@ impl Inner {
     }
 
     fn open(self: &Arc<Self>, node: &str) {
-        let skip = |why: String| {
-            tracing::debug!(node, "not a headset we use: {why}");
-            lock(&self.skipped).insert(node.to_owned(), why);
-        };
         let found = match read_device(&self.roots.sysfs.join(node), node) {
             Ok(Some(f)) => f,
-            Ok(None) => return skip("no telephony buttons".into()),
-            Err(e) => return skip(e.to_string()),
-        };
-        let path = self.roots.dev.join(node);
-        let file = match File::options().read(true).write(true).open(&path) {
-            Ok(f) => f,
+            Ok(None) => {
+                tracing::debug!(node, "not a headset: no telephony buttons");
+                lock(&self.skipped).insert(node.to_owned(), "no telephony buttons".into());
+                return;
+            }
             Err(e) => {
-                // Worth a line: a headset is there and we cannot use it (udev rule?).
-                tracing::warn!(%node, name = %found.name, "headset not opened: {}: {e}", path.display());
-                return skip(e.to_string());
+                tracing::debug!(node, "not a headset we can read: {e}");
+                lock(&self.skipped).insert(node.to_owned(), e.to_string());
+                return;
             }
         };
-        let (reader, writer) = match file.try_clone() {
-            Ok(r) => (r, file),
-            Err(e) => return skip(e.to_string()),
+        let path = self.roots.dev.join(node);
+        let opened = File::options()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .and_then(|f| Ok((f.try_clone()?, f)));
+        let (reader, writer) = match opened {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Tried again at the next look; worth one line: a headset is there and we
+                // cannot use it (no udev rule for it?).
+                if lock(&self.warned).insert(node.to_owned()) {
+                    tracing::warn!(%node, name = %found.name, "headset not opened (tried again each second): {}: {e}", path.display());
+                }
+                return;
+            }
         };
         let layout = Arc::new(found.layout);
         let gone = Arc::new(AtomicBool::new(false));
@@ -315,20 +326,34 @@ impl Inner {
             );
             std::thread::Builder::new()
                 .name(format!("headset {node}"))
-                .spawn(move || read_loop(reader, &layout, &name, &inner.on_change, &gone))
+                .spawn(move || {
+                    read_loop(
+                        reader,
+                        &layout,
+                        &name,
+                        &inner.on_change,
+                        &inner.stopping,
+                        &gone,
+                    )
+                })
         };
         if let Err(e) = spawned {
-            return skip(format!("no reader thread: {e}"));
+            tracing::warn!(%node, "headset not read: no reader thread: {e}");
+            return;
         }
         tracing::info!(%node, name = %found.name, lights = ?layout.lights(), "headset opened");
-        let mut open = Open {
-            name: found.name.clone(),
-            layout,
-            writer,
-            gone,
-        };
-        write_lights(node, &mut open, &lock(&self.lights));
-        lock(&self.devices).insert(node.to_owned(), open);
+        // Into the list first, its lights written under the list's lock: a `set_lights`
+        // in between cannot be lost.
+        {
+            let mut devices = lock(&self.devices);
+            let open = devices.entry(node.to_owned()).or_insert(Open {
+                name: found.name.clone(),
+                layout,
+                writer,
+                gone,
+            });
+            write_lights(node, open, &lock(&self.lights));
+        }
         (self.on_change)(Change::Added {
             node: node.to_owned(),
             name: found.name,
@@ -336,32 +361,34 @@ impl Inner {
     }
 }
 
-/// Reads reports until the device goes. hidraw gives one report per read; a stand-in
-/// may give several at once, so a read is cut into the reports the descriptor sizes.
-fn read_loop(mut file: File, layout: &Layout, name: &str, on_change: &OnChange, gone: &AtomicBool) {
+/// Reads reports until the device goes: hidraw gives one report per `read` (the layout
+/// cuts a longer one to the descriptor's length and drops a shorter one).
+fn read_loop(
+    mut file: File,
+    layout: &Layout,
+    name: &str,
+    on_change: &OnChange,
+    stopping: &AtomicBool,
+    gone: &AtomicBool,
+) {
     let mut decoder = HidDecoder::new();
     let mut buf = [0u8; READ_BUFFER];
     loop {
         let n = match file.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
-        let mut chunk = &buf[..n];
-        while let Some(&first) = chunk.first() {
-            let Some(len) = layout
-                .input_len(first)
-                .filter(|&l| l > 0 && l <= chunk.len())
-            else {
-                break;
-            };
-            for event in layout.decode(&mut decoder, &chunk[..len]) {
-                tracing::info!(headset = %name, ?event, "headset button");
-                on_change(Change::Button {
-                    name: name.to_owned(),
-                    event,
-                });
-            }
-            chunk = &chunk[len..];
+        if stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        for event in layout.decode(&mut decoder, &buf[..n]) {
+            tracing::info!(headset = %name, ?event, "headset button");
+            on_change(Change::Button {
+                name: name.to_owned(),
+                event,
+            });
         }
     }
     gone.store(true, Ordering::Relaxed);

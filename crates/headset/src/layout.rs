@@ -1,17 +1,17 @@
 //! Where a headset's buttons and lights are: its HID report descriptor read once
-//! ([`Layout::parse`]), then each input report decoded ([`Layout::decode`]) and the
-//! lights written as the output reports the descriptor defines ([`Layout::light_reports`]).
+//! ([`Layout::parse`], with [`crate::descriptor`]), then each input report decoded
+//! ([`Layout::decode`]) and the lights written as the output reports the descriptor
+//! defines ([`Layout::light_reports`]).
 //!
 //! Buttons are variable fields (one bit per control, most headsets) or array fields
 //! (the usage of each pressed control listed, HID 1.11 §6.2.2.5); lights are variable
 //! output fields. Everything read from a device is checked against the descriptor's sizes
-//! first: a short or unknown report is dropped, never indexed past its end.
+//! first: a short report or one of another ID is dropped, never indexed past its end.
 
 use std::ops::Range;
 
-use hidreport::{ArrayField, Field, Report, ReportDescriptor, VariableField};
-
 use crate::decoder::{HidDecoder, hid};
+use crate::descriptor::{self, Direction, Field};
 use crate::{Error, HeadsetEvent, Lights};
 
 /// Telephony inputs we act on (HUT 1.4 §14): Hook Switch, Flash, Redial, Phone Mute,
@@ -54,25 +54,30 @@ impl Light {
     }
 }
 
-fn ours(page: u16, usage: u16) -> bool {
+fn ours((page, usage): (u16, u16)) -> bool {
     (page == hid::TELEPHONY && TELEPHONY_INPUTS.contains(&usage))
         || (page == hid::CONSUMER && CONSUMER_INPUTS.contains(&usage))
 }
 
-fn page_usage(u: &hidreport::Usage) -> (u16, u16) {
-    (u16::from(u.usage_page), u16::from(u.usage_id))
+/// One button of a variable field.
+#[derive(Debug)]
+struct Button {
+    bits: Range<usize>,
+    usage: (u16, u16),
+    relative: bool,
 }
 
-/// One input report: its buttons.
+/// An input report: its length and controls.
 #[derive(Debug)]
 struct Input {
     id: Option<u8>,
     len: usize,
-    buttons: Vec<VariableField>,
-    arrays: Vec<ArrayField>,
+    buttons: Vec<Button>,
+    /// Array fields that list any of our usages.
+    arrays: Vec<Field>,
 }
 
-/// One output report: its lights, by bit range.
+/// An output report with lights.
 #[derive(Debug)]
 struct Output {
     id: Option<u8>,
@@ -87,165 +92,135 @@ pub struct Layout {
     outputs: Vec<Output>,
 }
 
-/// A field we may extract from a report of `len` bytes: 1 to 32 bits (what
-/// `hidreport` extracts) inside the report.
-fn fits(bits: &Range<usize>, len: usize) -> bool {
-    (1..=32).contains(&bits.len()) && bits.end <= len * 8
-}
-
 impl Layout {
     /// Reads a report descriptor. `Ok(None)`: a HID device without telephony buttons
     /// (a keyboard's volume keys alone do not make it a headset).
-    pub fn parse(descriptor: &[u8]) -> Result<Option<Layout>, Error> {
-        let rd = ReportDescriptor::try_from(descriptor)
-            .map_err(|e| Error::Descriptor(format!("{e:?}")))?;
-        let mut inputs = Vec::new();
-        for r in rd.input_reports() {
-            let len = r.size_in_bytes();
-            let mut input = Input {
-                id: (*r.report_id()).map(u8::from),
-                len,
+    pub fn parse(bytes: &[u8]) -> Result<Option<Layout>, Error> {
+        let d = descriptor::parse(bytes).map_err(|e| Error::Descriptor(e.to_string()))?;
+        let mut inputs: Vec<Input> = d
+            .reports
+            .iter()
+            .filter(|r| r.direction == Direction::Input)
+            .map(|r| Input {
+                id: r.id,
+                len: r.len,
                 buttons: Vec::new(),
                 arrays: Vec::new(),
-            };
-            for f in r.fields() {
-                match f {
-                    Field::Variable(v)
-                        if ours(page_usage(&v.usage).0, page_usage(&v.usage).1)
-                            && fits(&v.bits, len) =>
-                    {
-                        input.buttons.push(v.clone());
+            })
+            .collect();
+        let mut outputs: Vec<Output> = d
+            .reports
+            .iter()
+            .filter(|r| r.direction == Direction::Output)
+            .map(|r| Output {
+                id: r.id,
+                len: r.len,
+                lights: Vec::new(),
+            })
+            .collect();
+        for f in d.fields.iter().filter(|f| !f.constant && f.size <= 32) {
+            match f.direction {
+                Direction::Input => {
+                    let Some(input) = inputs.iter_mut().find(|i| i.id == f.report_id) else {
+                        continue;
+                    };
+                    if f.variable {
+                        for i in 0..f.count {
+                            match f.variable_usage(i) {
+                                Some(u) if ours(u) => input.buttons.push(Button {
+                                    bits: f.element(i),
+                                    usage: u,
+                                    relative: f.relative,
+                                }),
+                                _ => {}
+                            }
+                        }
+                    } else if f.all_usages().any(ours) {
+                        input.arrays.push(f.clone());
                     }
-                    Field::Array(a)
-                        if a.usages().iter().any(|u| {
-                            let (p, u) = page_usage(u);
-                            ours(p, u)
-                        }) && fits(&a.bits, len) =>
-                    {
-                        input.arrays.push(a.clone());
-                    }
-                    _ => {}
                 }
-            }
-            if !input.buttons.is_empty() || !input.arrays.is_empty() {
-                inputs.push(input);
+                Direction::Output if f.variable => {
+                    let Some(output) = outputs.iter_mut().find(|o| o.id == f.report_id) else {
+                        continue;
+                    };
+                    for i in 0..f.count {
+                        if let Some(light) = f.variable_usage(i).and_then(|(p, u)| Light::of(p, u))
+                        {
+                            output.lights.push((f.element(i), light));
+                        }
+                    }
+                }
+                Direction::Output => {}
             }
         }
         let telephony = inputs.iter().any(|i| {
-            i.buttons
-                .iter()
-                .any(|v| page_usage(&v.usage).0 == hid::TELEPHONY)
+            i.buttons.iter().any(|b| b.usage.0 == hid::TELEPHONY)
                 || i.arrays
                     .iter()
-                    .any(|a| a.usages().iter().any(|u| page_usage(u).0 == hid::TELEPHONY))
+                    .any(|a| a.all_usages().any(|u| u.0 == hid::TELEPHONY && ours(u)))
         });
         if !telephony {
             return Ok(None);
         }
-        let mut outputs = Vec::new();
-        for r in rd.output_reports() {
-            let len = r.size_in_bytes();
-            let lights: Vec<(Range<usize>, Light)> = r
-                .fields()
-                .iter()
-                .filter_map(|f| match f {
-                    Field::Variable(v) if fits(&v.bits, len) => {
-                        let (p, u) = page_usage(&v.usage);
-                        Light::of(p, u).map(|l| (v.bits.clone(), l))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if !lights.is_empty() {
-                outputs.push(Output {
-                    id: (*r.report_id()).map(u8::from),
-                    len,
-                    lights,
-                });
-            }
-        }
+        inputs.retain(|i| !i.buttons.is_empty() || !i.arrays.is_empty());
+        outputs.retain(|o| !o.lights.is_empty());
         Ok(Some(Layout { inputs, outputs }))
     }
 
-    /// The length of the input report `bytes` begins with, if it is one of ours: with
-    /// report IDs the first byte says which. `None`: not a report we read (skip it).
-    pub fn input_len(&self, first: u8) -> Option<usize> {
-        self.input_for(first).map(|i| i.len)
-    }
-
-    fn input_for(&self, first: u8) -> Option<&Input> {
+    fn input_for(&self, report: &[u8]) -> Option<&Input> {
+        let first = *report.first()?;
         self.inputs
             .iter()
             .find(|i| i.id.is_none_or(|id| id == first))
     }
 
-    /// Whether reports carry an ID byte (then reports we do not read can be told apart).
-    pub fn numbered(&self) -> bool {
-        self.inputs.iter().any(|i| i.id.is_some())
-    }
-
-    /// The events in one input report (nothing for a report that is not ours or is
-    /// shorter than the descriptor says).
+    /// The events in one input report (as one `read` of the node gives it): nothing for a
+    /// report we do not read or one shorter than the descriptor says.
     pub fn decode(&self, decoder: &mut HidDecoder, report: &[u8]) -> Vec<HeadsetEvent> {
-        let Some(&first) = report.first() else {
+        let Some(input) = self.input_for(report) else {
             return Vec::new();
         };
-        let Some(input) = self.input_for(first) else {
+        let Some(report) = report.get(..input.len) else {
             return Vec::new();
         };
-        if report.len() < input.len {
-            return Vec::new();
-        }
         let mut events = Vec::new();
-        for v in &input.buttons {
-            if let Ok(value) = v.extract(report) {
-                let (p, u) = page_usage(&v.usage);
-                events.extend(decoder.usage(p, u, i32::from(value)));
+        for b in &input.buttons {
+            if let Some(v) = descriptor::extract(report, &b.bits) {
+                let (p, u) = b.usage;
+                events.extend(decoder.usage(p, u, v != 0, b.relative));
             }
         }
         for a in &input.arrays {
-            let Ok(values) = a.extract(report) else {
-                continue;
-            };
-            let min = i64::from(i32::from(a.logical_minimum));
-            let usages = a.usages();
-            let pressed: Vec<(u16, u16)> = values
-                .iter()
+            let pressed: Vec<(u16, u16)> = (0..a.count)
+                .filter_map(|i| descriptor::extract(report, &a.element(i)))
                 .filter_map(|v| {
-                    let i = i64::from(u32::from(v)) - min;
-                    usize::try_from(i)
-                        .ok()
-                        .and_then(|i| usages.get(i))
-                        .map(page_usage)
+                    let index = i64::from(v) - i64::from(a.logical_min);
+                    a.usage_at(usize::try_from(index).ok()?)
                 })
                 .collect();
-            for u in usages {
-                let (p, u) = page_usage(u);
-                if ours(p, u) {
-                    events.extend(decoder.usage(p, u, i32::from(pressed.contains(&(p, u)))));
-                }
+            for u in a.all_usages().filter(|&u| ours(u)) {
+                events.extend(decoder.usage(u.0, u.1, pressed.contains(&u), a.relative));
             }
         }
         events
     }
 
-    /// The output reports that set `lights`: one per report that holds any of them, the
-    /// report ID first where reports have IDs, every other bit 0.
+    /// The output reports that set `lights`, as written to a hidraw node: one per report
+    /// that holds any of them, every other bit 0. The first byte is the report ID, or 0
+    /// where the device numbers no reports (hidraw's `write` takes the report number
+    /// first either way: the kernel's Documentation/hid/hidraw.rst).
     pub fn light_reports(&self, lights: &Lights) -> Vec<Vec<u8>> {
         self.outputs
             .iter()
             .map(|o| {
-                let mut report = vec![0u8; o.len];
+                let offset = usize::from(o.id.is_none());
+                let mut report = vec![0u8; o.len + offset];
                 if let (Some(id), Some(b)) = (o.id, report.first_mut()) {
                     *b = id;
                 }
                 for (bits, light) in &o.lights {
-                    if light.on(lights) {
-                        // The field's lowest bit: 1 in a field of any width.
-                        if let Some(b) = report.get_mut(bits.start / 8) {
-                            *b |= 1 << (bits.start % 8);
-                        }
-                    }
+                    let bits = bits.start + 8 * offset..bits.end + 8 * offset;
+                    descriptor::insert(&mut report, &bits, u32::from(light.on(lights)));
                 }
                 report
             })
@@ -261,5 +236,43 @@ impl Layout {
             .collect();
         l.dedup();
         l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No report IDs: a Hook Switch bit, a relative Phone Mute bit, padding; one output
+    /// report with the Off-Hook LED.
+    const UNNUMBERED: &[u8] = &[
+        0x05, 0x0B, 0x09, 0x05, 0xA1, 0x01, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x01, 0x09,
+        0x20, 0x81, 0x22, 0x09, 0x2F, 0x81, 0x06, 0x95, 0x06, 0x81, 0x01, 0x05, 0x08, 0x95, 0x01,
+        0x09, 0x17, 0x91, 0x22, 0x95, 0x07, 0x91, 0x01, 0xC0,
+    ];
+
+    #[test]
+    fn unnumbered_reports_are_written_with_report_number_zero() {
+        let l = Layout::parse(UNNUMBERED).unwrap().unwrap();
+        let on = Lights {
+            off_hook: true,
+            ..Lights::default()
+        };
+        assert_eq!(l.light_reports(&on), [vec![0x00, 0x01]]);
+        let mut d = HidDecoder::new();
+        assert_eq!(l.decode(&mut d, &[0x01]), [HeadsetEvent::Hook(true)]);
+        // A relative mute: each report with it set is one press.
+        assert_eq!(l.decode(&mut d, &[0x03]), [HeadsetEvent::Mute]);
+        assert_eq!(l.decode(&mut d, &[0x03]), [HeadsetEvent::Mute]);
+        assert_eq!(l.decode(&mut d, &[]), []);
+    }
+
+    #[test]
+    fn a_keyboard_is_no_headset() {
+        let kb = [
+            0x05, 0x01, 0x09, 0x06, 0xA1, 0x01, 0x05, 0x0C, 0x75, 0x01, 0x95, 0x02, 0x09, 0xE9,
+            0x09, 0xEA, 0x81, 0x02, 0xC0,
+        ];
+        assert!(Layout::parse(&kb).unwrap().is_none());
     }
 }

@@ -1,9 +1,11 @@
 //! Headset buttons and lights over the USB HID Telephony Device page (0x0B), with no
 //! vendor SDK: what the reference page's "headset support" needs from a desktop.
 //!
-//! * [`layout`]: a device's HID report descriptor read into where its telephony buttons
-//!   sit in its input reports and where its lights sit in its output reports (parsed by
-//!   `hidreport`), and reports decoded into [`HeadsetEvent`]s ([`decoder`]).
+//! * [`descriptor`]: HID report descriptors read into fields (ours: device data is
+//!   untrusted, and the crate tried first panicked on malformed descriptors).
+//! * [`layout`]: where a device's telephony buttons sit in its input reports and its
+//!   lights in its output reports, and reports decoded into [`HeadsetEvent`]s
+//!   ([`decoder`]).
 //! * [`hidraw`] (Linux): devices found under `/sys/class/hidraw`, read and written through
 //!   `/dev/hidrawN`, followed as they come and go ([`hidraw::Headsets`]).
 //!
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decoder;
+pub mod descriptor;
 #[cfg(target_os = "linux")]
 pub mod hidraw;
 pub mod layout;

@@ -110,3 +110,37 @@ connect-tls = Problem mit dem Zertifikat der PBX
 connect-http = Die PBX hat mit einem Fehler geantwortet
 connect-notMyApps = Das ist keine myApps-PBX
 connect-ok = Verbunden
+
+# Die Demo-Seite (assets/service/demo.html, demo.js).
+demo-title = myApps-Demo
+demo-intro = Probieren Sie Mikrofon, Lautsprecher und Klingeltöne ohne PBX aus. Der Echotest schickt Ihre Stimme durch zwei echte Medienkanäle und spielt sie zurück: Sie hören sich etwa eine Fünftelsekunde später.
+demo-echo = Echotest
+demo-microphone = Mikrofon
+demo-speaker = Lautsprecher
+demo-systemDefault = Systemstandard
+demo-start = Echotest starten
+demo-stop = Beenden
+demo-stats = Gesprächsstatistik
+demo-state = Zustand
+demo-codec = Codec
+demo-packets = Pakete gesendet / empfangen
+demo-lost = Verloren
+demo-delay = Verzögerung im Jitter-Puffer
+demo-rtt = Umlaufzeit (RTCP)
+demo-level = Echopegel
+demo-ringtones = Klingeltöne
+demo-ringtone = Klingelton
+demo-ringer = Klingelgerät
+demo-play = Abspielen
+demo-default = {$name} (Standard)
+demo-needsApp = Diese Seite braucht die myApps-App (myapps --demo) oder /demo.html#secret=… von `myapps --headless`.
+demo-starting = Der Echotest startet …
+demo-running = Der Echotest läuft: Sprechen Sie, und Sie hören sich selbst.
+demo-channelError = Kanal {$channel}: {$error}
+demo-failed = Der Echotest konnte nicht starten: {$error}
+demo-inCall = myApps-Demo: Echotest
+demo-stopped = Echotest beendet.
+demo-noRingtones = Klingeltöne sind nicht verfügbar: {$error}
+demo-ringing = Es klingelt: {$tone}
+demo-cannotRing = Klingeln nicht möglich: {$error}
+demo-ringStopped = Beendet.

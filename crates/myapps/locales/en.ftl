@@ -111,3 +111,37 @@ connect-tls = Problem with the PBX's certificate
 connect-http = The PBX answered with an error
 connect-notMyApps = This is not a myApps PBX
 connect-ok = Connected
+
+# The demo page (assets/service/demo.html, demo.js; `{$name}` filled by the page).
+demo-title = myApps demo
+demo-intro = Try your microphone, speaker and ringtones without a PBX. The echo test sends your voice through two real media channels and plays it back: you should hear yourself about a fifth of a second later.
+demo-echo = Echo test
+demo-microphone = Microphone
+demo-speaker = Speaker
+demo-systemDefault = System default
+demo-start = Start echo test
+demo-stop = Stop
+demo-stats = Call statistics
+demo-state = State
+demo-codec = Codec
+demo-packets = Packets sent / received
+demo-lost = Lost
+demo-delay = Jitter buffer delay
+demo-rtt = Round-trip time (RTCP)
+demo-level = Echo level
+demo-ringtones = Ringtones
+demo-ringtone = Ringtone
+demo-ringer = Ringing device
+demo-play = Play
+demo-default = {$name} (default)
+demo-needsApp = This page needs the myApps app (myapps --demo), or /demo.html#secret=… from `myapps --headless`.
+demo-starting = Starting the echo test…
+demo-running = Echo test running: speak, and you hear yourself.
+demo-channelError = Channel {$channel}: {$error}
+demo-failed = The echo test could not start: {$error}
+demo-inCall = myApps demo: echo test
+demo-stopped = Echo test stopped.
+demo-noRingtones = Ringtones are not available: {$error}
+demo-ringing = Ringing: {$tone}
+demo-cannotRing = Cannot ring: {$error}
+demo-ringStopped = Stopped.

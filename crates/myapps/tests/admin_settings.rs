@@ -8,7 +8,8 @@
 //!   `inactive`; the CLI refuses to change the forced key; the next start keeps it.
 //! * The app with a window (`--demo`): `myapps settings set` makes the running app
 //!   re-register its hot keys at once; the settings window shows the forced values
-//!   greyed out (screenshot).
+//!   greyed out (screenshot), in English and German, and the connect form and the demo
+//!   page in German (screenshots).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -356,6 +357,18 @@ async fn the_running_app_follows_changes_and_the_window_greys_forced_ones() {
     let found = desk.run("xdotool", &["search", "--name", "mit Ihrer PBX verbinden"]);
     assert!(!found.trim().is_empty(), "the connect form's German title");
     screenshot(&desk, "connect-de.png").await;
+    // The demo page in German (its words follow the webview's language).
+    drop(connect);
+    let demo = App::start(&desk, "demo-de.log", |cmd| {
+        cmd.arg("--demo")
+            .args(NO_DEVICES)
+            .env("RUST_LOG", "info,myapps=debug")
+            .env("MYAPPS_WEBVIEW_CONSOLE", "1");
+        in_language(cmd, "de");
+    });
+    logged(&demo, "demo: language de", Duration::from_secs(30)).await;
+    logged(&demo, "demo: ready", Duration::from_secs(30)).await;
+    screenshot(&desk, "demo-de.png").await;
 }
 
 /// The OS's UI language for `cmd` (`LANG`, with the variables that would win over it
@@ -436,12 +449,21 @@ async fn the_launcher_api_opens_the_settings_window() {
     println!("ShowSettings → settings window after {:?}", t.elapsed());
     // Its own process (this session's alone, found by its window; other tests' settings
     // windows run beside it): ended here.
-    let pid = desk
-        .command("xdotool")
-        .args(["search", "--name", "^myApps settings$", "getwindowpid"])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_owned();
+    // The window can be found a moment before it carries its pid (_NET_WM_PID): asked
+    // again until it does (a loaded CI run once got none).
+    let t = Instant::now();
+    let pid = loop {
+        let out = desk
+            .command("xdotool")
+            .args(["search", "--name", "^myApps settings$", "getwindowpid"])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if pid.parse::<u32>().is_ok() || t.elapsed() > Duration::from_secs(10) {
+            break pid;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         pid.parse::<u32>().is_ok(),
         "the settings window's pid: {pid:?}"

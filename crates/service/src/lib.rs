@@ -98,6 +98,18 @@ pub struct Config {
     pub notifier: Arc<dyn launcher::Notifier>,
     /// `RINGINHEADSET` at start ([`Service::ring_route`] follows changes).
     pub ring_in_headset: bool,
+    /// The demo page's words in the app's language (`None`: the page's English).
+    pub demo_l10n: Option<PageL10n>,
+}
+
+/// A page's words in one language: `{id: text}` with `{$name}` placeholders the page
+/// fills, and the language's tag for `<html lang>`.
+#[derive(Clone, Debug)]
+pub struct PageL10n {
+    /// `en`, `de`.
+    pub lang: String,
+    /// The strings, a JSON object.
+    pub strings: serde_json::Value,
 }
 
 /// Media settings of the service.
@@ -146,6 +158,7 @@ impl Default for Config {
             sound: Arc::new(sound::NoSound),
             notifier: Arc::new(launcher::LogNotifier),
             ring_in_headset: false,
+            demo_l10n: None,
         }
     }
 }

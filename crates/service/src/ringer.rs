@@ -135,14 +135,31 @@ async fn handle(
                     .map(|t| t.id.clone())
                     .ok_or_else(|| Fault::new(Code::Device, "no ringtones available"))?,
             };
-            let device = shared.ring_route.device(device.filter(|d| !d.is_empty()));
+            let asked = device.filter(|d| !d.is_empty());
+            let routed = shared.ring_route.device(asked.clone());
             // Stop the old tone first: two on one device would clash.
             *ringing = None;
-            let r =
+            let ring = |device: Option<String>| {
+                let (sound, tone) = (sound.clone(), tone.clone());
                 tokio::task::spawn_blocking(move || sound.ring(device.as_deref(), &tone, volume))
-                    .await
-                    .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
-                    .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
+            };
+            let r = ring(routed.clone())
+                .await
+                .map_err(|e| Fault::new(Code::Internal, e.to_string()))?;
+            // The headset gone (unplugged since the call chose it): the asked device rings.
+            let r = match r {
+                Err(e) if routed != asked => {
+                    tracing::warn!(
+                        ?routed,
+                        "ringer: the headset does not ring ({e}); the asked device does"
+                    );
+                    ring(asked)
+                        .await
+                        .map_err(|e| Fault::new(Code::Internal, e.to_string()))?
+                }
+                r => r,
+            }
+            .map_err(|e| Fault::new(Code::Device, e.to_string()))?;
             *ringing = Some(r);
             body.insert("ringing".into(), json!(true));
         }

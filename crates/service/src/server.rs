@@ -58,7 +58,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener, stop: ones
     let state = AppState { shared, shutdown };
     let app = Router::new()
         .route("/", get(|| page(HTML, INDEX_HTML)))
-        .route("/demo.html", get(|| page(HTML, DEMO_HTML)))
+        .route("/demo.html", get(demo_page))
         .route("/assets/myapps-service.js", get(|| page(JS, CLIENT_JS)))
         .route("/assets/demo.js", get(|| page(JS, DEMO_JS)))
         .route(
@@ -103,6 +103,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener, stop: ones
 /// bridge or the URL fragment).
 async fn page(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, content_type)], body)
+}
+
+/// The demo page with its words in the app's language ([`crate::Config::demo_l10n`]): one
+/// JSON object in a script element (`<` escaped, so no text can end the element), and
+/// the page's `lang`. Without them, `{}` and the page's own English.
+async fn demo_page(State(state): State<AppState>) -> impl IntoResponse {
+    let (lang, strings) = match &state.shared.config.demo_l10n {
+        Some(l) => (
+            l.lang.as_str(),
+            l.strings.to_string().replace('<', "\\u003c"),
+        ),
+        None => ("en", "{}".to_owned()),
+    };
+    let body = DEMO_HTML
+        .replace("{/*L10N*/}", &strings)
+        .replace("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"));
+    ([(header::CONTENT_TYPE, HTML)], body)
 }
 
 async fn ws_route(

@@ -233,8 +233,29 @@ fn ring_in_headset_rings_on_the_calls_speaker() {
             .await;
             let (speaker, headset) = ring_on_loudspeaker(&mut ringer, HEADSET).await;
             assert!(speaker > 3000 && headset == 0, "{speaker} {headset}");
-            service.stop().await;
+
+            // The headset unplugged since the call chose it: the asked loudspeaker rings.
+            let r = call(
+                &mut media,
+                json!({"mt":"SetDevices","channel":"a","speaker": format!("pulseaudio:{HEADSET}")}),
+            )
+            .await;
+            assert!(r.get("error").is_none(), "{r}");
             pactl(&["unload-module", module.trim()]);
+            let on_speaker = record(SINK, 2);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let r = call(
+                &mut ringer,
+                json!({"mt":"StartRinging","device": format!("pulseaudio:{SINK}"),"ringtone":"classic"}),
+            )
+            .await;
+            assert_eq!(r["ringing"], true, "{r}");
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            call(&mut ringer, json!({"mt":"StopRinging"})).await;
+            let speaker = peak(&on_speaker.stop());
+            eprintln!("headset gone: loudspeaker peak {speaker}");
+            assert!(speaker > 3000, "{speaker}");
+            service.stop().await;
         });
     });
 }

@@ -246,24 +246,36 @@ pub fn aligned_circular(reference: &[i16], received: &[i16]) -> Vec<i16> {
             .map(|c| c.iter().map(|&s| f64::from(s)).sum::<f64>())
             .collect()
     };
-    let (r, d) = (dec(reference), dec(received));
-    let m = r.len();
+    // The pass, decimated from its own start: block i is samples 8i.. of the pass, so the
+    // shift found maps the pass's sample k to reference (k + shift) mod n.
     let first = received.len().saturating_sub(n) / 2;
+    let pass = &received[first..received.len().min(first + n)];
+    let (r, d) = (dec(reference), dec(pass));
+    let m = r.len();
     let corr = |shift: usize| -> f64 {
         d.iter()
-            .enumerate()
-            .skip(first / 8)
             .take(m)
+            .enumerate()
             .map(|(i, b)| r[(i + shift) % m] * b)
             .sum()
     };
-    let shift = (0..m)
+    let coarse = (0..m)
         .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
         .unwrap_or(0)
         * 8;
-    // received[k] carries reference[(k + shift) mod n].
+    // To the sample: the blocks only place it within ±8.
+    let fine = |shift: usize| -> f64 {
+        pass.iter()
+            .enumerate()
+            .map(|(k, &s)| f64::from(s) * f64::from(reference[(k + shift) % n]))
+            .sum()
+    };
+    let shift = (0..=16)
+        .map(|d| (coarse + n + d).saturating_sub(8) % n)
+        .max_by(|&a, &b| fine(a).total_cmp(&fine(b)))
+        .unwrap_or(coarse % n);
     let mut out = vec![0i16; n];
-    for (k, &s) in received.iter().enumerate().skip(first).take(n) {
+    for (k, &s) in pass.iter().enumerate() {
         out[(k + shift) % n] = s;
     }
     out

@@ -48,15 +48,16 @@ function W(title,options){if(!new.target)throw new TypeError("Please use the 'ne
 var o=options||{},acts=[],token=null;
 if(o.actions&&typeof o.actions.length==='number')for(var i=0;i<o.actions.length&&acts.length<MAX;i++){
 var a=o.actions[i]||{};acts.push(Object.freeze({action:String(a.action),title:String(a.title)}));}
-if(acts.length){token='n'+(++seq);
+if(acts.length){token='n'+(++seq)+'-'+Math.random().toString(36).slice(2);
 document.documentElement.setAttribute('data-myapps-notification',JSON.stringify({token:token,
 title:String(title),body:o.body===undefined?'':String(o.body),tag:o.tag===undefined?'':String(o.tag),actions:acts}));
 document.dispatchEvent(new Event('myapps-notification'));}
-var n=new N(title,o);
+var n=Reflect.construct(N,[title,o],new.target===W?N:new.target);
 if(token){live[token]=n;order.push(token);if(order.length>32)delete live[order.shift()];
 n.addEventListener('close',function(){delete live[token];});}
 Object.defineProperty(n,'actions',{value:Object.freeze(acts),configurable:true});return n;}
 W.prototype=N.prototype;Object.setPrototypeOf(W,N);
+Object.defineProperty(N.prototype,'constructor',{value:W,writable:true,configurable:true});
 Object.defineProperty(W,'maxActions',{get:function(){return MAX;}});
 Object.defineProperty(window,'__myappsNotificationAction',{value:function(token,action){
 var n=live[token];if(!n)return false;delete live[token];var e=new Event('click',{cancelable:true});
@@ -71,20 +72,30 @@ var v=d.getAttribute('data-myapps-notification')||'';d.removeAttribute('data-mya
 window.webkit.messageHandlers.myappsPlatform.postMessage('actions '+encodeURIComponent(v)+' '+\
 String(location.origin));},true);";
 
+/// An offer not taken within this long is dropped (the page's constructor threw, or the
+/// permission was refused): it cannot attach to a later notification.
+const OFFER_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Origin, title, body and tag: how [`show`] finds the offer of WebKit's notification.
+type OfferKey = (String, String, String, String);
+
 /// A notification's actions, offered by the page before WebKit shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Offer {
-    /// The page's handle for it (`__myappsNotificationAction`).
+    /// The page's handle for it (`__myappsNotificationAction`), unique per page load.
     token: String,
-    /// Title, body and tag: how [`show`] finds the offer of WebKit's notification.
-    key: (String, String, String),
+    /// See [`OfferKey`].
+    key: OfferKey,
+    /// When it came.
+    at: std::time::Instant,
     /// (name, label) of each action, at most [`MAX_ACTIONS`].
     actions: Vec<(String, String)>,
 }
 
 impl Offer {
-    /// From the forwarder's value; `None` (logged by the caller) when it is not ours.
-    fn parse(value: &str) -> Option<Offer> {
+    /// From the forwarder's value and the frame's origin; `None` (logged by the caller)
+    /// when it is not ours.
+    fn parse(value: &str, origin: &str) -> Option<Offer> {
         let json = percent_encoding::percent_decode_str(value)
             .decode_utf8()
             .ok()?;
@@ -99,7 +110,13 @@ impl Offer {
         let whole = |k: &str| v[k].as_str().map(str::to_owned);
         Some(Offer {
             token: text(&v["token"])?,
-            key: (whole("title")?, whole("body")?, whole("tag")?),
+            key: (
+                origin.to_owned(),
+                whole("title")?,
+                whole("body")?,
+                whole("tag")?,
+            ),
+            at: std::time::Instant::now(),
             actions,
         })
         .filter(|o| !o.actions.is_empty())
@@ -120,9 +137,10 @@ thread_local! {
     static PENDING: RefCell<VecDeque<Offer>> = const { RefCell::new(VecDeque::new()) };
 }
 
-/// A trusted top document offers the actions of the notification it creates next.
-pub fn offered(value: &str) {
-    let Some(offer) = Offer::parse(value) else {
+/// A trusted top document of `origin` offers the actions of the notification it creates
+/// next.
+pub fn offered(value: &str, origin: &str) {
+    let Some(offer) = Offer::parse(value, origin) else {
         tracing::warn!(len = value.len(), "unexpected notification actions");
         return;
     };
@@ -134,9 +152,11 @@ pub fn offered(value: &str) {
     });
 }
 
-/// The offer for a notification with this title, body and tag, taken.
-fn take_offer(key: &(String, String, String)) -> Option<Offer> {
+/// The offer for a notification with this origin, title, body and tag, taken (offers
+/// older than [`OFFER_TTL`] are dropped first).
+fn take_offer(key: &OfferKey) -> Option<Offer> {
     PENDING.with_borrow_mut(|p| {
+        p.retain(|o| o.at.elapsed() < OFFER_TTL);
         let i = p.iter().position(|o| &o.key == key)?;
         p.remove(i)
     })
@@ -148,7 +168,11 @@ pub fn show(wv: &WebView, n: &Notification) -> bool {
     let id = format!("web-{}", n.id());
     let text = |s: Option<glib::GString>| s.map(|t| t.to_string()).unwrap_or_default();
     let (title, body) = (text(n.title()), text(n.body()));
-    let offer = take_offer(&(title.clone(), body.clone(), text(n.tag())));
+    let origin = wv
+        .uri()
+        .and_then(|u| super::policy::origin_of(&u))
+        .unwrap_or_default();
+    let offer = take_offer(&(origin, title.clone(), body.clone(), text(n.tag())));
     let buttons = offer
         .iter()
         .flat_map(|o| o.actions.iter().enumerate())
@@ -245,9 +269,17 @@ fn clicked(id: &str, button: Option<&str>) {
         quote(token),
         quote(action)
     );
-    wv.evaluate_javascript(&script, None, None, None::<&gio::Cancellable>, |_| {});
-    // Gone from the OS (the backend closes a clicked note); the page hears `close` too.
-    n.close();
+    // A page that navigated away since has no such notification: then a plain click.
+    let fallback = n.clone();
+    wv.evaluate_javascript(&script, None, None, None::<&gio::Cancellable>, move |r| {
+        use javascriptcore::ValueExt;
+        let fired = r.is_ok_and(|v| v.to_boolean());
+        if !fired {
+            fallback.clicked();
+        }
+        // Gone from the OS (the backend closes a clicked note); the page hears `close` too.
+        fallback.close();
+    });
     tracing::info!(%id, %action, "page notification action: window raised, click sent to the page");
 }
 
@@ -272,25 +304,34 @@ mod tests {
     }
 
     #[test]
-    fn an_offer_is_read_bounded_and_matched_by_title_body_and_tag() {
+    fn an_offer_is_read_bounded_and_matched_by_origin_title_body_and_tag() {
         let long = "x".repeat(500);
         let json = serde_json::json!({"token": "n1", "title": "Call from Bob", "body": "4711",
             "tag": "call-1", "actions": [{"action": "accept", "title": "Accept"},
             {"action": long, "title": "Reject"}, {"action": "third", "title": "Third"}]});
-        let o = Offer::parse(&encoded(&json.to_string())).unwrap();
+        let o = Offer::parse(&encoded(&json.to_string()), "https://pbx").unwrap();
         assert_eq!(o.token, "n1");
         assert_eq!(o.actions.len(), MAX_ACTIONS);
         assert_eq!(o.actions[0], ("accept".into(), "Accept".into()));
         assert_eq!(o.actions[1].0.chars().count(), MAX_TEXT);
-        offered(&encoded(&json.to_string()));
-        let key = (
-            "Call from Bob".to_owned(),
-            "4711".to_owned(),
-            "call-1".to_owned(),
+        offered(&encoded(&json.to_string()), "https://pbx");
+        let key = |origin: &str, tag: &str| {
+            let t = |s: &str| s.to_owned();
+            (t(origin), t("Call from Bob"), t("4711"), t(tag))
+        };
+        assert!(take_offer(&key("https://pbx", "")).is_none());
+        assert!(
+            take_offer(&key("https://other", "call-1")).is_none(),
+            "another page's"
         );
-        assert!(take_offer(&("Call from Bob".into(), "4711".into(), String::new())).is_none());
-        assert_eq!(take_offer(&key).unwrap().token, "n1");
-        assert!(take_offer(&key).is_none(), "taken once");
+        assert_eq!(
+            take_offer(&key("https://pbx", "call-1")).unwrap().token,
+            "n1"
+        );
+        assert!(
+            take_offer(&key("https://pbx", "call-1")).is_none(),
+            "taken once"
+        );
     }
 
     #[test]
@@ -300,29 +341,21 @@ mod tests {
 
     #[test]
     fn offers_without_actions_or_not_json_are_refused_and_pending_is_bounded() {
-        assert!(Offer::parse("%7B").is_none());
+        let parse = |json: &str| Offer::parse(&encoded(json), "o");
+        assert!(Offer::parse("%7B", "o").is_none());
+        assert!(parse(r#"{"token":"n1","title":"t","body":"","tag":"","actions":[]}"#).is_none());
         assert!(
-            Offer::parse(&encoded(
-                r#"{"token":"n1","title":"t","body":"","tag":"","actions":[]}"#
-            ))
-            .is_none()
-        );
-        assert!(
-            Offer::parse(&encoded(
-                r#"{"token":"n1","title":"t","actions":[{"action":"a","title":"A"}]}"#
-            ))
-            .is_none()
+            parse(r#"{"token":"n1","title":"t","actions":[{"action":"a","title":"A"}]}"#).is_none()
         );
         for i in 0..MAX_PENDING + 5 {
             let json = format!(
                 r#"{{"token":"n{i}","title":"t{i}","body":"","tag":"","actions":[{{"action":"a","title":"A"}}]}}"#
             );
-            offered(&encoded(&json));
+            offered(&encoded(&json), "o");
         }
         assert_eq!(PENDING.with_borrow(VecDeque::len), MAX_PENDING);
-        assert!(
-            take_offer(&("t0".into(), String::new(), String::new())).is_none(),
-            "oldest dropped"
-        );
+        let key = |t: &str| ("o".to_owned(), t.to_owned(), String::new(), String::new());
+        assert!(take_offer(&key("t0")).is_none(), "oldest dropped");
+        assert!(take_offer(&key("t20")).is_some());
     }
 }

@@ -91,7 +91,7 @@ pub fn platform_message(message: &str) {
     }
     if kind == "actions" {
         if is_trusted(origin) {
-            super::web_notify::offered(value);
+            super::web_notify::offered(value, origin);
         } else {
             tracing::info!(%origin, "notification actions of an untrusted frame ignored");
         }
