@@ -197,11 +197,7 @@ impl Options {
         let settings = user_settings();
         apply_network_settings(&mut self.config, &settings);
         self.config.ring_in_headset = settings.ring_in_headset;
-        let ui = crate::l10n::ui();
-        self.config.demo_l10n = Some(service::PageL10n {
-            lang: ui.lang().to_owned(),
-            strings: ui.table(&["demo-"]),
-        });
+        self.config.demo_l10n = Some(crate::l10n::ui().page(&["demo-"]));
         if self.notifications && settings.notifications {
             self.config.notifier = crate::desktop_services::notifier(None);
         }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use headset::hidraw::{Change, Headsets, Roots};
 use headset::{HeadsetEvent, Lights};
-use protocol::api::{ApiMessage, Register};
+use protocol::api::ApiMessage;
 use protocol::phone::{PHONE_API, PhoneMsg};
 use serde_json::Value;
 use service::channel_audio::ChannelAudio;
@@ -77,11 +77,7 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 pub(crate) fn start(relay: &Relay, audio: Arc<dyn ChannelAudio>, roots: Roots) -> Running {
     let mut endpoint = relay.attach();
     let sender = endpoint.sender();
-    if let Err(f) = sender.send(ApiMessage::ConsumeApi(Register {
-        api: PHONE_API.into(),
-        dn: None,
-        consumer: None,
-    })) {
+    if let Err(f) = endpoint.consume(PHONE_API) {
         tracing::warn!("headsets: cannot consume {PHONE_API}: {}", f.text);
     }
     let state = Arc::new(Mutex::new(State::default()));

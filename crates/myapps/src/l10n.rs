@@ -106,6 +106,15 @@ impl Strings {
             .into_owned()
     }
 
+    /// A page's words: [`Strings::table`] of `prefixes` in this language, for
+    /// [`service::PageL10n::fill`].
+    pub fn page(&self, prefixes: &[&str]) -> service::PageL10n {
+        service::PageL10n {
+            lang: self.lang().to_owned(),
+            strings: self.table(prefixes),
+        }
+    }
+
     /// Every message whose id starts with one of `prefixes`, for a page: `{id: text}`,
     /// variables left as `{$name}`.
     pub fn table(&self, prefixes: &[&str]) -> Value {

@@ -7,7 +7,7 @@
 //! changes nothing: the model may arrive in parts.
 
 use desktop::settings::admin;
-use protocol::api::{ApiMessage, Register};
+use protocol::api::ApiMessage;
 use serde_json::Value;
 use service::relay::Relay;
 
@@ -28,12 +28,7 @@ impl Drop for Watch {
 /// Starts consuming. Runs inside the tokio runtime.
 pub(crate) fn start(relay: &Relay, changed: impl Fn() + Send + 'static) -> Watch {
     let mut endpoint = relay.attach();
-    let consume = ApiMessage::ConsumeApi(Register {
-        api: CLIENT_API.into(),
-        dn: None,
-        consumer: None,
-    });
-    if let Err(f) = endpoint.sender().send(consume) {
+    if let Err(f) = endpoint.consume(CLIENT_API) {
         tracing::warn!("adminSettings: cannot consume {CLIENT_API}: {}", f.text);
     }
     let task = tokio::spawn(async move {

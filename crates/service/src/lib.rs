@@ -103,13 +103,37 @@ pub struct Config {
 }
 
 /// A page's words in one language: `{id: text}` with `{$name}` placeholders the page
-/// fills, and the language's tag for `<html lang>`.
+/// fills, and the language's tag for `<html lang>`. Our pages (the demo here, the
+/// shell's connect form) carry a `{/*L10N*/}` placeholder inside a JSON script element
+/// and start with `<html lang="en">`; [`PageL10n::fill`] puts both in.
 #[derive(Clone, Debug)]
 pub struct PageL10n {
     /// `en`, `de`.
     pub lang: String,
     /// The strings, a JSON object.
     pub strings: serde_json::Value,
+}
+
+impl PageL10n {
+    /// `html` with these words and this language: the strings as one JSON object with
+    /// `<` escaped, so that no text can end the script element it stands in.
+    pub fn fill(&self, html: &str) -> String {
+        let strings = self.strings.to_string().replace('<', "\\u003c");
+        html.replace("{/*L10N*/}", &strings).replace(
+            "<html lang=\"en\">",
+            &format!("<html lang=\"{}\">", self.lang),
+        )
+    }
+}
+
+impl Default for PageL10n {
+    /// No words (the page keeps its own English).
+    fn default() -> PageL10n {
+        PageL10n {
+            lang: "en".into(),
+            strings: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
 }
 
 /// Media settings of the service.

@@ -742,6 +742,16 @@ impl Endpoint {
         self.sender.send(ApiMessage::ApiRequest(req))
     }
 
+    /// Consumes `api`: its providers' models come as `ApiUpdate`s, and its requests
+    /// reach them.
+    pub fn consume(&self, api: &str) -> Result<(), Fault> {
+        self.sender.send(ApiMessage::ConsumeApi(Register {
+            api: api.to_owned(),
+            dn: None,
+            consumer: None,
+        }))
+    }
+
     /// The next message for this endpoint. Pending while the endpoint lives and nothing
     /// comes.
     pub async fn recv(&mut self) -> Option<ApiMessage> {

@@ -105,20 +105,13 @@ async fn page(content_type: &'static str, body: &'static str) -> impl IntoRespon
     ([(header::CONTENT_TYPE, content_type)], body)
 }
 
-/// The demo page with its words in the app's language ([`crate::Config::demo_l10n`]): one
-/// JSON object in a script element (`<` escaped, so no text can end the element), and
-/// the page's `lang`. Without them, `{}` and the page's own English.
+/// The demo page with its words in the app's language ([`crate::Config::demo_l10n`];
+/// without them, the page's own English).
 async fn demo_page(State(state): State<AppState>) -> impl IntoResponse {
-    let (lang, strings) = match &state.shared.config.demo_l10n {
-        Some(l) => (
-            l.lang.as_str(),
-            l.strings.to_string().replace('<', "\\u003c"),
-        ),
-        None => ("en", "{}".to_owned()),
+    let body = match &state.shared.config.demo_l10n {
+        Some(l) => l.fill(DEMO_HTML),
+        None => crate::PageL10n::default().fill(DEMO_HTML),
     };
-    let body = DEMO_HTML
-        .replace("{/*L10N*/}", &strings)
-        .replace("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"));
     ([(header::CONTENT_TYPE, HTML)], body)
 }
 

@@ -52,15 +52,9 @@ pub(super) struct Windows {
 /// The connect form (assets/shell/connect.html).
 const CONNECT_HTML: &str = include_str!("../../../../assets/shell/connect.html");
 
-/// The connect form in the UI language: its strings (JSON, with `<` escaped so that no
-/// text can end the script) and its `lang`.
+/// The connect form in the UI language ([`service::PageL10n::fill`]).
 fn connect_html() -> String {
-    let ui = crate::l10n::ui();
-    let strings = ui.table(&["connect-"]).to_string().replace('<', "\\u003c");
-    CONNECT_HTML.replace("{/*L10N*/}", &strings).replace(
-        "<html lang=\"en\">",
-        &format!("<html lang=\"{}\">", ui.lang()),
-    )
+    crate::l10n::ui().page(&["connect-"]).fill(CONNECT_HTML)
 }
 
 impl Windows {
