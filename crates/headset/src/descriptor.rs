@@ -93,17 +93,11 @@ impl Field {
             .or_else(|| self.usages.last().map(|s| (s.page, s.max)))
     }
 
-    /// Every usage of the list (a wide span is not expanded: only its bounds).
-    pub fn all_usages(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
-        self.usages.iter().flat_map(|s| {
-            let wide = s.max - s.min > 1024;
-            let ids: Vec<u16> = if wide {
-                vec![s.min, s.max]
-            } else {
-                (s.min..=s.max).collect()
-            };
-            ids.into_iter().map(move |u| (s.page, u))
-        })
+    /// Whether `(page, id)` is in the usage list.
+    pub fn contains(&self, (page, id): (u16, u16)) -> bool {
+        self.usages
+            .iter()
+            .any(|s| s.page == page && (s.min..=s.max).contains(&id))
     }
 }
 
@@ -208,18 +202,16 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, ParseError> {
                 let flags = unsigned(data);
                 let count = g.report_count as usize;
                 let esize = g.report_size as usize;
-                let key = (direction, g.report_id);
-                let start_bits =
-                    *bits
-                        .entry(key)
-                        .or_insert(if g.report_id.is_some() { 8 } else { 0 });
+                let so_far = bits
+                    .entry((direction, g.report_id))
+                    .or_insert(if g.report_id.is_some() { 8 } else { 0 });
+                let start_bits = *so_far;
                 // Elements wider than 32 bits are kept (vendor blobs) but never read.
-                let total = u64::from(g.report_count)
+                *so_far = u64::from(g.report_count)
                     .checked_mul(u64::from(g.report_size))
                     .map(|b| b + start_bits)
                     .filter(|&t| t <= MAX_REPORT_BITS)
                     .ok_or(err("report too large"))?;
-                bits.insert(key, total);
                 let resolved = usages
                     .drain(..)
                     .map(|d| UsageSpan {

@@ -54,13 +54,11 @@ impl Default for Roots {
 
 /// A telephony device found under [`Roots::sysfs`].
 #[derive(Debug)]
-pub struct Found {
-    /// `hidrawN`.
-    pub node: String,
+struct Found {
     /// The device's name (`HID_NAME`), or the node's.
-    pub name: String,
+    name: String,
     /// Its buttons and lights.
-    pub layout: Layout,
+    layout: Layout,
 }
 
 /// What happened, for the caller.
@@ -117,33 +115,19 @@ fn read_device(dir: &Path, node: &str) -> Result<Option<Found>, Error> {
         .lines()
         .find_map(|l| l.strip_prefix("HID_NAME="))
         .map_or_else(|| node.to_owned(), str::to_owned);
-    Ok(Some(Found {
-        node: node.to_owned(),
-        name,
-        layout,
-    }))
+    Ok(Some(Found { name, layout }))
 }
 
-/// The telephony devices there now, and the nodes that could not be read (with why).
-pub fn scan(roots: &Roots) -> (Vec<Found>, Vec<(String, Error)>) {
-    let (mut found, mut failed) = (Vec::new(), Vec::new());
-    let Ok(entries) = std::fs::read_dir(&roots.sysfs) else {
-        return (found, failed);
-    };
-    let mut nodes: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.starts_with("hidraw"))
-        .collect();
-    nodes.sort();
-    for node in nodes {
-        match read_device(&roots.sysfs.join(&node), &node) {
-            Ok(Some(f)) => found.push(f),
-            Ok(None) => {}
-            Err(e) => failed.push((node, e)),
-        }
-    }
-    (found, failed)
+/// The `hidrawN` entries of the sysfs directory now (none when it cannot be read).
+fn nodes(sysfs: &Path) -> Vec<String> {
+    std::fs::read_dir(sysfs)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| n.starts_with("hidraw"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// An open headset.
@@ -250,14 +234,7 @@ fn write_lights(node: &str, d: &mut Open, lights: &Lights) {
 impl Inner {
     /// One look at the device directory: opens what came, drops what went.
     fn look(self: &Arc<Self>) {
-        let present: Vec<String> = std::fs::read_dir(&self.roots.sysfs)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                    .filter(|n| n.starts_with("hidraw"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let present = nodes(&self.roots.sysfs);
         let gone: Vec<(String, String)> = {
             let mut devices = lock(&self.devices);
             let gone: Vec<String> = devices

@@ -54,9 +54,14 @@ impl Light {
     }
 }
 
-fn ours((page, usage): (u16, u16)) -> bool {
-    (page == hid::TELEPHONY && TELEPHONY_INPUTS.contains(&usage))
-        || (page == hid::CONSUMER && CONSUMER_INPUTS.contains(&usage))
+/// Every input usage we act on.
+fn our_usages() -> impl Iterator<Item = (u16, u16)> {
+    let telephony = TELEPHONY_INPUTS.iter().map(|&u| (hid::TELEPHONY, u));
+    telephony.chain(CONSUMER_INPUTS.iter().map(|&u| (hid::CONSUMER, u)))
+}
+
+fn ours(u: (u16, u16)) -> bool {
+    our_usages().any(|o| o == u)
 }
 
 /// One button of a variable field.
@@ -135,7 +140,7 @@ impl Layout {
                                 _ => {}
                             }
                         }
-                    } else if f.all_usages().any(ours) {
+                    } else if our_usages().any(|u| f.contains(u)) {
                         input.arrays.push(f.clone());
                     }
                 }
@@ -157,7 +162,7 @@ impl Layout {
             i.buttons.iter().any(|b| b.usage.0 == hid::TELEPHONY)
                 || i.arrays
                     .iter()
-                    .any(|a| a.all_usages().any(|u| u.0 == hid::TELEPHONY && ours(u)))
+                    .any(|a| our_usages().any(|u| u.0 == hid::TELEPHONY && a.contains(u)))
         });
         if !telephony {
             return Ok(None);
@@ -198,7 +203,7 @@ impl Layout {
                     a.usage_at(usize::try_from(index).ok()?)
                 })
                 .collect();
-            for u in a.all_usages().filter(|&u| ours(u)) {
+            for u in our_usages().filter(|&u| a.contains(u)) {
                 events.extend(decoder.usage(u.0, u.1, pressed.contains(&u), a.relative));
             }
         }
