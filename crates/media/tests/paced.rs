@@ -23,11 +23,7 @@ fn drain(ring: &mut rtrb::Consumer<i16>) -> (usize, f64) {
 
 #[test]
 fn playout_follows_the_consumers_steps() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = test_support::runtime();
     rt.block_on(async {
         let (a, a_ends, _) = common::start(common::plain(CodecKind::Pcmu));
         let (b, b_ends, _) = common::start(common::plain(CodecKind::Pcmu));

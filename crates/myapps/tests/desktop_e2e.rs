@@ -71,13 +71,6 @@ async fn until<T>(
     }
 }
 
-fn displayed(s: &Session) -> u32 {
-    s.run("dunstctl", &["count", "displayed"])
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_on_dunst_and_its_click_reach_the_app() {
     let Some(s) = Session::start("notification_on_dunst_and_its_click_reach_the_app", true) else {
@@ -105,7 +98,7 @@ async fn notification_on_dunst_and_its_click_reach_the_app() {
     ))
     .await
     .unwrap();
-    while displayed(&s) != 1 {
+    while s.displayed() != 1 {
         assert!(
             sent.elapsed() < Duration::from_secs(5),
             "no notification on dunst"
@@ -172,7 +165,7 @@ async fn notification_on_dunst_and_its_click_reach_the_app() {
     );
     // The clicked notification is gone from the screen.
     let closed = Instant::now();
-    while displayed(&s) != 0 {
+    while s.displayed() != 0 {
         assert!(
             closed.elapsed() < Duration::from_secs(5),
             "the clicked notification stayed"
@@ -189,7 +182,7 @@ async fn notification_on_dunst_and_its_click_reach_the_app() {
     .await
     .unwrap();
     let t = Instant::now();
-    while displayed(&s) != 1 {
+    while s.displayed() != 1 {
         assert!(
             t.elapsed() < Duration::from_secs(5),
             "no chat notification on dunst"
@@ -203,7 +196,7 @@ async fn notification_on_dunst_and_its_click_reach_the_app() {
     ))
     .await
     .unwrap();
-    while displayed(&s) != 0 {
+    while s.displayed() != 0 {
         assert!(
             t.elapsed() < Duration::from_secs(5),
             "the removed notification stayed"

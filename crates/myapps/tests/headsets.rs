@@ -129,11 +129,7 @@ fn headset_answers_mutes_survives_unplugging_and_hangs_up() {
             let h = start(conf.path(), root.path());
             traced(&h, "headset opened");
             assert_eq!(dev.written(3), JABRA.lights_off);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = test_support::runtime();
             rt.block_on(async {
                 let mut client = open(&h, "api", "&role=client").await;
                 next_mt(&mut client, "ApiUpdate", Duration::from_secs(10))

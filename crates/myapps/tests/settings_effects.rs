@@ -93,13 +93,6 @@ async fn user_agent_token_and_webrtc_reach_the_page() {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn displayed(s: &Session) -> u32 {
-    s.run("dunstctl", &["count", "displayed"])
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A headless run in `s`, a client on `/api`, one `AddLocalNotification`; whether dunst
 /// shows it within 3 s.
 async fn notify_once(s: &Session) -> bool {
@@ -134,7 +127,7 @@ async fn notify_once(s: &Session) -> bool {
     .unwrap();
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(3) {
-        if displayed(s) > 0 {
+        if s.displayed() > 0 {
             s.run("dunstctl", &["close-all"]);
             return true;
         }
@@ -222,11 +215,7 @@ fn ring_in_headset_setting_rings_in_the_calls_speaker() {
                 &format!("sink_name={HEADSET}"),
             ]);
             let h = common::start_in(myapps(), &["--audio", "devices", "--no-hotkeys"]);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = test_support::runtime();
             let (speaker, headset) = rt.block_on(async {
                 let open = |which: &str| {
                     format!(

@@ -59,13 +59,6 @@ fn on_stand_in(desk: &Session, pbx: &PbxStandIn) -> App {
     })
 }
 
-fn displayed(s: &Session) -> u32 {
-    s.run("dunstctl", &["count", "displayed"])
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_notifications_become_os_notifications_and_clicks_come_back() {
     let Some(desk) = Session::start("web-notifications", true) else {
@@ -89,7 +82,7 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
         .await
         .expect("the page asked for the permission after the click");
     assert_eq!(perm["state"], "granted", "{perm}");
-    while displayed(&desk) != 1 {
+    while desk.displayed() != 1 {
         assert!(
             t0.elapsed() < Duration::from_secs(30),
             "no notification on dunst; reports {:?}",
@@ -137,7 +130,7 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
     );
 
     // The second call's "Reject" button, from dunst's context menu.
-    while displayed(&desk) != 1 {
+    while desk.displayed() != 1 {
         assert!(
             clicked.elapsed() < Duration::from_secs(10),
             "no second notification; reports {:?}",
@@ -181,7 +174,7 @@ async fn page_notifications_become_os_notifications_and_clicks_come_back() {
         "the page heard close; {:?}",
         pbx.reports()
     );
-    assert_eq!(displayed(&desk), 0, "gone from dunst");
+    assert_eq!(desk.displayed(), 0, "gone from dunst");
     let show = pbx
         .reports()
         .into_iter()

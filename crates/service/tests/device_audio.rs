@@ -244,14 +244,6 @@ fn devices_with_mic_feed() -> Devices {
     Devices::new(Arc::new(engine))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Speech into the microphone → our channel → GStreamer.
 fn microphone_to_gstreamer(codec: CodecKind) {
     let dir = TempDir::new(&format!("mic-to-gst-{codec:?}"));
@@ -278,7 +270,7 @@ fn microphone_to_gstreamer(codec: CodecKind) {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let rt = runtime();
+    let rt = test_support::runtime();
     let (handle, attached) = rt.block_on(async {
         let (handle, ends, _) = start_channel(codec);
         handle.create_offer().await.unwrap();
@@ -329,7 +321,7 @@ fn ffmpeg_to_speaker(codec: CodecKind) {
     let s = speech(&dir);
     let baseline = file_round_trip(codec, &s, &dir);
     let devices = devices_with_mic_feed();
-    let rt = runtime();
+    let rt = test_support::runtime();
     let peer_port = free_port_pair();
     let (handle, attached, ours) = rt.block_on(async {
         let (handle, ends, ours) = start_channel(codec);
@@ -459,7 +451,7 @@ async fn call(ws: &mut Ws, msg: serde_json::Value) -> serde_json::Value {
 /// demo page does: a service on `devices`, channel `me` offers, channel `echo`
 /// (`audio:"echo"`) answers, `Connect` closes the loop (ICE, DTLS-SRTP, Opus on loopback).
 fn echo_call(devices: Devices) -> (tokio::runtime::Runtime, service::Service, Ws) {
-    let rt = runtime();
+    let rt = test_support::runtime();
     let (service, mut ws) = rt.block_on(async {
         let config = service::Config {
             audio: Arc::new(devices),

@@ -67,18 +67,10 @@ async fn start() -> Service {
     Service::start(config).await.unwrap()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn ringer_over_the_websocket() {
     in_session("ringer_over_the_websocket", || {
-        runtime().block_on(async {
+        test_support::runtime().block_on(async {
             let service = start().await;
             let mut ws = open(&service, "ringer").await;
             let tones = call(&mut ws, json!({"mt":"GetRingtones"})).await;
@@ -137,7 +129,7 @@ fn ringer_over_the_websocket() {
 #[test]
 fn device_news_over_the_websocket() {
     in_session("device_news_over_the_websocket", || {
-        runtime().block_on(async {
+        test_support::runtime().block_on(async {
             let service = start().await;
             let mut ws = open(&service, "devices").await;
             let d = call(&mut ws, json!({"mt":"GetDevices","src":"d"})).await;
@@ -185,7 +177,7 @@ async fn ring_on_loudspeaker(ws: &mut Ws, headset: &str) -> (i32, i32) {
 #[test]
 fn ring_in_headset_rings_on_the_calls_speaker() {
     in_session("ring_in_headset_rings_on_the_calls_speaker", || {
-        runtime().block_on(async {
+        test_support::runtime().block_on(async {
             const HEADSET: &str = "headset_sink";
             let module = pactl(&[
                 "load-module",

@@ -178,6 +178,15 @@ impl Session {
         std::fs::write(self.dir.join("choice.txt"), text).unwrap();
     }
 
+    /// How many notifications dunst shows now (`dunstctl count displayed`).
+    pub fn displayed(&self) -> u32 {
+        let count = self.run("dunstctl", &["count", "displayed"]);
+        count
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("dunstctl count displayed: {count:?}"))
+    }
+
     /// The lines dunst's context menu offered last.
     pub fn menu(&self) -> String {
         std::fs::read_to_string(self.dir.join("menu.txt")).unwrap_or_default()

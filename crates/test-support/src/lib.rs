@@ -106,6 +106,16 @@ pub fn ffmpeg<S: AsRef<OsStr>>(args: &[S]) {
         .args(args));
 }
 
+/// A tokio runtime for a synchronous test that drives async code: two workers (these
+/// machines have two cores) and every driver.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A fresh directory for one test's files, removed on drop unless the test failed
 /// (then it stays for inspection and its path is in the panic output of the caller).
 pub struct TempDir(PathBuf);
